@@ -1,0 +1,27 @@
+"""dlxai dashboard entry point: page config, navigation, the active data and model in the sidebar."""
+
+import streamlit as st
+
+st.set_page_config(page_title="dlxai — explainability & fairness audits", page_icon="⚖️", layout="wide")
+
+from ui import state  # noqa: E402
+from ui.cache import demo_dataset  # noqa: E402
+from ui.widgets import sidebar_status  # noqa: E402
+
+# every page, in menu order; pages/ is not auto-discovered under st.navigation
+PAGES = {
+    "Start": [
+        st.Page("pages/home.py", title="Home", icon="🏠", default=True),
+        st.Page("pages/data_model.py", title="Data & model", icon="🧠"),
+    ],
+    "Audit": [
+        st.Page("pages/fairness.py", title="Fairness", icon="⚖️"),
+    ],
+}
+
+if state.dataset() is None:  # a bundled demo is ready from the first page on
+    state.set_dataset(demo_dataset("adult"), "adult")
+
+nav = st.navigation(PAGES)
+sidebar_status()
+nav.run()

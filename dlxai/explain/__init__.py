@@ -1,0 +1,1 @@
+"""Explanations: attribution methods with quality checks, counterfactuals, surrogate trees."""

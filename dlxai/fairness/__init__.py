@@ -1,0 +1,12 @@
+"""Group fairness metrics with confidence intervals (and, later, mitigation)."""
+
+from dlxai.fairness.metrics import (
+    GROUP_METRICS,
+    METRIC_LABELS,
+    SUMMARY_METRICS,
+    FairnessAudit,
+    audit_fairness,
+    group_codes,
+)
+
+__all__ = ["GROUP_METRICS", "METRIC_LABELS", "SUMMARY_METRICS", "FairnessAudit", "audit_fairness", "group_codes"]

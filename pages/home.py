@@ -1,0 +1,52 @@
+"""Home: what dlxai does, and the demos."""
+
+import streamlit as st
+
+from ui import state
+from ui.cache import demo_dataset
+from ui.errors import error_boundary
+
+st.title("dlxai — explainability & fairness audits")
+st.markdown(
+    "Train or load a model, then see **whether it treats groups differently** — with per-group rates, "
+    "disparity metrics that equal Fairlearn's, and bootstrap confidence intervals — and **why it decides** "
+    "as it does. Everything runs offline on your machine."
+)
+st.markdown(
+    "1. Pick a demo below (or keep Adult, already loaded).\n"
+    "2. **Data & model**: look at the data and its groups, choose the sensitive attributes, train a model.\n"
+    "3. **Fairness**: per-group table, charts with intervals, the four-fifths rule."
+)
+
+st.subheader("Demos")
+c1, c2, c3 = st.columns(3)
+with c1:
+    st.markdown("**UCI Adult** — income above $50K from the 1994 census (48,842 people). Sensitive: sex, race, age band.")
+    if st.button("Use Adult", key="demo_adult", type="primary"):
+        with error_boundary("Loading Adult"):
+            state.set_dataset(demo_dataset("adult"), "adult")
+            st.success("Adult is active. Train a model on **Data & model**.")
+with c2:
+    st.markdown("**German credit** — good or bad credit risk (1,000 applicants). Sensitive: sex, age band.")
+    if st.button("Use German credit", key="demo_german"):
+        with error_boundary("Loading German credit"):
+            state.set_dataset(demo_dataset("german"), "german")
+            st.success("German credit is active. Train a model on **Data & model**.")
+with c3:
+    st.markdown("**Bias lab** — synthetic credit decisions where *you* set the bias against group B.")
+    label_bias = st.slider("Label bias against group B", 0.0, 1.0, 0.3, 0.05, key="lab_label_bias",
+                           help="Share of group B's deserved approvals recorded as rejections.")
+    proxy = st.slider("Proxy strength (neighbourhood reveals group)", 0.0, 1.0, 0.5, 0.05, key="lab_proxy")
+    include_group = st.checkbox("Group is a model input", value=False, key="lab_group")
+    seed = st.number_input("Seed", 0, 10_000, 0, key="lab_seed")
+    if st.button("Generate bias lab", key="demo_lab"):
+        params = (("label_bias", label_bias), ("proxy_strength", proxy), ("include_group", include_group),
+                  ("seed", int(seed)))
+        with error_boundary("Generating the bias lab"):
+            state.set_dataset(demo_dataset("bias_lab", params), f"bias_lab:{params}")
+            st.success("Bias lab generated. Train a model, then turn the dial and compare.")
+
+ds = state.dataset()
+if ds is not None:
+    st.divider()
+    st.caption(f"Active: **{ds.name}** — {ds.description}  \nSource: {ds.provenance}")

@@ -1,0 +1,42 @@
+"""Widgets more than one page uses."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ui import state
+
+
+def sidebar_status() -> None:
+    """The active data and model, on every page."""
+    ds, m = state.dataset(), state.model()
+    with st.sidebar:
+        st.markdown("### Active audit")
+        if ds is None:
+            st.caption("No dataset yet: pick a demo on Home.")
+            return
+        st.markdown(f"**Data:** {ds.name} · {len(ds.train):,} train / {len(ds.test):,} test rows")
+        st.markdown(f"**Model:** {m.name if m else '— none trained yet'}")
+        if state.sensitive():
+            st.markdown(f"**Sensitive:** {', '.join(state.sensitive())}")
+
+
+def require_dataset():
+    """The active dataset, or a pointer to Home and ``st.stop()``."""
+    ds = state.dataset()
+    if ds is None:
+        st.info("No dataset is loaded yet. Pick a demo on **Home** first.")
+        st.page_link("pages/home.py", label="Go to Home", icon="🏠")
+        st.stop()
+    return ds
+
+
+def require_model():
+    """The active model, or a pointer to Data & model and ``st.stop()``."""
+    ds = require_dataset()
+    m = state.model()
+    if m is None:
+        st.info("No model is trained yet. Train one on **Data & model** first.")
+        st.page_link("pages/data_model.py", label="Go to Data & model", icon="🧠")
+        st.stop()
+    return ds, m
