@@ -56,3 +56,96 @@ NOT_BINARY_PREDICTIONS = (
 NOT_FITTED = "{name} is not fitted yet. Call fit(X, y) before {method}()."
 UNKNOWN_DATASET = "Unknown bundled dataset {name!r}. Choose one of: {choices}."
 UNKNOWN_GROUP = "Reference group {group!r} is not among the groups {groups}."
+
+# --- uploads (issue 6: dlxai/data/upload.py, dlxai/models/io.py) ------------------------------
+UPLOAD_EMPTY = "{name!r} is empty (no header, no rows). Upload a CSV or Parquet file with a header row and data rows."
+UPLOAD_HEADER_ONLY = (
+    "{name!r} has a header ({columns}) but no data rows. Upload the file with its rows, not just the column names."
+)
+UPLOAD_TOO_LARGE = (
+    "{name!r} is {size:,} bytes, over the limit of {limit:,} bytes. Upload a sample of the rows, drop unused columns, "
+    "or save it as Parquet (smaller)."
+)
+UPLOAD_DECOMPRESSION_BOMB = (
+    "{name!r} ({compressed:,} bytes compressed) expands beyond the limit of {limit:,} bytes or more than "
+    "{ratio}x its size, which is how zip bombs work; it was not unpacked. Upload the uncompressed file or a smaller one."
+)
+UPLOAD_BAD_COMPRESSION = (
+    "{name!r} looks {kind}-compressed but cannot be unpacked ({detail}). Re-create the archive or upload the plain file."
+)
+UPLOAD_ZIP_MEMBERS = (
+    "The zip archive {name!r} must hold exactly one CSV or Parquet file; it holds {n} ({members}). "
+    "Upload that one file."
+)
+UPLOAD_NESTED_ARCHIVE = "{name!r} is an archive inside an archive; unpack it once and upload the CSV or Parquet file."
+UPLOAD_BINARY = (
+    "{name!r} is not a text table: it contains binary bytes (NUL or control characters). Upload a CSV (text) or a "
+    "Parquet file; spreadsheets (.xlsx) must be saved as CSV first."
+)
+UPLOAD_UTF16 = (
+    "{name!r} is encoded as UTF-16/UTF-32, which dlxai does not read. Save it as CSV UTF-8 (Excel: "
+    "'CSV UTF-8 (Comma delimited)') and upload again."
+)
+UPLOAD_BAD_ENCODING = (
+    "{name!r} is not valid {encoding}: byte {position:,} cannot be decoded (near {snippet!r}). Choose encoding "
+    "'auto' (UTF-8, else Latin-1), or save the file as UTF-8."
+)
+UPLOAD_DUPLICATE_COLUMNS = (
+    "{name!r} has duplicate column names {columns}; every column needs a unique name. Rename them and upload again."
+)
+UPLOAD_BLANK_HEADER = "{name!r} has columns without a name at positions {positions}. Give every column a header."
+UPLOAD_PARSE_ERROR = (
+    "{name!r} could not be parsed as CSV with delimiter {delimiter!r}: {detail}. Check that every row has the same "
+    "number of fields and quotes are closed, or choose another delimiter."
+)
+UPLOAD_ONE_COLUMN = (
+    "{name!r} was read as a single column {column!r} with delimiter {delimiter!r}, so the delimiter is probably wrong. "
+    "Choose the delimiter explicitly (the file seems to use {hint})."
+)
+UPLOAD_BAD_PARQUET = "{name!r} is not a readable Parquet file ({detail}). Re-export it, or upload a CSV."
+UPLOAD_MIXED_TYPES = (
+    "Column {column!r} is declared numeric but holds text such as {bad} (only {share:.0%} of its values are numbers). "
+    "Declare it categorical, mark it ignored, or clean those values."
+)
+UPLOAD_TOO_MANY_CATEGORIES = (
+    "Column {column!r} has {n:,} distinct values, more than the {limit:,} a categorical feature or group may have "
+    "(it would become {n:,} one-hot columns). Mark it as ignored (an ID?), or as numeric if it is a number."
+)
+UPLOAD_TEST_COLUMNS = (
+    "The test file lacks the columns {missing} that the training file has. Its columns are {columns}. Upload a test "
+    "file with the same columns."
+)
+MODEL_PICKLE_REFUSED = (
+    "{name!r} is a pickle/joblib file. Loading a pickle runs whatever code it contains, so dlxai refuses it. Export "
+    "the model instead as ONNX (torch.onnx.export / skl2onnx), TorchScript (torch.jit.script(...).save), "
+    "safetensors + a dlxai JSON spec, or scikit-learn via skops (skops.io.dump). An operator running dlxai alone "
+    "on their own machine may set DLXAI_ALLOW_PICKLE=1."
+)
+MODEL_UNKNOWN_FORMAT = (
+    "{name!r} is not a model format dlxai reads (first bytes {head!r}). Upload ONNX (.onnx), TorchScript (.pt saved "
+    "with torch.jit.save), safetensors (.safetensors) with its JSON spec, or skops (.skops)."
+)
+MODEL_NOT_ONNX = (
+    "{name!r} claims to be ONNX but is not a valid ONNX model ({detail}). Export it again with torch.onnx.export "
+    "or skl2onnx."
+)
+MODEL_UNTRUSTED_TYPES = (
+    "The skops file {name!r} would load these types that are not trusted by default: {types}. Check that you "
+    "expect each of them, then confirm them (trusted=[...]) to load the model."
+)
+MODEL_CONTRACT = (
+    "The model does not fit the data's input contract: {problems}. Nothing else was run. {fix}"
+)
+MODEL_SPEC_INVALID = "The model spec is invalid: {detail}. Use the JSON that dlxai's export writes (see its 'format' field)."
+MODEL_NO_INPUT_CONTRACT = (
+    "The model needs an input contract: upload the preprocessing spec (JSON) that came with it, or declare the "
+    "numeric columns it takes, in order."
+)
+MODEL_CONVERSION_FAILED = (
+    "This ONNX model runs, but it could not be converted to PyTorch ({detail}), so gradient methods (saliency, "
+    "integrated gradients, LRP) are unavailable. Still available: {available}."
+)
+PREDICTIONS_BOTH = (
+    "Choose either a binary prediction column or a score column with a threshold, not both / neither; received "
+    "prediction={prediction!r}, score={score!r}."
+)
