@@ -1,0 +1,212 @@
+"""Layer-wise relevance propagation with Zennit rules and composites, always on a private copy of the model.
+
+Composites (``composite=``): ``"epsilon"`` (LRP-ε everywhere), ``"gamma"`` (LRP-γ), ``"alpha1beta0"``,
+``"zplus"`` (z⁺), ``"epsilon_plus_flat"`` (Flat for the input layer, z⁺ for convolutions, ε for dense layers)
+and ``"epsilon_alpha2beta1_flat"`` (Flat, α2β1, ε).  ``input_rule=`` overrides the input layer's rule:
+``"flat"``, ``"wsquare"`` or ``"zbox"`` (zᴮ, bounded by ``low``/``high``, default the inputs' min/max).
+
+BatchNorm that follows a convolution or linear layer inside an ``nn.Sequential`` is merged into it
+(Zennit's ``SequentialMergeBatchNorm`` canonizer); ``nn.Flatten``, max/avg pooling, dropout and identity
+layers are handled; residual blocks are handled when their addition is a module (:class:`dlxai.models.nets.Add`
+or ``zennit.layer.Sum``), which gets the ``Norm`` rule and conserves relevance across the skip.
+
+Rules are Zennit hooks registered inside a ``with`` block on a deep copy, so the caller's weights, hooks,
+attributes and BatchNorm statistics are unchanged afterwards, also when an exception is raised.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+import torch.nn as nn
+
+from dlxai.errors import UnsupportedModelError, UserInputError
+
+COMPOSITES = ("epsilon", "gamma", "alpha1beta0", "zplus", "epsilon_plus_flat", "epsilon_alpha2beta1_flat")
+COMPOSITE_LABELS = {
+    "epsilon": "LRP-ε (all layers)",
+    "gamma": "LRP-γ (all layers)",
+    "alpha1beta0": "LRP-α1β0 (all layers)",
+    "zplus": "LRP-z⁺ (all layers)",
+    "epsilon_plus_flat": "EpsilonPlusFlat (Flat input, z⁺ conv, ε dense)",
+    "epsilon_alpha2beta1_flat": "EpsilonAlpha2Beta1Flat (Flat input, α2β1 conv, ε dense)",
+}
+INPUT_RULES = ("flat", "wsquare", "zbox")
+
+UNKNOWN_COMPOSITE = "Unknown LRP composite {name!r}. Choose one of: {choices}."
+UNKNOWN_INPUT_RULE = "Unknown input-layer rule {name!r}. Choose one of: {choices} (or None for the composite's own)."
+NO_RULE = (
+    "LRP has no rule for {layers} in {model}, so it does not apply to this model. Methods that apply: {methods}. "
+    "LRP covers networks of Linear/Conv layers, BatchNorm after them, ReLU-type activations, pooling, Flatten, "
+    "Dropout and residual additions written as a module."
+)
+BAD_TARGET = (
+    "target must hold one class index in [0, {top}] per row ({n} rows); received {got}. This model has {k} outputs."
+)
+BAD_INPUTS = "The model could not run on inputs of shape {shape}: {error}. Pass rows shaped as the model expects."
+
+
+def _supported_leaf_types() -> tuple[type, ...]:
+    from zennit.layer import Sum
+
+    from dlxai.models.nets import Add
+
+    acts = (nn.ReLU, nn.LeakyReLU, nn.ReLU6, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU, nn.Sigmoid, nn.Tanh,
+            nn.Softplus, nn.Hardtanh, nn.PReLU, nn.Hardswish, nn.Hardsigmoid)
+    pools = (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d,
+             nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d, nn.AdaptiveMaxPool1d,
+             nn.AdaptiveMaxPool2d, nn.AdaptiveMaxPool3d)
+    shape = (nn.Flatten, nn.Unflatten, nn.Identity, nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d,
+             nn.AlphaDropout)
+    layers = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d,
+              nn.ConvTranspose3d, nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
+    return acts + pools + shape + layers + (Add, Sum)
+
+
+def _methods_that_apply(module: nn.Module) -> str:
+    from dlxai.explain.attention import has_attention
+
+    out = "saliency, input × gradient, integrated gradients, DeepLIFT, expected gradients (SHAP)"
+    if has_attention(module):
+        out += ", attention rollout"
+    return out
+
+
+def check_lrp_supported(module: nn.Module) -> None:
+    """Raise :class:`UnsupportedModelError` naming every layer type LRP has no rule for."""
+    if not isinstance(module, nn.Module):
+        raise UnsupportedModelError(
+            f"LRP needs a torch.nn.Module; received {type(module).__name__}. Pass the network itself "
+            "(e.g. AuditModel.torch_module()); for models without gradients use a model-agnostic method (SHAP kernel)."
+        )
+    if isinstance(module, (torch.jit.ScriptModule,)):
+        raise UnsupportedModelError(
+            f"LRP cannot attach rules to a TorchScript module ({type(module).__name__}). Methods that apply: "
+            "saliency, input × gradient, integrated gradients. Load the original nn.Module to use LRP."
+        )
+    leaves = _supported_leaf_types()
+    bad = []
+    for _, m in module.named_modules():
+        children = list(m.children())
+        own_params = list(m.parameters(recurse=False)) + list(m.buffers(recurse=False))
+        if isinstance(m, leaves):
+            continue
+        if not children or own_params:
+            bad.append(type(m).__name__)
+    if bad:
+        raise UnsupportedModelError(NO_RULE.format(layers=", ".join(sorted(set(bad))), model=type(module).__name__,
+                                                   methods=_methods_that_apply(module)))
+
+
+def make_composite(composite: str = "epsilon_plus_flat", *, epsilon: float = 1e-6, gamma: float = 0.25,
+                   input_rule: str | None = None, low=None, high=None, canonize: bool = True):
+    """A fresh Zennit composite for ``composite`` (see module doc), BatchNorm canonizer included."""
+    from zennit.canonizers import SequentialMergeBatchNorm
+    from zennit.composites import SpecialFirstLayerMapComposite, layer_map_base
+    from zennit.rules import AlphaBeta, Epsilon, Flat, Gamma, Norm, WSquare, ZBox, ZPlus
+    from zennit.types import Convolution
+    from zennit.types import Linear as AnyLinear
+
+    from dlxai.models.nets import Add
+
+    if composite not in COMPOSITES:
+        raise UserInputError(UNKNOWN_COMPOSITE.format(name=composite, choices=list(COMPOSITES)))
+    if input_rule is not None and input_rule not in INPUT_RULES:
+        raise UserInputError(UNKNOWN_INPUT_RULE.format(name=input_rule, choices=list(INPUT_RULES)))
+    if not (isinstance(epsilon, (int, float)) and epsilon >= 0):
+        raise UserInputError(f"epsilon must be a non-negative number; received {epsilon!r}. Use e.g. 1e-6 or 0.25.")
+    if not (isinstance(gamma, (int, float)) and gamma >= 0):
+        raise UserInputError(f"gamma must be a non-negative number; received {gamma!r}. Use e.g. 0.25.")
+    eps = float(epsilon)
+    conv_rule, dense_rule = {
+        "epsilon": (Epsilon(eps), Epsilon(eps)),
+        "gamma": (Gamma(gamma=float(gamma)), Gamma(gamma=float(gamma))),
+        "alpha1beta0": (AlphaBeta(alpha=1, beta=0), AlphaBeta(alpha=1, beta=0)),
+        "zplus": (ZPlus(), ZPlus()),
+        "epsilon_plus_flat": (ZPlus(), Epsilon(eps)),
+        "epsilon_alpha2beta1_flat": (AlphaBeta(alpha=2, beta=1), Epsilon(eps)),
+    }[composite]
+    layer_map = [(Add, Norm())] + layer_map_base() + [(Convolution, conv_rule), (nn.Linear, dense_rule)]
+    first = input_rule or ("flat" if composite.endswith("_flat") else None)
+    first_map = []
+    if first == "flat":
+        first_map = [(AnyLinear, Flat())]
+    elif first == "wsquare":
+        first_map = [(AnyLinear, WSquare())]
+    elif first == "zbox":
+        if low is None or high is None:
+            raise UserInputError("input_rule='zbox' needs low and high (the inputs' smallest and largest values).")
+        first_map = [(AnyLinear, ZBox(low=low, high=high))]
+    canonizers = [SequentialMergeBatchNorm()] if canonize else []
+    return SpecialFirstLayerMapComposite(layer_map=layer_map, first_map=first_map, canonizers=canonizers)
+
+
+def _check_target(target, n: int, k: int) -> torch.Tensor:
+    if target is None:
+        raise UserInputError(f"LRP needs a target class per row; received None. Pass e.g. the predicted class (0..{k - 1}).")
+    t = torch.as_tensor(target).reshape(-1)
+    if t.dtype.is_floating_point or t.dtype == torch.bool:
+        raise UserInputError(f"target must hold integer class indices; received dtype {t.dtype}.")
+    if t.numel() == 1:
+        t = t.expand(n)
+    if t.numel() != n or bool(((t < 0) | (t >= k)).any()):
+        raise UserInputError(BAD_TARGET.format(top=k - 1, n=n, got=t.tolist()[:10], k=k))
+    return t.long()
+
+
+def lrp(module: nn.Module, inputs: torch.Tensor, *, target=None, baselines=None, batch_size: int = 64,
+        composite: str = "epsilon_plus_flat", epsilon: float = 1e-6, gamma: float = 0.25,
+        input_rule: str | None = None, low=None, high=None, canonize: bool = True):
+    """Relevance of every input value for the ``target`` logit: ``(relevance shaped like inputs, delta[n])``.
+
+    The output relevance is the target logit itself, so ``delta = sum(relevance) - logit`` is the conservation
+    error (zero up to ε for bias-free ReLU nets under conserving rules; biases absorb their share otherwise).
+    ``baselines`` is ignored (LRP needs none); ``low``/``high`` bound the input for ``input_rule="zbox"``
+    (default: the inputs' min and max).
+    """
+    check_lrp_supported(module)
+    if not isinstance(inputs, torch.Tensor) or not inputs.is_floating_point():
+        raise UserInputError(
+            f"inputs must be a floating-point torch.Tensor; received {type(inputs).__name__}"
+            f"{'' if not isinstance(inputs, torch.Tensor) else ' of dtype ' + str(inputs.dtype)}."
+        )
+    if inputs.ndim < 2 or inputs.shape[0] == 0:
+        raise UserInputError(f"inputs must be a batch [n, ...] with n ≥ 1; received shape {tuple(inputs.shape)}.")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise UserInputError(f"batch_size must be a positive integer; received {batch_size!r}.")
+    if (input_rule == "zbox") and (low is None or high is None):
+        low = float(inputs.min()) if low is None else low
+        high = float(inputs.max()) if high is None else high
+    comp = make_composite(composite, epsilon=epsilon, gamma=gamma, input_rule=input_rule, low=low, high=high,
+                          canonize=canonize)
+    model = copy.deepcopy(module)
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    n = inputs.shape[0]
+    rel_parts, delta_parts = [], []
+    t_all = None
+    with comp.context(model) as modified:
+        for i in range(0, n, batch_size):
+            x = inputs[i:i + batch_size].detach().clone().requires_grad_(True)
+            try:
+                out = modified(x)
+            except (RuntimeError, ValueError, IndexError) as exc:
+                raise UserInputError(BAD_INPUTS.format(shape=tuple(inputs.shape), error=exc)) from exc
+            if not isinstance(out, torch.Tensor) or out.ndim != 2:
+                raise UnsupportedModelError(
+                    f"LRP needs a model returning logits [n, classes]; received "
+                    f"{tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__}."
+                )
+            if t_all is None:
+                t_all = _check_target(target, n, out.shape[1])
+            t = t_all[i:i + batch_size].to(out.device)
+            rows = torch.arange(out.shape[0], device=out.device)
+            picked = out[rows, t]
+            grad_out = torch.zeros_like(out)
+            grad_out[rows, t] = picked.detach()
+            (rel,) = torch.autograd.grad(out, x, grad_out)
+            rel_parts.append(rel.detach())
+            delta_parts.append(rel.detach().flatten(1).sum(1) - picked.detach())
+    return torch.cat(rel_parts), torch.cat(delta_parts)
