@@ -1,0 +1,220 @@
+"""Fairness-penalised training of dlxai's torch MLP (in-processing mitigation).
+
+The loss is the (sample-weighted) cross-entropy plus ``fairness_weight`` (λ) times a differentiable
+gap between groups, computed on the predicted probabilities of the favourable class in each batch:
+
+* ``"demographic_parity"``: max over groups minus min over groups of the mean predicted probability;
+* ``"true_positive_rate_parity"``: the same on the rows whose label is positive;
+* ``"equalized_odds"``: the larger of the gaps on positive rows and on negative rows.
+
+The estimator mirrors :class:`~dlxai.models.torch_mlp.TorchMLPClassifier` (same parameters, same
+``module_`` so gradient explanations keep working) and adds ``penalty`` and ``fairness_weight``.
+``fit(X, y, sensitive_features=..., sample_weight=...)`` takes the groups at training time only;
+predictions need the features alone.  Without ``sensitive_features`` (or with λ = 0) it trains
+exactly like the plain classifier.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+
+import numpy as np
+from sklearn.utils.multiclass import check_classification_targets, unique_labels
+from sklearn.utils.validation import validate_data
+
+from dlxai import errors
+from dlxai.errors import UserInputError
+from dlxai.models.torch_mlp import EpochInfo, TorchMLPClassifier, build_mlp, pick_device
+
+PENALTIES = ("demographic_parity", "equalized_odds", "true_positive_rate_parity")
+BAD_PENALTY = (
+    "Unknown fairness penalty {value!r}. Choose one of: {choices}."
+)
+BAD_FAIRNESS_WEIGHT = (
+    "fairness_weight (λ) must be a finite number of at least 0; received {value!r}. Use 0 for plain training, "
+    "e.g. 1-10 for a strong penalty."
+)
+
+
+def group_gap(p, groups, n_groups: int, mask=None):
+    """max - min over groups of the mean of ``p`` (a differentiable torch scalar; 0 when < 2 groups)."""
+    import torch
+
+    if mask is not None:
+        p, groups = p[mask], groups[mask]
+    if p.numel() == 0:
+        return p.sum() * 0.0
+    sums = torch.zeros(n_groups, dtype=p.dtype, device=p.device).index_add(0, groups, p)
+    counts = torch.bincount(groups, minlength=n_groups).to(p.dtype)
+    present = counts > 0
+    if int(present.sum()) < 2:
+        return p.sum() * 0.0
+    means = sums[present] / counts[present]
+    return means.max() - means.min()
+
+
+def fairness_gap(p, y, groups, n_groups: int, penalty: str):
+    if penalty == "demographic_parity":
+        return group_gap(p, groups, n_groups)
+    tpr = group_gap(p, groups, n_groups, y == 1)
+    if penalty == "true_positive_rate_parity":
+        return tpr
+    return torch_max(tpr, group_gap(p, groups, n_groups, y == 0))
+
+
+def torch_max(a, b):
+    import torch
+
+    return torch.maximum(a, b)
+
+
+class FairPenaltyMLPClassifier(TorchMLPClassifier):
+    """:class:`TorchMLPClassifier` whose loss adds λ × a differentiable group gap (see module doc)."""
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(128, 64),
+        dropout=0.1,
+        learning_rate=2e-3,
+        weight_decay=1e-4,
+        batch_size=512,
+        max_epochs=30,
+        patience=4,
+        validation_fraction=0.1,
+        random_state=0,
+        device="auto",
+        callback=None,
+        penalty="demographic_parity",
+        fairness_weight=1.0,
+    ):
+        super().__init__(
+            hidden_layer_sizes=hidden_layer_sizes, dropout=dropout, learning_rate=learning_rate,
+            weight_decay=weight_decay, batch_size=batch_size, max_epochs=max_epochs, patience=patience,
+            validation_fraction=validation_fraction, random_state=random_state, device=device, callback=callback,
+        )
+        self.penalty = penalty
+        self.fairness_weight = fairness_weight
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        if self.penalty not in PENALTIES:
+            raise UserInputError(BAD_PENALTY.format(value=self.penalty, choices=list(PENALTIES)))
+        lam = self.fairness_weight
+        if isinstance(lam, bool) or not isinstance(lam, (int, float, np.integer, np.floating)) or not np.isfinite(lam) \
+                or lam < 0:
+            raise UserInputError(BAD_FAIRNESS_WEIGHT.format(value=lam))
+
+    def fit(self, X, y, sensitive_features=None, sample_weight=None):
+        import torch
+
+        self._check_params()
+        X, y = validate_data(self, X, y, dtype=np.float32, reset=True)
+        check_classification_targets(y)
+        self.classes_ = unique_labels(y)
+        if len(self.classes_) != 2:
+            raise UserInputError(
+                errors.NON_BINARY_TARGET.format(column="y", n=len(self.classes_), values=list(self.classes_))
+            )
+        y_idx = np.searchsorted(self.classes_, y).astype(np.int64)
+        n = X.shape[0]
+        if sample_weight is None:
+            w = np.ones(n, dtype=np.float32)
+        else:
+            w = np.array(sample_weight, dtype=np.float32).reshape(-1)
+            if w.shape[0] != n:
+                raise UserInputError(errors.LENGTH_MISMATCH.format(lengths=[n, w.shape[0]]))
+            if (w < 0).any() or not np.isfinite(w).all() or w.sum() <= 0:
+                raise UserInputError("sample_weight must be finite, non-negative and not all zero.")
+        if sensitive_features is None:
+            codes, n_groups = np.zeros(n, dtype=np.int64), 1
+        else:
+            from dlxai.fairness.metrics import group_codes
+
+            codes, labels, _ = group_codes(sensitive_features)
+            if len(codes) != n:
+                raise UserInputError(errors.LENGTH_MISMATCH.format(lengths=[n, len(codes)]))
+            n_groups = len(labels)
+        lam = float(self.fairness_weight)
+        penalise = lam > 0 and n_groups >= 2
+
+        rng = np.random.default_rng(self.random_state)
+        dev = pick_device(self.device)
+        n_val = int(round(n * self.validation_fraction)) if n >= 20 else 0
+        perm = rng.permutation(n)
+        val_idx, tr_idx = perm[:n_val], perm[n_val:]
+        if n_val and w[tr_idx].sum() <= 0:
+            val_idx, tr_idx = val_idx[:0], perm
+
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(self.random_state or 0))
+            module = build_mlp(X.shape[1], tuple(int(h) for h in self.hidden_layer_sizes), 2,
+                               float(self.dropout)).to(dev)
+            Xt = torch.tensor(X, device=dev)
+            yt = torch.tensor(y_idx, device=dev)
+            wt = torch.tensor(w, device=dev)
+            gt = torch.tensor(codes, device=dev)
+            w_mean = float(w[tr_idx].mean()) if len(tr_idx) else 1.0
+            opt = torch.optim.Adam(module.parameters(), lr=float(self.learning_rate),
+                                   weight_decay=float(self.weight_decay))
+            loss_fn = torch.nn.CrossEntropyLoss(reduction="none")
+            tr_t = torch.tensor(tr_idx, device=dev)
+            val_t = torch.tensor(val_idx, device=dev)
+            history: list[EpochInfo] = []
+            gaps: list[float] = []
+            best, best_state, best_epoch, bad = np.inf, None, 0, 0
+            start = time.perf_counter()
+            bs = int(self.batch_size)
+            for epoch in range(1, int(self.max_epochs) + 1):
+                module.train()
+                order = tr_t[torch.tensor(rng.permutation(len(tr_idx)), device=dev)]
+                total, total_gap = 0.0, 0.0
+                for i in range(0, len(order), bs):
+                    b = order[i:i + bs]
+                    logits = module(Xt[b])
+                    loss = (loss_fn(logits, yt[b]) * wt[b]).sum() / (len(b) * w_mean)
+                    if penalise:
+                        p = torch.softmax(logits, dim=1)[:, 1]
+                        gap = fairness_gap(p, yt[b], gt[b], n_groups, self.penalty)
+                        loss = loss + lam * gap
+                        total_gap += float(gap.detach()) * len(b)
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+                    total += float(loss.detach()) * len(b)
+                train_loss = total / max(len(order), 1)
+                gaps.append(total_gap / max(len(order), 1))
+                val_loss = None
+                if n_val:
+                    module.eval()
+                    with torch.no_grad():
+                        lv_logits = module(Xt[val_t])
+                        lv = loss_fn(lv_logits, yt[val_t])
+                        val = (lv * wt[val_t]).sum() / wt[val_t].sum().clamp_min(1e-12)
+                        if penalise:
+                            pv = torch.softmax(lv_logits, dim=1)[:, 1]
+                            val = val + lam * fairness_gap(pv, yt[val_t], gt[val_t], n_groups, self.penalty)
+                        val_loss = float(val)
+                score = val_loss if val_loss is not None else train_loss
+                if score < best - 1e-5:
+                    best, best_epoch, bad = score, epoch, 0
+                    best_state = copy.deepcopy(module.state_dict())
+                else:
+                    bad += 1
+                info = EpochInfo(epoch, int(self.max_epochs), train_loss, val_loss, best_epoch,
+                                 time.perf_counter() - start)
+                history.append(info)
+                if self.callback is not None:
+                    self.callback(info)
+                if n_val and bad >= int(self.patience):
+                    break
+            if best_state is not None:
+                module.load_state_dict(best_state)
+        module.eval()
+        self.module_ = module
+        self.device_ = str(dev)
+        self.history_ = history
+        self.train_gaps_ = gaps
+        self.best_epoch_ = best_epoch
+        self.fit_seconds_ = time.perf_counter() - start
+        return self
