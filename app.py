@@ -13,6 +13,7 @@ PAGES = {
     "Start": [
         st.Page("pages/home.py", title="Home", icon="🏠", default=True),
         st.Page("pages/data_model.py", title="Data & model", icon="🧠"),
+        st.Page("pages/upload.py", title="Upload", icon="📤"),
     ],
     "Audit": [
         st.Page("pages/fairness.py", title="Fairness", icon="⚖️"),

@@ -1,0 +1,155 @@
+"""Upload: your own data (CSV/Parquet) with a schema mapping, your own model (safe formats), predictions-only
+audits, and downloads of the active model.  A failed upload keeps the previous data and model active."""
+
+import streamlit as st
+
+from dlxai import errors, plots
+from dlxai.data import upload as up
+from dlxai.models import io as mio
+from ui import state
+from ui import upload as uu
+from ui.errors import error_boundary
+
+DATA_TYPES = ["csv", "tsv", "txt", "parquet", "gz", "zip", "bz2", "xz"]
+MODEL_TYPES = ["onnx", "pt", "pth", "ts", "safetensors", "skops", "pkl", "pickle", "joblib", "bin"]
+
+st.title("Upload your data and model")
+if mio.pickle_allowed():
+    st.warning(uu.PICKLE_BANNER, icon="☣️")
+ds_now, m_now = state.dataset(), state.model()
+st.caption(f"Active now: data **{ds_now.name if ds_now else '—'}**, model **{m_now.name if m_now else '—'}**. "
+           "They stay active until an upload below passes every check.")
+tab_data, tab_model, tab_pred, tab_export = st.tabs(["Data", "Model", "Predictions only", "Export"])
+
+# --- data --------------------------------------------------------------------------------------
+with tab_data:
+    f = st.file_uploader("Data file (CSV or Parquet, optionally gzip/zip)", type=DATA_TYPES, key="up_data")
+    ft = st.file_uploader("Separate test file (optional; else a seeded split)", type=DATA_TYPES, key="up_test")
+    o1, o2 = st.columns(2)
+    delim = uu.DELIMITERS[o1.selectbox("Delimiter", list(uu.DELIMITERS), key="up_delim")]
+    enc = uu.ENCODINGS[o2.selectbox("Encoding", list(uu.ENCODINGS), key="up_enc")]
+    table = test_table = None
+    if f is not None:
+        with error_boundary("Reading the data file"), st.spinner("Parsing and checking the file…"):
+            table = uu.parsed(f.getvalue(), f.name, delim, enc)
+    if ft is not None and table is not None:
+        with error_boundary("Reading the test file"):
+            test_table = uu.parsed(ft.getvalue(), ft.name, delim, enc, slot=uu.TEST_TABLE)
+    if table is not None:
+        df = table.frame
+        st.success(f"Read **{table.name}**: {len(df):,} rows × {df.shape[1]} columns ({table.format}"
+                   + (f", delimiter {table.delimiter!r}, {table.encoding}" if table.format == "csv" else "")
+                   + (f", {table.compression}-compressed" if table.compression else "") + ").")
+        for note in table.notes:
+            st.info(note)
+        profiles = up.profile_columns(df)
+        cols = list(df.columns)
+        m1, m2 = st.columns(2)
+        target = m1.selectbox("Target column", cols, index=cols.index(up.suggest_target(df)), key="up_target")
+        labels = [str(v) for v in up.label_values(df, target)][:100] or ["—"]
+        positive = m2.selectbox("Favourable (positive) label", labels, index=len(labels) - 1, key="up_positive")
+        others = [c for c in cols if c != target]
+        sensitive = st.multiselect("Sensitive columns", others, default=up.suggest_sensitive(df, target),
+                                   key="up_sensitive")
+        t1, t2 = st.columns(2)
+        categorical = t1.multiselect("Categorical features (the rest are numeric)", others,
+                                     default=[p.name for p in profiles if p.kind == "categorical" and p.name != target],
+                                     key="up_categorical")
+        ignore = t2.multiselect("Columns to ignore", others,
+                                default=[p.name for p in profiles if p.kind == up.IGNORE and p.name != target],
+                                key="up_ignore")
+        s1, s2 = st.columns(2)
+        test_size = s1.slider("Test share (without a test file)", 0.1, 0.5, 0.3, 0.05, key="up_test_size")
+        seed = s2.number_input("Split seed", 0, 100_000, 0, key="up_seed")
+        with st.expander("Preview: rows, detected types, group sizes", expanded=True):
+            pv = up.preview(df, target=target, sensitive=sensitive)
+            st.dataframe(pv.head, width="stretch")
+            st.dataframe([{"column": p.name, "type": p.kind, "dtype": p.dtype, "missing": p.n_missing,
+                           "distinct": p.n_unique, "note": p.note} for p in pv.profiles], width="stretch")
+            for c, sizes in pv.group_sizes.items():
+                st.plotly_chart(plots.group_sizes(sizes, f"Group sizes: {c}"), key=f"up_sizes_{c}")
+        if st.button("Use this dataset", type="primary", key="up_use_data"):
+            with error_boundary("Using the uploaded data"):
+                ds = uu.use_dataset(table, target, positive, sensitive, categorical, ignore, test=test_table,
+                                    test_size=float(test_size), seed=int(seed))
+                st.success(f"**{ds.name}** is active: {len(ds.train):,} training and {len(ds.test):,} test rows. "
+                           "Train a model on Data & model, or upload one in the Model tab.")
+
+# --- model -------------------------------------------------------------------------------------
+with tab_model:
+    st.markdown("ONNX, TorchScript, safetensors + dlxai spec, or scikit-learn via skops. Pickle/joblib files are "
+                "refused: they run code when loaded.")
+    fm = st.file_uploader("Model file", type=MODEL_TYPES, key="up_model")
+    fs = st.file_uploader("Preprocessing / model spec (JSON, from dlxai's export)", type=["json"], key="up_spec")
+    ds = state.dataset()
+    feats = list(ds.schema.numeric) if ds is not None else []
+    input_columns = st.multiselect("…or the numeric columns the model takes, in order (without a spec)",
+                                   list(ds.schema.features) if ds is not None else [], default=feats, key="up_cols")
+    c1, c2 = st.columns(2)
+    output = c1.radio("Model output", mio.OUTPUT_KINDS, horizontal=True, key="up_output")
+    budget = c2.number_input("Time budget for the check (s)", 0.5, 120.0, 10.0, key="up_budget")
+    trusted = None
+    if fm is not None and mio.detect_format(fm.getvalue(), fm.name) == "skops":
+        with error_boundary("Reading the skops file"):
+            types = mio.skops_untrusted_types(fm.getvalue())
+            if types:
+                st.warning("This file needs these types that skops does not trust by default: " + ", ".join(types))
+                if st.checkbox("I know this model and trust these types", key="up_trust"):
+                    trusted = types
+    if st.button("Load and check the model", type="primary", key="up_load_model", disabled=fm is None):
+        with error_boundary("Loading the model"), st.spinner("Loading, then running the model on sample rows…"):
+            m = uu.use_model(fm.getvalue(), fm.name, spec=fs.getvalue() if fs is not None else None,
+                             input_columns=input_columns, trusted=trusted, output=output, time_budget_s=float(budget))
+            c = m.contract
+            st.success(f"**{m.name}** is active. Contract check: {c.n_rows} rows, {c.n_inputs} inputs, output "
+                       f"{c.output_shape} read as {c.output_kind}, {c.seconds * 1000:.0f} ms.")
+            if m.conversion_error:
+                st.warning(errors.MODEL_CONVERSION_FAILED.format(detail=m.conversion_error, available=mio.MODEL_AGNOSTIC))
+            for w in m.warnings:
+                st.warning(w)
+
+# --- predictions only ---------------------------------------------------------------------------
+with tab_pred:
+    st.markdown("A CSV with the true label, the sensitive columns, and a prediction or a score column: a fairness "
+                "audit without a model.")
+    fp = st.file_uploader("Predictions file", type=DATA_TYPES, key="up_pred")
+    if fp is not None:
+        with error_boundary("Reading the predictions file"):
+            pt = uu.parsed(fp.getvalue(), fp.name, slot=uu.PRED_TABLE)
+            pcols = list(pt.frame.columns)
+            p1, p2 = st.columns(2)
+            label = p1.selectbox("True label column", pcols, key="up_p_label")
+            plabels = [str(v) for v in up.label_values(pt.frame, label)][:100] or ["—"]
+            ppos = p2.selectbox("Favourable label", plabels, index=len(plabels) - 1, key="up_p_pos")
+            psens = st.multiselect("Sensitive columns", [c for c in pcols if c != label],
+                                   default=up.suggest_sensitive(pt.frame, label), key="up_p_sens")
+            mode = st.radio("Decisions from", ["a prediction column", "a score and a threshold"], key="up_p_mode")
+            q1, q2 = st.columns(2)
+            col = q1.selectbox("Column", [c for c in pcols if c != label], key="up_p_col")
+            thr = q2.number_input("Threshold", value=0.5, key="up_p_thr", disabled=mode == "a prediction column")
+        if st.button("Audit the predictions", type="primary", key="up_p_go"):
+            with error_boundary("Auditing the predictions"):
+                kw = {"prediction": col} if mode == "a prediction column" else {"score": col, "threshold": float(thr)}
+                uu.use_predictions(pt, label, ppos, psens, **kw)
+    pred = st.session_state.get(uu.PREDICTIONS)
+    if pred is not None:
+        with error_boundary("The predictions audit"):
+            audit = pred.audit(list(pred.sensitive.columns[:1]), n_bootstrap=200)
+            st.subheader(f"Fairness of the uploaded predictions by {audit.attribute_label}")
+            st.metric("Demographic parity difference", f"{audit.summary['demographic_parity_difference']:.3f}")
+            st.dataframe(audit.by_group, width="stretch")
+            st.plotly_chart(plots.group_metric_bars(audit), key="up_p_bars")
+
+# --- export ------------------------------------------------------------------------------------
+with tab_export:
+    m = state.model()
+    if m is None:
+        st.info("No active model: train one on Data & model first.")
+    else:
+        with error_boundary("Exporting the model"):
+            files = uu.exports(m)
+            st.markdown(f"**{m.name}**: weights + spec re-upload here to the same predictions; the ONNX file takes "
+                        "the preprocessed matrix, so upload it with the spec.")
+            d = st.columns(3)
+            for i, (fname, blob) in enumerate(files.items()):
+                d[i].download_button(f"Download {fname}", blob, file_name=fname, key=f"up_dl_{fname}")
