@@ -109,13 +109,14 @@ METHODS: dict[str, MethodSpec] = {
     ),
     "lrp": MethodSpec(
         "lrp", "LRP (Zennit)", "dlxai.explain.lrp:lrp", baseline="none",
-        defaults={"composite": "epsilon_plus_flat", "epsilon": 1e-6, "gamma": 0.25},
+        defaults={"composite": "epsilon_plus_flat", "epsilon": 1e-6, "gamma": 0.25, "input_rule": None, "low": None,
+                  "high": None, "canonize": True},
         choices={"composite": LRP_COMPOSITES},
         description="Layer-wise relevance propagation with named rules and composites; relevance is conserved.",
     ),
     "attention": MethodSpec(
         "attention", "Attention rollout", "dlxai.explain.attention:attention_attribution", needs_gradients=False,
-        needs_attention=True, baseline="none",
+        needs_attention=True, baseline="none", defaults={"head_fusion": "mean", "prefix_tokens": None},
         description="Attention maps of transformer blocks, rolled out across layers.",
     ),
 }
@@ -459,19 +460,20 @@ def attribute(
     extra: dict = {}
     if method == "integrated_gradients":
         call["info"] = extra
-    if progress is not None:
-        call["progress"] = None  # set per baseline below
+    import inspect
+
+    takes_progress = progress is not None and "progress" in inspect.signature(fn).parameters
 
     def _run(b, lo: float, hi: float):
-        if progress is not None:
+        if takes_progress:
             call["progress"] = lambda f: progress(lo + (hi - lo) * float(f))
-        elif "progress" in call:
-            call.pop("progress")
         return fn(work, x, target=t, baselines=b, batch_size=int(batch_size), **call)
 
     gap = None
     if refs is None:
         vals, delta = _run(None, 0.0, 1.0)
+        if delta is not None:  # conservation (LRP): relevance should sum to the target output itself
+            gap = out.gather(1, t[:, None])[:, 0]
     elif isinstance(refs, list):
         acc_v, acc_d, gaps = None, None, []
         for i, b in enumerate(refs):

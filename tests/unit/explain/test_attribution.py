@@ -1,0 +1,192 @@
+"""attribute(): registry, validation messages, and the caller's model left untouched."""
+
+from __future__ import annotations
+
+import copy
+import importlib
+
+import numpy as np
+import pytest
+import torch
+
+from dlxai.errors import UnsupportedModelError, UserInputError
+from dlxai.explain import attribution as A
+from dlxai.explain.attribution import METHODS, applicable_methods, attribute
+
+OWN = ["saliency", "input_x_gradient", "integrated_gradients", "deeplift", "expected_gradients", "kernel_shap"]
+
+
+def _mlp(seed=0):
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(torch.nn.Linear(6, 12), torch.nn.ReLU(), torch.nn.Linear(12, 2))
+
+
+def _snapshot(m):
+    return ({k: v.clone() for k, v in m.state_dict().items()}, m.training,
+            [(n, dict(x._forward_hooks), dict(x._forward_pre_hooks), dict(x._backward_hooks), sorted(vars(x)))
+             for n, x in m.named_modules()],
+            [p.requires_grad for p in m.parameters()])
+
+
+def _assert_same(m, snap):
+    state, training, hooks, req = snap
+    assert m.training == training
+    for k, v in m.state_dict().items():
+        assert torch.equal(v, state[k]), k
+    now = [(n, dict(x._forward_hooks), dict(x._forward_pre_hooks), dict(x._backward_hooks), sorted(vars(x)))
+           for n, x in m.named_modules()]
+    assert now == hooks
+    assert [p.requires_grad for p in m.parameters()] == req
+
+
+def test_registry_has_every_method_with_a_label_and_lazy_path():
+    for key in OWN + ["lrp", "attention"]:
+        spec = METHODS[key]
+        assert spec.key == key and spec.label and ":" in spec.path
+    assert METHODS["lrp"].path == "dlxai.explain.lrp:lrp"
+    assert METHODS["attention"].path == "dlxai.explain.attention:attention_attribution"
+    assert METHODS["attention"].needs_attention
+    assert set(METHODS["lrp"].choices["composite"]) == {"epsilon", "gamma", "alpha1beta0", "zplus",
+                                                         "epsilon_plus_flat", "epsilon_alpha2beta1_flat"}
+    for key in OWN:
+        assert callable(METHODS[key].load())
+
+
+def test_registry_import_does_not_import_the_method_modules():
+    import subprocess
+    import sys
+
+    code = ("import sys, dlxai.explain.attribution as a; "
+            "print([m for m in ('dlxai.explain.shap_methods', 'dlxai.explain.lrp', 'shap', 'captum') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=str(importlib.import_module("tests.conftest").ROOT)).stdout.strip()
+    assert out == "[]"
+
+
+@pytest.mark.parametrize("method", OWN)
+def test_model_is_unchanged_after_each_method(method):
+    m = _mlp(1)
+    m.train()  # a caller's model in training mode must stay in training mode
+    handle = m[0].register_forward_hook(lambda *a: None)
+    snap = _snapshot(m)
+    x = torch.randn(4, 6)
+    r = attribute(m, x, method=method, baselines=torch.zeros(1, 6), n_samples=8) if method in (
+        "expected_gradients", "kernel_shap") else attribute(m, x, method=method)
+    assert r.values.shape == (4, 6) and np.isfinite(r.values).all()
+    _assert_same(m, snap)
+    handle.remove()
+
+
+class _Fails(torch.nn.Module):
+    """A real network that breaks on its second forward pass (after the dispatcher's own forward)."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(6, 2)
+        self.calls = 0
+
+    def forward(self, x):
+        self.calls += 1
+        if self.calls > 1:
+            raise RuntimeError("boom")
+        return self.lin(x)
+
+
+def test_model_is_unchanged_after_an_exception_inside_a_method():
+    m = _Fails()
+    snap = _snapshot(m)
+    with pytest.raises(RuntimeError, match="boom"):
+        attribute(m, torch.randn(3, 6), method="integrated_gradients")
+    _assert_same(m, snap)
+    assert m.calls == 0  # the copy ran, not the caller's module
+    with pytest.raises(RuntimeError, match="boom"):
+        attribute(m, torch.randn(3, 6), method="deeplift")
+    _assert_same(m, snap)
+
+
+def test_attention_on_a_model_without_attention_names_the_methods_that_apply():
+    with pytest.raises(UnsupportedModelError) as exc:
+        attribute(_mlp(), torch.randn(2, 6), method="attention")
+    msg = str(exc.value)
+    assert "no attention layers" in msg
+    for key in ("integrated_gradients", "saliency", "expected_gradients"):
+        assert key in msg
+    assert "'attention'" in msg.split("Methods that do apply:")[0]
+    assert "attention" not in msg.split("Methods that do apply:")[1]
+
+
+def test_gradients_through_a_model_without_them_names_kernel_shap(german, german_mlp):
+    from dlxai.models import train_model
+
+    logreg = train_model(german, "logreg", seed=0)
+    with pytest.raises(UnsupportedModelError, match="gradients cannot flow") as exc:
+        attribute(logreg, german.X("test").head(3), method="integrated_gradients")
+    assert "kernel_shap" in str(exc.value)
+    assert applicable_methods(logreg) == ["kernel_shap"]
+    assert "integrated_gradients" in applicable_methods(german_mlp)
+    assert "attention" not in applicable_methods(german_mlp)
+
+
+def test_target_out_of_range_names_the_range_and_methods():
+    with pytest.raises(UserInputError, match=r"target class 5 is out of range: the model has 2 output classes") as e:
+        attribute(_mlp(), torch.randn(2, 6), method="saliency", target=5)
+    assert "integrated_gradients" in str(e.value)
+    with pytest.raises(UserInputError, match="out of range"):
+        attribute(_mlp(), torch.randn(2, 6), method="saliency", target=[0, -1])
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"method": "nope"}, "Unknown attribution method 'nope'"),
+    ({"method": "integrated_gradients", "baselines": "median"}, "baselines must be 'zeros', 'mean' or 'samples'"),
+    ({"method": "integrated_gradients", "baselines": "mean"}, "needs reference data"),
+    ({"method": "integrated_gradients", "rule": "simpson"}, "must be one of"),
+    ({"method": "integrated_gradients", "n_steps": 1}, "an integer of at least 2"),
+    ({"method": "integrated_gradients", "stepz": 3}, r"Unknown parameter\(s\) \['stepz'\]"),
+    ({"method": "saliency", "batch_size": 0}, "batch_size"),
+    ({"method": "integrated_gradients", "baselines": torch.zeros(3, 5)}, "shape"),
+])
+def test_bad_input_messages(kwargs, match):
+    with pytest.raises(UserInputError, match=match):
+        attribute(_mlp(), torch.randn(2, 6), **kwargs)
+
+
+def test_non_finite_and_shapeless_inputs_are_refused():
+    x = torch.randn(2, 6)
+    x[0, 0] = float("nan")
+    with pytest.raises(UserInputError, match="NaN"):
+        attribute(_mlp(), x, method="saliency")
+    with pytest.raises(UserInputError, match="batch"):
+        attribute(_mlp(), torch.randn(6), method="saliency")
+    with pytest.raises(UserInputError, match="AuditModel"):
+        attribute("a model", torch.randn(2, 6), method="saliency")
+
+
+def test_audit_model_needs_a_dataframe_and_keeps_the_estimator(german, german_mlp):
+    with pytest.raises(UserInputError, match="DataFrame of raw rows"):
+        attribute(german_mlp, np.zeros((2, 3)), method="saliency")
+    module = german_mlp.torch_module()
+    snap = _snapshot(module)
+    fp = german_mlp.fingerprint
+    r = attribute(german_mlp, german.X("test").head(5), method="input_x_gradient")
+    _assert_same(module, snap)
+    assert german_mlp.fingerprint == fp
+    assert r.feature_names == german_mlp.feature_names_out
+    # default target: the predicted class
+    pred = german_mlp.predict(german.X("test").head(5))
+    np.testing.assert_array_equal(r.target, pred)
+    assert list(r.row_index) == list(range(5))
+
+
+def test_progress_reaches_one():
+    seen = []
+    attribute(_mlp(), torch.randn(50, 6), method="integrated_gradients", batch_size=100, progress=seen.append)
+    assert seen[-1] == pytest.approx(1.0) and len(seen) > 2
+    assert all(0 <= a <= b <= 1 + 1e-9 for a, b in zip(seen, seen[1:]))
+
+
+def test_result_is_frozen_and_records_parameters():
+    r = attribute(_mlp(), torch.randn(3, 6), method="integrated_gradients", n_steps=10, rule="riemann_middle")
+    assert r.params["n_steps"] == 10 and r.params["rule"] == "riemann_middle" and r.params["baselines"] == "zeros"
+    with pytest.raises(Exception):
+        r.method = "x"
+    assert copy.deepcopy(r).method == "integrated_gradients"
