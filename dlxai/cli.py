@@ -1,0 +1,237 @@
+"""Headless audits for pipelines: ``python -m dlxai audit ...`` and ``python -m dlxai demo ...``.
+
+Exit codes: 0 the audit ran and no ``--fail-on`` rule was violated; 1 a ``--fail-on`` rule was violated;
+2 bad input (unreadable file, unknown column, malformed rule...; the message is on stderr);
+3 an internal error (a bug in dlxai; the traceback is on stderr).  Progress goes to stderr, so stdout
+stays clean for ``--json -``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from dlxai import __version__
+from dlxai.errors import DlxaiError
+
+EXIT_OK, EXIT_VIOLATED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse's own exit code is 2 as well; keep the message format ours
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_BAD_INPUT, f"dlxai: error: {message}\n")
+
+
+def _progress(quiet: bool):
+    start = time.perf_counter()
+
+    def report(fraction: float, message: str) -> None:
+        if not quiet:
+            print(f"[{100 * fraction:5.1f}% {time.perf_counter() - start:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+    return report
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m dlxai", description="dlxai: fairness and explainability audits, headless.")
+    p.add_argument("--version", action="version", version=f"dlxai {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def common(sp):
+        sp.add_argument("--out", metavar="PDF", help="write the audit report PDF here")
+        sp.add_argument("--json", metavar="FILE", help="write the results as JSON here ('-' for stdout)")
+        sp.add_argument("--fail-on", metavar="RULE", action="append", default=[],
+                        help='exit 1 when a rule holds for some attribute, e.g. "demographic_parity_difference>0.1" '
+                             "(repeatable; ops >, >=, <, <=)")
+        sp.add_argument("--n-bootstrap", type=int, default=1000, help="bootstrap resamples for intervals (default 1000)")
+        sp.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+        sp.add_argument("--min-group-size", type=int, default=30, help="flag groups smaller than this (default 30)")
+        sp.add_argument("--title", default="Model audit report", help="report title")
+        sp.add_argument("--organisation", default="", help="organisation named on the cover")
+        sp.add_argument("--analyst", default="", help="analyst named on the cover")
+        sp.add_argument("--chart-engine", choices=("auto", "kaleido", "matplotlib"), default="auto",
+                        help="how charts are drawn (auto: kaleido with Chromium, else matplotlib)")
+        sp.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+    a = sub.add_parser("audit", help="audit decisions, scores or a model on a CSV/Parquet file")
+    a.add_argument("--data", required=True, metavar="FILE", help="CSV (.csv, .csv.gz, .tsv) or Parquet file")
+    a.add_argument("--target", required=True, metavar="COL", help="the true outcome column (two values)")
+    a.add_argument("--positive-label", metavar="VALUE",
+                   help="the favourable outcome; default: the value that is not 0/no/false/bad/denied/rejected/"
+                        "<=50K, else the larger one")
+    a.add_argument("--sensitive", required=True, action="append", metavar="COL",
+                   help="a column that defines groups (repeatable; each is audited on its own)")
+    src = a.add_mutually_exclusive_group()
+    src.add_argument("--prediction-column", metavar="COL", help="decisions: 0/1, booleans, or the target's labels")
+    src.add_argument("--score-column", metavar="COL", help="probabilities of the positive label (needs --threshold)")
+    a.add_argument("--threshold", type=float, metavar="T", help="decision threshold for --score-column or --model")
+    a.add_argument("--model", metavar="FILE", help="ONNX, TorchScript, safetensors+spec or skops model (no pickle)")
+    a.add_argument("--model-spec", metavar="JSON", help="the model's spec (preprocessing / input columns)")
+    a.add_argument("--input-columns", metavar="COLS", help="comma-separated numeric input columns of the model, "
+                                                           "in order (when there is no spec)")
+    a.add_argument("--trust", action="append", default=[], metavar="TYPE",
+                   help="a skops type to trust (repeatable; only types you checked)")
+    common(a)
+
+    d = sub.add_parser("demo", help="train and audit a bundled demo dataset, offline")
+    d.add_argument("--dataset", default="adult", choices=("adult", "german", "bias_lab"))
+    d.add_argument("--model-kind", default="mlp", choices=("mlp", "logreg"))
+    d.add_argument("--epochs", type=int, default=None, help="MLP epochs (default: the app's default)")
+    d.add_argument("--sensitive", action="append", metavar="COL", help="default: the dataset's sensitive attributes")
+    d.add_argument("--threshold", type=float, default=0.5)
+    d.add_argument("--train-seed", type=int, default=0)
+    common(d)
+    return p
+
+
+def _read(path: str):
+    from dlxai.data.upload import read_table
+    from dlxai.errors import UserInputError
+    from dlxai.report import messages
+
+    p = Path(path)
+    if not p.is_file():
+        raise UserInputError(messages.MISSING_FILE.format(path=path))
+    return read_table(p.read_bytes(), p.name).frame
+
+
+def _audit(args, progress):
+    from dlxai.errors import UserInputError
+    from dlxai.report import audit_predictions, messages
+
+    frame = _read(args.data)
+    common = dict(rules=args.fail_on, n_bootstrap=args.n_bootstrap, seed=args.seed,
+                  min_group_size=args.min_group_size, progress=progress)
+    if args.model is None:
+        if args.prediction_column is None and args.score_column is None:
+            raise UserInputError(messages.PREDICTION_SOURCE.format(pred=None, score=None))
+        return audit_predictions(frame, target=args.target, sensitive=args.sensitive,
+                                 prediction_column=args.prediction_column, score_column=args.score_column,
+                                 threshold=args.threshold, positive_label=args.positive_label,
+                                 name=Path(args.data).name, source=str(args.data), **common)
+    if args.prediction_column or args.score_column:
+        raise UserInputError(messages.PREDICTION_SOURCE.format(pred=args.prediction_column, score=args.score_column))
+    try:
+        from dlxai.models import io as model_io
+    except ImportError as exc:
+        raise UserInputError(messages.MODEL_IO_MISSING.format(path=args.model)) from exc
+    return _audit_model_file(frame, args, model_io, common)
+
+
+def _audit_model_file(frame, args, model_io, common):
+    """A model file: its decisions on the data's rows, audited like a prediction column."""
+    import numpy as np
+
+    from dlxai.errors import UserInputError
+    from dlxai.report import audit_predictions, messages
+
+    mp = Path(args.model)
+    if not mp.is_file():
+        raise UserInputError(messages.MISSING_FILE.format(path=args.model))
+    spec = None
+    if args.model_spec:
+        sp = Path(args.model_spec)
+        if not sp.is_file():
+            raise UserInputError(messages.MISSING_FILE.format(path=args.model_spec))
+        try:
+            spec = json.loads(sp.read_text())
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise UserInputError(f"The model spec {args.model_spec!r} is not valid JSON ({exc}). Pass the spec "
+                                 "dlxai exported with the model.") from exc
+    cols = [c.strip() for c in args.input_columns.split(",")] if args.input_columns else None
+    threshold = 0.5 if args.threshold is None else args.threshold
+    if not 0 < threshold < 1:
+        raise UserInputError(f"The decision threshold must lie strictly between 0 and 1; received {threshold!r}.")
+    common["progress"](0.0, f"Loading model {mp.name}")
+    model = model_io.load_model(mp.read_bytes(), mp.name, spec=spec, input_columns=cols, trusted=args.trust or None,
+                                sample=frame)
+    proba = np.asarray(model.predict_proba(frame), dtype=float)
+    scored = frame.assign(__dlxai_score__=proba)
+    bundle = audit_predictions(scored, target=args.target, sensitive=args.sensitive,
+                               score_column="__dlxai_score__", threshold=threshold,
+                               positive_label=args.positive_label, name=Path(args.data).name,
+                               source=str(args.data), **common)
+    card = model.card()
+    card["decisions_from"] = f"model probabilities >= {threshold:g}"
+    params = {**bundle.params, "mode": "model file", "model_file": str(args.model), "score_column": None}
+    return bundle.with_results(model_card=card, params=params)
+
+
+def _demo(args, progress):
+    from dlxai.data.bundled import load_demo
+    from dlxai.models import train_model
+    from dlxai.report import audit_model
+
+    progress(0.0, f"Loading the bundled {args.dataset} dataset")
+    ds = load_demo(args.dataset)
+    params = {} if args.epochs is None or args.model_kind != "mlp" else {"max_epochs": args.epochs}
+    progress(0.02, f"Training {args.model_kind} on {len(ds.train):,} rows")
+
+    def epoch(info):
+        progress(0.02 + 0.6 * min(info.fraction, 1.0), f"Epoch {info.epoch}/{info.max_epochs}: loss {info.train_loss:.4f}")
+
+    model = train_model(ds, args.model_kind, seed=args.train_seed, progress=epoch, **params)
+    progress(0.65, f"Trained in {model.fit_seconds:.1f} s")
+
+    def later(f, m):
+        progress(0.65 + 0.1 * f, m)
+
+    return audit_model(ds, model, args.sensitive, threshold=args.threshold, rules=args.fail_on,
+                       n_bootstrap=args.n_bootstrap, seed=args.seed, min_group_size=args.min_group_size, progress=later)
+
+
+def run(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    progress = _progress(args.quiet)
+    try:
+        from dlxai.report import parse_rule
+
+        for r in args.fail_on:  # bad rules fail before any work
+            parse_rule(r)
+        bundle = _audit(args, progress) if args.command == "audit" else _demo(args, progress)
+        result = bundle.to_dict()
+        if args.out:
+            from dlxai.report import build_report
+
+            def rep(f, m):
+                progress(0.75 + 0.25 * f, m)
+
+            rep_res = build_report(bundle, title=args.title, organisation=args.organisation, analyst=args.analyst,
+                                   chart_engine=args.chart_engine, progress=rep)
+            rep_res.save(args.out)
+            result["report"] = {"path": str(args.out), "pages": rep_res.pages, "charts": rep_res.chart_engines}
+            progress(1.0, f"Wrote {args.out} ({rep_res.pages} pages)")
+        if args.json:
+            text = json.dumps(result, indent=2, allow_nan=False)
+            if args.json == "-":
+                sys.stdout.write(text + "\n")
+            else:
+                Path(args.json).write_text(text + "\n")
+                progress(1.0, f"Wrote {args.json}")
+    except DlxaiError as exc:
+        print(f"dlxai: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except OSError as exc:  # an output path that cannot be written
+        print(f"dlxai: error: {exc.strerror or exc} ({exc.filename}). Check the path and its permissions.",
+              file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except Exception:  # noqa: BLE001 - a bug: say so, with the traceback
+        import traceback
+
+        traceback.print_exc()
+        print("dlxai: internal error (a bug in dlxai; please report it with the traceback above).", file=sys.stderr)
+        return EXIT_INTERNAL
+    failed = [c for c in bundle.checks if c.violated] if bundle.user_rules else []
+    for c in failed:
+        print(f"dlxai: FAIL {c.rule.text} by {c.attribute}: value {c.value:.4f}", file=sys.stderr)
+    if not failed and bundle.user_rules:
+        print(f"dlxai: PASS all {len(bundle.checks)} checks", file=sys.stderr)
+    return EXIT_VIOLATED if failed else EXIT_OK
+
+
+def main() -> None:
+    sys.exit(run())
