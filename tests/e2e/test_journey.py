@@ -1,0 +1,29 @@
+"""The main journey in a real Chromium: Adult is ready, train the MLP, read the fairness numbers."""
+
+import re
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+
+def test_train_then_fairness_in_a_real_browser(page, tmp_path):
+    page.get_by_role("link", name="Data & model").click()
+    page.get_by_text("Training rows").first.wait_for()
+    epochs = page.get_by_label("Max epochs (MLP)")
+    epochs.fill("3")
+    epochs.press("Enter")
+    page.get_by_role("button", name="Train").click()
+    page.get_by_text(re.compile(r"Trained .*PyTorch MLP on adult")).wait_for(timeout=180_000)
+    page.get_by_text("ROC AUC").first.wait_for()
+
+    page.get_by_role("link", name="Fairness").click()
+    label = page.get_by_text("Demographic parity difference").first
+    label.wait_for(timeout=120_000)
+    page.get_by_text("Four-fifths rule violated").wait_for()
+    # the metric's value is a number between 0 and 1 next to its label
+    body = page.locator('[data-testid="stMetric"]').first.inner_text()
+    value = float(re.search(r"\d\.\d{3}", body).group())
+    assert 0.05 < value < 0.4
+    assert page.locator(".js-plotly-plot").count() >= 3  # charts drew in the browser
+    page.screenshot(path=str(tmp_path / "fairness.png"), full_page=True)
