@@ -10,7 +10,8 @@ gap between groups, computed on the predicted probabilities of the favourable cl
 The estimator mirrors :class:`~dlxai.models.torch_mlp.TorchMLPClassifier` (same parameters, same
 ``module_`` so gradient explanations keep working) and adds ``penalty`` and ``fairness_weight``.
 ``fit(X, y, sensitive_features=..., sample_weight=...)`` takes the groups at training time only;
-predictions need the features alone.  Without ``sensitive_features`` (or with λ = 0) it trains
+predictions need the features alone.  The gap is taken on the probability of the last class (the
+favourable class ``1`` of a binary target).  Without ``sensitive_features`` (or with λ = 0) it trains
 exactly like the plain classifier.
 """
 
@@ -31,22 +32,30 @@ PENALTIES = ("demographic_parity", "equalized_odds", "true_positive_rate_parity"
 BAD_PENALTY = (
     "Unknown fairness penalty {value!r}. Choose one of: {choices}."
 )
+ONE_CLASS = (
+    "y has only one class ({values}); a classifier needs at least two. Check the target column and the rows used."
+)
 BAD_FAIRNESS_WEIGHT = (
     "fairness_weight (λ) must be a finite number of at least 0; received {value!r}. Use 0 for plain training, "
     "e.g. 1-10 for a strong penalty."
 )
 
 
-def group_gap(p, groups, n_groups: int, mask=None):
-    """max - min over groups of the mean of ``p`` (a differentiable torch scalar; 0 when < 2 groups)."""
+def group_gap(p, groups, n_groups: int, mask=None, weights=None):
+    """max - min over groups of the (weighted) mean of ``p``: a differentiable torch scalar, 0 with < 2 groups.
+
+    With integer ``weights`` it equals the unweighted gap on the data with each row repeated that often.
+    """
     import torch
 
+    if weights is None:
+        weights = torch.ones_like(p)
     if mask is not None:
-        p, groups = p[mask], groups[mask]
+        p, groups, weights = p[mask], groups[mask], weights[mask]
     if p.numel() == 0:
         return p.sum() * 0.0
-    sums = torch.zeros(n_groups, dtype=p.dtype, device=p.device).index_add(0, groups, p)
-    counts = torch.bincount(groups, minlength=n_groups).to(p.dtype)
+    sums = torch.zeros(n_groups, dtype=p.dtype, device=p.device).index_add(0, groups, p * weights)
+    counts = torch.zeros(n_groups, dtype=p.dtype, device=p.device).index_add(0, groups, weights.to(p.dtype))
     present = counts > 0
     if int(present.sum()) < 2:
         return p.sum() * 0.0
@@ -54,13 +63,14 @@ def group_gap(p, groups, n_groups: int, mask=None):
     return means.max() - means.min()
 
 
-def fairness_gap(p, y, groups, n_groups: int, penalty: str):
+def fairness_gap(p, y, groups, n_groups: int, penalty: str, weights=None):
+    """The penalty's gap: DP on all rows, TPR parity on positive rows, EO the larger of TPR and FPR gaps."""
     if penalty == "demographic_parity":
-        return group_gap(p, groups, n_groups)
-    tpr = group_gap(p, groups, n_groups, y == 1)
+        return group_gap(p, groups, n_groups, weights=weights)
+    tpr = group_gap(p, groups, n_groups, y == 1, weights)
     if penalty == "true_positive_rate_parity":
         return tpr
-    return torch_max(tpr, group_gap(p, groups, n_groups, y == 0))
+    return torch_max(tpr, group_gap(p, groups, n_groups, y == 0, weights))
 
 
 def torch_max(a, b):
@@ -105,6 +115,9 @@ class FairPenaltyMLPClassifier(TorchMLPClassifier):
                 or lam < 0:
             raise UserInputError(BAD_FAIRNESS_WEIGHT.format(value=lam))
 
+    def predict(self, X):
+        return self.classes_[np.argmax(self._logits(X), axis=1)] if hasattr(self, "classes_") else self._logits(X)
+
     def fit(self, X, y, sensitive_features=None, sample_weight=None):
         import torch
 
@@ -112,10 +125,8 @@ class FairPenaltyMLPClassifier(TorchMLPClassifier):
         X, y = validate_data(self, X, y, dtype=np.float32, reset=True)
         check_classification_targets(y)
         self.classes_ = unique_labels(y)
-        if len(self.classes_) != 2:
-            raise UserInputError(
-                errors.NON_BINARY_TARGET.format(column="y", n=len(self.classes_), values=list(self.classes_))
-            )
+        if len(self.classes_) < 2:
+            raise UserInputError(ONE_CLASS.format(values=list(self.classes_)))
         y_idx = np.searchsorted(self.classes_, y).astype(np.int64)
         n = X.shape[0]
         if sample_weight is None:
@@ -148,7 +159,7 @@ class FairPenaltyMLPClassifier(TorchMLPClassifier):
 
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(self.random_state or 0))
-            module = build_mlp(X.shape[1], tuple(int(h) for h in self.hidden_layer_sizes), 2,
+            module = build_mlp(X.shape[1], tuple(int(h) for h in self.hidden_layer_sizes), len(self.classes_),
                                float(self.dropout)).to(dev)
             Xt = torch.tensor(X, device=dev)
             yt = torch.tensor(y_idx, device=dev)
@@ -174,8 +185,8 @@ class FairPenaltyMLPClassifier(TorchMLPClassifier):
                     logits = module(Xt[b])
                     loss = (loss_fn(logits, yt[b]) * wt[b]).sum() / (len(b) * w_mean)
                     if penalise:
-                        p = torch.softmax(logits, dim=1)[:, 1]
-                        gap = fairness_gap(p, yt[b], gt[b], n_groups, self.penalty)
+                        p = torch.softmax(logits, dim=1)[:, -1]
+                        gap = fairness_gap(p, yt[b], gt[b], n_groups, self.penalty, wt[b])
                         loss = loss + lam * gap
                         total_gap += float(gap.detach()) * len(b)
                     opt.zero_grad(set_to_none=True)
@@ -192,8 +203,8 @@ class FairPenaltyMLPClassifier(TorchMLPClassifier):
                         lv = loss_fn(lv_logits, yt[val_t])
                         val = (lv * wt[val_t]).sum() / wt[val_t].sum().clamp_min(1e-12)
                         if penalise:
-                            pv = torch.softmax(lv_logits, dim=1)[:, 1]
-                            val = val + lam * fairness_gap(pv, yt[val_t], gt[val_t], n_groups, self.penalty)
+                            pv = torch.softmax(lv_logits, dim=1)[:, -1]
+                            val = val + lam * fairness_gap(pv, yt[val_t], gt[val_t], n_groups, self.penalty, wt[val_t])
                         val_loss = float(val)
                 score = val_loss if val_loss is not None else train_loss
                 if score < best - 1e-5:
