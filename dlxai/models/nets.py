@@ -88,7 +88,8 @@ class GroupTokenizer(nn.Module):
         self.bias = nn.Parameter(torch.zeros(len(groups), dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # [n, F] -> [n, G, d]
-        return torch.einsum("nf,fd,fg->ngd", x, self.weight, self.member) + self.bias
+        per_column = x.unsqueeze(-1) * self.weight  # [n, F, d]
+        return (per_column.transpose(1, 2) @ self.member).transpose(1, 2) + self.bias
 
 
 class TokenTransformer(nn.Module):
@@ -211,8 +212,9 @@ class _NetClassifier(ClassifierMixin, BaseEstimator):
         me = self.max_epochs
         if isinstance(me, bool) or not isinstance(me, (int, np.integer)) or me < 1:
             raise UserInputError(errors.BAD_EPOCHS.format(value=me))
-        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, (int, np.integer)) or self.batch_size < 1:
-            raise UserInputError(f"batch_size must be a positive integer; received {self.batch_size!r}.")
+        bs = self.batch_size
+        if bs is not None and (isinstance(bs, bool) or not isinstance(bs, (int, np.integer)) or bs < 1):
+            raise UserInputError(f"batch_size must be a positive integer or None (auto); received {bs!r}.")
         if not (isinstance(self.learning_rate, (int, float)) and 0 < self.learning_rate < 10):
             raise UserInputError(f"learning_rate must be a positive number below 10; received {self.learning_rate!r}.")
         if not 0 <= self.validation_fraction < 0.5:
@@ -257,7 +259,7 @@ class _NetClassifier(ClassifierMixin, BaseEstimator):
             history: list[EpochInfo] = []
             best, best_state, best_epoch, bad = np.inf, None, 0, 0
             start = time.perf_counter()
-            bs = int(self.batch_size)
+            bs = int(self.batch_size) if self.batch_size is not None else min(1024, max(32, len(tr_idx) // 20))
             max_epochs = int(self.max_epochs)
             steps = max_epochs * max(1, math.ceil(len(tr_idx) / bs))
             sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=float(self.learning_rate), total_steps=steps,
@@ -462,3 +464,13 @@ def train_image_model(dataset, kind: str = "cnn", *, seed: int = 0, progress=Non
     except TypeError as exc:
         raise UserInputError(f"Invalid parameters for the {kind} image model: {exc}") from exc
     return est.fit(dataset.flat("train"), dataset.y("train"))
+
+
+TRANSFORMER_DEFAULTS = {"dim": 16, "depth": 2, "heads": 2, "max_epochs": 6, "batch_size": None, "learning_rate": 5e-3,
+                        "patience": 3}
+
+
+def tabular_transformer(params: dict, seed: int, progress):
+    """The ``"transformer"`` entry of :data:`dlxai.models.training.MODEL_KINDS`: groups are inferred from the
+    preprocessed matrix, so it needs nothing but the usual ``fit(X, y)``."""
+    return TabularTransformerClassifier(**{**TRANSFORMER_DEFAULTS, **params}, random_state=seed, callback=progress)

@@ -30,6 +30,9 @@ def _logreg(params: dict, seed: int, progress):
 MODEL_KINDS: dict[str, tuple[str, Callable]] = {
     "mlp": ("PyTorch MLP", _mlp),
     "logreg": ("Logistic regression (baseline)", _logreg),
+    "transformer": ("Tabular transformer (attention)",
+                    lambda params, seed, progress: __import__("dlxai.models.nets", fromlist=["nets"])
+                    .tabular_transformer(params, seed, progress)),
 }
 
 
