@@ -29,3 +29,11 @@ def spec_json(tiny_mlp):
     from dlxai.models import io as mio
 
     return mio.export_safetensors(tiny_mlp)[1]
+
+
+@pytest.fixture(scope="session")
+def prep_spec(spec_json):
+    """Only the preprocessing part of the spec: what a user sends with a model dlxai did not train."""
+    import json
+
+    return {"preprocessing": json.loads(spec_json)["preprocessing"]}
