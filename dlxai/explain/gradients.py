@@ -7,6 +7,7 @@ the dispatcher hands them.  Integrated gradients is one batched forward/backward
 
 from __future__ import annotations
 
+import warnings
 from typing import Callable
 
 import numpy as np
@@ -155,7 +156,8 @@ def deeplift(module, inputs, *, target, baselines=None, batch_size=4096, progres
     vals, deltas = [], []
     n = x.shape[0]
     for i in range(0, n, batch_size):
-        with torch.enable_grad():
+        with torch.enable_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # Captum's notes on its temporary hooks (on our copy)
             v, d = dl.attribute(x[i:i + batch_size].clone(), baselines=b[i:i + batch_size].clone(),
                                 target=target[i:i + batch_size], return_convergence_delta=True)
         vals.append(v.detach())
