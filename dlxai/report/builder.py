@@ -195,20 +195,34 @@ class _Writer:
     def kv(self, pairs, size: float = 9) -> None:
         self.table(None, [(k, v) for k, v in pairs], widths=(1, 2.2), size=size)
 
-    def chart(self, fig, label: str, height_px: int | None = None) -> None:
+    def _render(self, fig, label: str, width: int, height_px: int | None):
         self.progress(None, f"Rendering chart: {label}")
-        r = charts.render_png(fig, width=self.chart_width, height=height_px, engine=self.engine)
+        r = charts.render_png(fig, width=width, height=height_px, engine=self.engine)
         key = r.engine or "none"
         self.engines[key] = self.engines.get(key, 0) + 1
-        if r.png is None:
-            self.para(f"[Chart '{label}' not rendered: {r.note}. The numbers are in the tables.]", 8, "I")
+        return r
+
+    def chart(self, fig, label: str, height_px: int | None = None) -> None:
+        self.charts([(fig, label)], height_px)
+
+    def charts(self, figs, height_px: int | None = None) -> None:
+        """One chart across the page, or several side by side."""
+        width = int(self.chart_width / len(figs))
+        rendered = [(self._render(f, label, width, height_px), label) for f, label in figs]
+        for r, label in rendered:
+            if r.png is None:
+                self.para(f"[Chart '{label}' not rendered: {r.note}. The numbers are in the tables.]", 8, "I")
+        shown = [r for r, _ in rendered if r.png is not None]
+        if not shown:
             return
-        w = self.epw
-        h = w * r.height / r.width
+        w = self.epw / len(figs)
+        h = max(w * r.height / r.width for r in shown)
         if self.pdf.get_y() + h > self.pdf.h - 18:
             self.pdf.add_page()
-        self.pdf.image(io.BytesIO(r.png), x=self.pdf.l_margin, w=w, h=h)
-        self.pdf.ln(2)
+        y = self.pdf.get_y()
+        for i, r in enumerate(shown):
+            self.pdf.image(io.BytesIO(r.png), x=self.pdf.l_margin + i * w, y=y, w=w, h=w * r.height / r.width)
+        self.pdf.set_xy(self.pdf.l_margin, y + h + 2)
 
     # --- sections -----------------------------------------------------------------------------
     def cover(self) -> None:
@@ -302,9 +316,10 @@ class _Writer:
                  ("Balanced accuracy", S.fmt(p.balanced_accuracy)), ("ROC AUC", S.fmt(p.roc_auc)),
                  ("Brier score", S.fmt(p.brier)),
                  ("Confusion [[TN, FP], [FN, TP]]", f"[[{cm[0, 0]:,}, {cm[0, 1]:,}], [{cm[1, 0]:,}, {cm[1, 1]:,}]]")])
-        self.chart(plots.confusion_matrix(p), "confusion matrix", 300)
+        figs = [(plots.confusion_matrix(p), "confusion matrix")]
         if self.b.model_card.get("kind") != "predictions" or self.b.threshold is not None:
-            self.chart(plots.calibration_curve(p), "calibration", 320)
+            figs.append((plots.calibration_curve(p), "calibration"))
+        self.charts(figs, 360)
 
     def fairness(self) -> None:
         from dlxai import plots
@@ -335,12 +350,20 @@ class _Writer:
             for w in a.warnings:
                 self.para(w, 8, "I")
             self.chart(plots.group_metric_bars(a), f"rates by {attr}", 360)
-            self.chart(plots.impact_ratio_bars(a), f"impact ratio by {attr}", 320)
-            self.chart(plots.disparity_summary(a), f"disparity summary by {attr}", 300)
+            self.charts([(plots.impact_ratio_bars(a), f"impact ratio by {attr}"),
+                         (plots.disparity_summary(a), f"disparity summary by {attr}")], 380)
+
+    def _room(self) -> bool:
+        """Short sections share a page when the current one is less than 60% full."""
+        return self.pdf.page_no() > 1 and self.pdf.get_y() < self.pdf.h * 0.6
 
     def optional(self, key: str) -> None:
-        self.h1(S.SECTIONS[key])
         obj = getattr(self.b, key)
+        if obj is None and self._room():
+            self.pdf.ln(4)
+            self.h1(S.SECTIONS[key], new_page=False)
+        else:
+            self.h1(S.SECTIONS[key])
         if obj is None:
             self.para(S.MISSING[key], 10, "I", (120, 120, 120))
             self.missing.append(key)
@@ -389,7 +412,9 @@ class _Writer:
                 self.para(f"[Figure of {type(obj).__name__} not drawn: {type(exc).__name__}: {exc}]", 8, "I")
 
     def limitations(self) -> None:
-        self.h1(S.SECTIONS["limitations"])
+        if self._room():
+            self.pdf.ln(4)
+        self.h1(S.SECTIONS["limitations"], new_page=not self._room())
         self.bullets(S.limitations(self.b) or ["No data-driven limitation was found."], 9.5)
 
     def manifest(self) -> None:

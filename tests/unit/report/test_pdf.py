@@ -1,0 +1,164 @@
+"""The audit PDF: sections present, numbers equal the engine's, pages not blank, charts with and without a browser."""
+
+from __future__ import annotations
+
+import io
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+import torch
+from pypdf import PdfReader
+
+from dlxai import plots
+from dlxai.errors import UserInputError
+from dlxai.report import SECTIONS, audit_model, build_report, charts, messages
+from dlxai.report.sections import MISSING, fmt
+
+
+@pytest.fixture(scope="module")
+def bundle(german, german_mlp):
+    return audit_model(german, german_mlp, ["sex", "age_band"], n_bootstrap=200, seed=3,
+                       rules=["demographic_parity_difference>0.05", "accuracy<0.5"])
+
+
+@pytest.fixture(scope="module")
+def report(bundle):
+    return build_report(bundle, title="German credit audit", organisation="Example Bank", analyst="A. Analyst",
+                        chart_engine="matplotlib", date="2026-11-23")
+
+
+@pytest.fixture(scope="module")
+def text(report):
+    reader = PdfReader(io.BytesIO(report.pdf))
+    return "\n".join(p.extract_text() for p in reader.pages)
+
+
+def _squash(s: str) -> str:
+    return re.sub(r"\s+", "", s)
+
+
+def test_every_section_is_present_in_order(report, text):
+    reader = PdfReader(io.BytesIO(report.pdf))
+    outline = [o.title for o in reader.outline if not isinstance(o, list)]
+    assert outline == list(SECTIONS.values())
+    assert report.pages == len(reader.pages) >= 8
+    for heading in list(SECTIONS.values())[1:]:  # the cover has no heading of its own
+        assert heading in text
+    for line in ("German credit audit", "Example Bank", "A. Analyst", "2026-11-23", "dlxai version"):
+        assert line in text
+    for key in ("explanations", "counterfactuals", "surrogate", "mitigation"):  # not run: says what is missing
+        assert _squash(MISSING[key]) in _squash(text)
+    assert report.missing == ("explanations", "counterfactuals", "surrogate", "mitigation")
+
+
+def test_numbers_equal_the_engines(bundle, text, german, german_mlp):
+    flat = _squash(text)
+    for attr, a in bundle.fairness.items():
+        for k, v in a.summary.items():
+            lo, hi = a.summary_ci[k]
+            assert _squash(f"{fmt(v)} {fmt(lo)} - {fmt(hi)}") in flat, (attr, k)
+        for g, row in a.by_group.iterrows():
+            cell = f"{fmt(row['selection_rate'])} [{fmt(a.ci_low.at[g, 'selection_rate'])}, " \
+                   f"{fmt(a.ci_high.at[g, 'selection_rate'])}]"
+            assert _squash(f"{g}{int(row['count']):,}{cell}") in flat, (attr, g)
+    p = bundle.performance
+    assert f"Accuracy {fmt(p.accuracy)}" in text and f"ROC AUC {fmt(p.roc_auc)}" in text
+    assert german.fingerprint in flat and german_mlp.fingerprint in flat  # data and model SHA-256
+    assert f"{german_mlp.parameter_count:,}" in text  # model card parameter count
+    sizes = german.test["sex"].value_counts()
+    for g, n in sizes.items():
+        assert _squash(f"{g}{n:,}{n / sizes.sum():.1%}") in flat  # group sizes table
+
+
+def test_executive_summary_pass_fail_against_thresholds(bundle, text):
+    dp = {attr: a.summary["demographic_parity_difference"] for attr, a in bundle.fairness.items()}
+    for attr, v in dp.items():
+        verdict = "FAIL" if v > 0.05 else "PASS"
+        assert f"demographic_parity_difference>0.05 {attr} {fmt(v)} {verdict}" in text
+    assert f"accuracy<0.5 overall {fmt(bundle.performance.accuracy)} PASS" in text
+    assert ("Verdict: FAILED" in text) == any(v > 0.05 for v in dp.values())
+
+
+def test_limitations_and_manifest_come_from_the_data(bundle, german, german_mlp):
+    small = audit_model(german, german_mlp, ["age_band"], n_bootstrap=50, min_group_size=100)
+    t = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(
+        build_report(small, sections=["limitations", "manifest"], chart_engine="matplotlib").pdf)).pages)
+    under = german.test["age_band"].value_counts()
+    tiny = [g for g, n in under.items() if n < 100]
+    assert tiny and all(f"{g} ({under[g]} rows)" in t for g in tiny)
+    assert "fewer than 100 rows" in t
+    for item in ("bootstrap_seed", "torch", "fairlearn", "random_state", german.fingerprint[:40]):
+        assert item in _squash(t)
+
+
+def test_pages_are_not_blank_and_charts_are_embedded(report):
+    reader = PdfReader(io.BytesIO(report.pdf))
+    images = [img for page in reader.pages for img in page.images]
+    assert report.chart_engines == {"matplotlib": len(images)} and len(images) == 2 + 3 * 2
+    for img in images:
+        pixels = np.asarray(img.image.convert("L"), dtype=float)
+        assert pixels.std() > 5  # a drawn chart, not an empty canvas
+        assert (pixels < 128).mean() > 0.003  # dark strokes: axes, bars, text
+    for page in reader.pages:
+        assert len(page.extract_text().strip()) > 40 or page.images
+        assert len(page.get_contents().get_data()) > 500 or page.images
+    if shutil.which("pdftoppm"):  # render the pages themselves when poppler is installed
+        out = subprocess.run(["pdftoppm", "-r", "30", "-gray", "-f", "1", "-l", "3", "-", "/dev/stdout"],
+                             input=report.pdf, capture_output=True, timeout=60)
+        assert out.returncode == 0 and len(set(out.stdout[-2000:])) > 2
+
+
+def test_fallback_needs_no_browser_and_draws_every_plots_figure(bundle):
+    a = next(iter(bundle.fairness.values()))
+    figs = [plots.group_metric_bars(a), plots.impact_ratio_bars(a), plots.disparity_summary(a),
+            plots.confusion_matrix(bundle.performance), plots.calibration_curve(bundle.performance)]
+    for fig in figs:
+        r = charts.render_png(fig, 600, 300, engine="matplotlib")
+        assert r.engine == "matplotlib" and r.png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.skipif(charts.find_browser() is None, reason="no Chromium here (CI installs it)")
+def test_kaleido_renders_the_pages_figures_with_chromium(bundle):
+    a = next(iter(bundle.fairness.values()))
+    r = charts.render_png(plots.impact_ratio_bars(a), 500, 300, engine="kaleido")
+    assert r.engine == "kaleido", r.note
+    from PIL import Image
+
+    img = Image.open(io.BytesIO(r.png))
+    assert img.size == (500, 300) and np.asarray(img.convert("L")).std() > 5
+
+
+def test_sections_can_be_chosen(bundle):
+    r = build_report(bundle, sections=["summary", "fairness"], chart_engine="matplotlib")
+    t = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(r.pdf)).pages)
+    assert r.sections == ("summary", "fairness")
+    assert "Executive summary" in t and "Reproducibility manifest" not in t and "Model card" not in t
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"sections": ["cover", "nope"]}, "Unknown report section 'nope'"),
+    ({"sections": []}, "No report section was chosen"),
+    ({"title": "   "}, "The report title is empty"),
+    ({"chart_engine": "svg"}, "Unknown chart engine"),
+])
+def test_bad_options_raise_user_errors(bundle, kwargs, match):
+    with pytest.raises(UserInputError, match=match):
+        build_report(bundle, **{"sections": ["cover", "fairness"], **kwargs})
+    assert messages.UNKNOWN_SECTION.startswith("Unknown report section")
+
+
+def test_the_model_is_not_changed(german, german_mlp):
+    before = {k: v.clone() for k, v in german_mlp.torch_module().state_dict().items()}
+    hooks = [len(m._forward_hooks) + len(m._backward_hooks) for m in german_mlp.torch_module().modules()]
+    attrs = dict(vars(german_mlp.estimator))
+    bundle = audit_model(german, german_mlp, ["sex"], n_bootstrap=20)
+    build_report(bundle, sections=["model", "performance"], chart_engine="matplotlib")
+    with pytest.raises(UserInputError):
+        audit_model(german, german_mlp, ["sex"], rules=["accuracy>>1"])
+    after = german_mlp.torch_module().state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert hooks == [len(m._forward_hooks) + len(m._backward_hooks) for m in german_mlp.torch_module().modules()]
+    assert set(vars(german_mlp.estimator)) == set(attrs)
