@@ -1,0 +1,198 @@
+"""LRP: hand-computed LRP-ε, conservation, BatchNorm canonizing, the caller's model untouched, clear refusals."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn as nn
+
+from dlxai.errors import UnsupportedModelError, UserInputError
+from dlxai.explain.lrp import COMPOSITES, NO_RULE, UNKNOWN_COMPOSITE, lrp
+from dlxai.models.nets import PatchViT, Residual, digit_cnn
+
+
+def snapshot(model: nn.Module) -> dict:
+    """Everything a caller would notice: parameters, buffers (BatchNorm statistics), hooks, attributes, mode."""
+    return {
+        "state": {k: v.detach().clone() for k, v in model.state_dict().items()},
+        "hooks": [(len(m._forward_hooks), len(m._forward_pre_hooks), len(m._backward_hooks),
+                   len(getattr(m, "_backward_pre_hooks", {}))) for m in model.modules()],
+        "attrs": [sorted(vars(m)) for m in model.modules()],
+        "training": [m.training for m in model.modules()],
+        "requires_grad": [p.requires_grad for p in model.parameters()],
+    }
+
+
+def assert_unchanged(model: nn.Module, before: dict) -> None:
+    after = snapshot(model)
+    assert after["hooks"] == before["hooks"]
+    assert after["attrs"] == before["attrs"]
+    assert after["training"] == before["training"]
+    assert after["requires_grad"] == before["requires_grad"]
+    assert after["state"].keys() == before["state"].keys()
+    for k, v in before["state"].items():
+        assert torch.equal(after["state"][k], v), k
+
+
+def _zero_biases(model: nn.Module) -> nn.Module:
+    for m in model.modules():
+        if isinstance(m, (nn.Linear, nn.Conv2d)) and m.bias is not None:
+            nn.init.zeros_(m.bias)
+    return model
+
+
+def _stabilise(z: torch.Tensor, eps: float) -> torch.Tensor:
+    return z + eps * torch.where(z >= 0, 1.0, -1.0).to(z)
+
+
+def test_lrp_epsilon_equals_hand_computation_on_two_layer_relu_net():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(5, 4), nn.ReLU(), nn.Linear(4, 3)).double()
+    x = torch.randn(6, 5, dtype=torch.float64)
+    target = torch.tensor([0, 1, 2, 0, 1, 2])
+    eps = 1e-2
+    R, delta = lrp(net, x, target=target, composite="epsilon", epsilon=eps)
+
+    W1, b1, W2, b2 = (p.detach() for p in (net[0].weight, net[0].bias, net[2].weight, net[2].bias))
+    z1 = x @ W1.T + b1
+    a1 = z1.clamp_min(0)
+    z2 = a1 @ W2.T + b2
+    R2 = torch.zeros_like(z2)
+    R2[torch.arange(6), target] = z2[torch.arange(6), target]
+    R1 = a1 * ((R2 / _stabilise(z2, eps)) @ W2)
+    R0 = x * ((R1 / _stabilise(z1, eps)) @ W1)
+
+    assert R.shape == x.shape
+    torch.testing.assert_close(R, R0, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(delta, R0.sum(1) - z2[torch.arange(6), target])
+
+
+def test_lrp_epsilon_matches_captum_on_an_mlp():
+    from captum.attr import LRP
+
+    torch.manual_seed(1)
+    net = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 2)).double().eval()
+    x = torch.randn(10, 8, dtype=torch.float64)
+    target = torch.randint(0, 2, (10,))
+    ours, _ = lrp(net, x, target=target, composite="epsilon", epsilon=1e-9)
+    theirs = LRP(_copy(net)).attribute(x, target=target)
+    torch.testing.assert_close(ours, theirs, rtol=1e-6, atol=1e-9)
+
+
+def _copy(model):
+    import copy
+
+    return copy.deepcopy(model)
+
+
+def test_conservation_under_epsilon_plus_flat_for_bias_free_mlp_and_residual_cnn():
+    torch.manual_seed(2)
+    mlp = _zero_biases(nn.Sequential(nn.Linear(6, 12), nn.ReLU(), nn.Linear(12, 8), nn.ReLU(), nn.Linear(8, 2)))
+    x = torch.randn(16, 6)
+    t = torch.randint(0, 2, (16,))
+    R, delta = lrp(mlp, x, target=t, composite="epsilon_plus_flat")
+    logit = mlp(x).detach()[torch.arange(16), t]
+    torch.testing.assert_close(R.sum(1), logit, rtol=1e-3, atol=1e-5)
+    assert delta.abs().max() <= 1e-3 * logit.abs().max() + 1e-5
+
+    # conv + BatchNorm (default statistics, no shift) + residual block + max-pool + Flatten
+    cnn = _zero_biases(digit_cnn((1, 8, 8), 10, width=8)).eval()
+    imgs = torch.rand(8, 1, 8, 8)
+    t = cnn(imgs).argmax(1).detach()
+    R, delta = lrp(cnn, imgs, target=t, composite="epsilon_plus_flat", batch_size=3)
+    logit = cnn(imgs).detach()[torch.arange(8), t]
+    assert R.shape == imgs.shape
+    torch.testing.assert_close(R.flatten(1).sum(1), logit, rtol=1e-3, atol=1e-5)
+
+
+def test_residual_addition_conserves_relevance_between_skip_and_body():
+    torch.manual_seed(3)
+    block = nn.Sequential(nn.Linear(4, 4, bias=False), nn.ReLU(),
+                          Residual(nn.Sequential(nn.Linear(4, 4, bias=False), nn.ReLU())),
+                          nn.Linear(4, 2, bias=False))
+    x = torch.rand(5, 4)
+    R, delta = lrp(block, x, target=torch.zeros(5, dtype=torch.long), composite="epsilon", epsilon=1e-9)
+    logit = block(x).detach()[:, 0]
+    torch.testing.assert_close(R.sum(1), logit, rtol=1e-4, atol=1e-6)
+
+
+def test_batchnorm_is_canonized_and_the_callers_model_is_unchanged():
+    torch.manual_seed(4)
+    net = nn.Sequential(nn.Conv2d(1, 3, 3, padding=1), nn.BatchNorm2d(3), nn.ReLU(), nn.Flatten(), nn.Linear(48, 2))
+    bn = net[1]
+    with torch.no_grad():  # non-trivial statistics and affine parameters
+        bn.running_mean.copy_(torch.randn(3))
+        bn.running_var.copy_(torch.rand(3) + 0.5)
+        bn.weight.copy_(torch.rand(3) + 0.5)
+        bn.bias.copy_(torch.randn(3) * 0.1)
+    net.eval()
+    before = snapshot(net)
+    x = torch.rand(4, 1, 4, 4)
+    t = torch.tensor([0, 1, 0, 1])
+    R, _ = lrp(net, x, target=t, composite="epsilon", epsilon=1e-6)
+    assert_unchanged(net, before)
+
+    # the same network with BatchNorm merged by hand into the convolution
+    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+    conv = nn.Conv2d(1, 3, 3, padding=1)
+    with torch.no_grad():
+        conv.weight.copy_(net[0].weight * scale[:, None, None, None])
+        conv.bias.copy_((net[0].bias - bn.running_mean) * scale + bn.bias)
+    merged = nn.Sequential(conv, nn.ReLU(), nn.Flatten(), _copy(net[4])).eval()
+    torch.testing.assert_close(merged(x), net(x))
+    R_merged, _ = lrp(merged, x, target=t, composite="epsilon", epsilon=1e-6)
+    torch.testing.assert_close(R, R_merged, rtol=1e-4, atol=1e-6)
+
+
+def test_callers_model_unchanged_after_an_exception_inside_the_rules():
+    cnn = digit_cnn((1, 8, 8), 10, width=4)
+    cnn.train()  # a caller's model in training mode stays in training mode, BN statistics untouched
+    before = snapshot(cnn)
+    with pytest.raises(UserInputError, match="could not run on inputs"):
+        lrp(cnn, torch.rand(2, 1, 6, 6), target=torch.zeros(2, dtype=torch.long))
+    assert_unchanged(cnn, before)
+    # and it still works afterwards (a failed call leaves no rules behind)
+    R, _ = lrp(cnn, torch.rand(2, 1, 8, 8), target=torch.zeros(2, dtype=torch.long))
+    assert torch.isfinite(R).all()
+    assert_unchanged(cnn, before)
+
+
+@pytest.mark.parametrize("composite", COMPOSITES)
+def test_every_composite_gives_finite_relevance_of_the_input_shape(composite):
+    torch.manual_seed(5)
+    cnn = digit_cnn((1, 8, 8), 10, width=4).eval()
+    x = torch.rand(3, 1, 8, 8)
+    R, delta = lrp(cnn, x, target=torch.tensor([1, 2, 3]), composite=composite)
+    assert R.shape == x.shape and torch.isfinite(R).all() and R.abs().sum() > 0
+    assert delta.shape == (3,)
+
+
+def test_zbox_input_rule_bounds_from_the_data():
+    torch.manual_seed(6)
+    cnn = digit_cnn((1, 8, 8), 10, width=4).eval()
+    x = torch.rand(2, 1, 8, 8)
+    R, _ = lrp(cnn, x, target=torch.tensor([0, 1]), composite="epsilon", input_rule="zbox", low=0.0, high=1.0)
+    R_flat, _ = lrp(cnn, x, target=torch.tensor([0, 1]), composite="epsilon", input_rule="flat")
+    assert torch.isfinite(R).all() and not torch.allclose(R, R_flat)
+
+
+def test_lrp_refuses_attention_models_and_names_what_applies():
+    vit = PatchViT((1, 8, 8), 2, 8, 1, 2, 10)
+    with pytest.raises(UnsupportedModelError, match="attention rollout") as info:
+        lrp(vit, torch.rand(2, 1, 8, 8), target=torch.zeros(2, dtype=torch.long))
+    assert "MultiheadAttention" in str(info.value) and "integrated gradients" in str(info.value)
+    assert NO_RULE.split("{")[0] in str(info.value)
+
+
+def test_bad_parameters_get_clear_messages():
+    net = nn.Sequential(nn.Linear(3, 2))
+    x = torch.rand(2, 3)
+    with pytest.raises(UserInputError, match="Unknown LRP composite"):
+        lrp(net, x, target=torch.tensor([0, 1]), composite="magic")
+    assert "magic" in UNKNOWN_COMPOSITE.format(name="magic", choices=[])
+    with pytest.raises(UserInputError, match=r"class index in \[0, 1\]"):
+        lrp(net, x, target=torch.tensor([0, 5]))
+    with pytest.raises(UserInputError, match="floating-point"):
+        lrp(net, torch.ones(2, 3, dtype=torch.long), target=torch.tensor([0, 1]))
+    with pytest.raises(UnsupportedModelError, match="torch.nn.Module"):
+        lrp("not a model", x, target=torch.tensor([0, 1]))
