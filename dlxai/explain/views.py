@@ -1,0 +1,177 @@
+"""Views of attributions: one row (local), the data or one group (global), and groups compared.
+
+Tabular attributions are summed back to raw features with the preprocessor's ``feature_groups_``
+(the one-hot columns of a categorical feature add up), so every view speaks in the user's columns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from dlxai.errors import UserInputError
+from dlxai.explain.attribution import AttributionResult
+
+BAD_ROW = "Row {row!r} is not among the {n} explained rows. Pick a position between 0 and {last}."
+GROUPS_LENGTH = (
+    "The group labels have {got} rows but {n} rows were explained. Pass the sensitive column for exactly the "
+    "explained rows (e.g. dataset.test.loc[result.row_index, 'sex'])."
+)
+# association above which a feature counts as a likely proxy of the sensitive attribute
+PROXY_THRESHOLD = 0.3
+
+
+def _check(result) -> None:
+    if not isinstance(result, AttributionResult):
+        raise UserInputError(f"Views need an AttributionResult from attribute(); received {type(result).__name__}.")
+
+
+def per_feature(result: AttributionResult) -> pd.DataFrame:
+    """Attributions per raw feature (rows × features); image/tensor results keep one column per value."""
+    _check(result)
+    return result.by_feature()
+
+
+def local_view(result: AttributionResult, row: int = 0, raw: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row's attribution per raw feature, largest |attribution| first, with the raw value when given."""
+    _check(result)
+    if isinstance(row, bool) or not isinstance(row, (int, np.integer)) or not 0 <= row < result.n:
+        raise UserInputError(BAD_ROW.format(row=row, n=result.n, last=result.n - 1))
+    by = result.by_feature()
+    s = by.iloc[int(row)]
+    out = pd.DataFrame({"feature": s.index.astype(str), "attribution": s.to_numpy(dtype=float)})
+    if raw is not None and result.row_index is not None:
+        values = raw.loc[result.row_index[int(row)]]
+        out["value"] = [str(values.get(f, "")) for f in s.index]
+    out = out.reindex(out["attribution"].abs().sort_values(ascending=False).index).reset_index(drop=True)
+    return out
+
+
+def global_importance(result: AttributionResult, mask=None) -> pd.Series:
+    """Mean |attribution| per raw feature over all rows (or the rows where ``mask`` is true), largest first."""
+    _check(result)
+    by = result.by_feature().abs()
+    if mask is not None:
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape != (result.n,):
+            raise UserInputError(GROUPS_LENGTH.format(got=mask.shape[0] if mask.ndim else 0, n=result.n))
+        if not mask.any():
+            raise UserInputError("The mask selects no rows; pick a group that occurs among the explained rows.")
+        by = by[mask]
+    return by.mean().sort_values(ascending=False).rename("mean |attribution|")
+
+
+def _cramers_v(a: pd.Series, b: pd.Series) -> float:
+    from scipy.stats import chi2_contingency
+
+    table = pd.crosstab(a.astype(str), b.astype(str))
+    if min(table.shape) < 2:
+        return 0.0
+    chi2 = chi2_contingency(table, correction=False)[0]
+    n = table.to_numpy().sum()
+    return float(np.sqrt(chi2 / (n * (min(table.shape) - 1))))
+
+
+def _correlation_ratio(categories: pd.Series, values: pd.Series) -> float:
+    v = pd.to_numeric(values, errors="coerce")
+    ok = v.notna()
+    v, c = v[ok].astype(float), categories[ok].astype(str)
+    total = ((v - v.mean()) ** 2).sum()
+    if total == 0:
+        return 0.0
+    between = sum(len(g) * (g.mean() - v.mean()) ** 2 for _, g in v.groupby(c))
+    return float(np.sqrt(between / total))
+
+
+def feature_association(data: pd.DataFrame, sensitive: str, features=None) -> pd.Series:
+    """How strongly each feature tracks the sensitive column: Cramér's V (categorical) or the correlation
+    ratio η (numeric), both in [0, 1]; largest first."""
+    if sensitive not in data.columns:
+        raise UserInputError(f"Sensitive column {sensitive!r} is not in the data. Available: {list(data.columns)}.")
+    feats = [c for c in (features if features is not None else data.columns) if c != sensitive]
+    s = data[sensitive]
+    out = {}
+    for f in feats:
+        col = data[f]
+        if pd.api.types.is_numeric_dtype(col) and col.nunique() > 10:
+            out[f] = _correlation_ratio(s, col)
+        else:
+            out[f] = _cramers_v(s, col)
+    return pd.Series(out, dtype=float).sort_values(ascending=False).rename("association")
+
+
+def likely_proxies(data: pd.DataFrame, sensitive: str, features=None, *, threshold: float = PROXY_THRESHOLD,
+                   top: int = 3) -> list[str]:
+    """Up to ``top`` features whose association with ``sensitive`` is at least ``threshold``."""
+    assoc = feature_association(data, sensitive, features)
+    return list(assoc[assoc >= threshold].index[:top])
+
+
+@dataclass(frozen=True)
+class GroupComparison:
+    """Do explanations differ between groups, and how much weight lands on the sensitive attribute?
+
+    ``importance``: mean |attribution| per feature (rows) and group (columns); ``share``: the same as
+    a share of each group's total; ``sensitive_share`` / ``proxy_share``: per group, the share on the
+    sensitive feature itself (0 when the model does not see it) and on its likely proxies;
+    ``rank_correlation``: the smallest Spearman correlation between two groups' importance rankings.
+    """
+
+    sensitive: str
+    importance: pd.DataFrame
+    share: pd.DataFrame
+    sensitive_share: pd.Series
+    proxy_share: pd.Series
+    proxies: tuple[str, ...]
+    association: pd.Series
+    group_sizes: pd.Series
+    rank_correlation: float
+
+    @property
+    def max_share_gap(self) -> pd.Series:
+        """Per feature, the largest difference in share between two groups, largest first."""
+        return (self.share.max(axis=1) - self.share.min(axis=1)).sort_values(ascending=False)
+
+
+def group_comparison(result: AttributionResult, groups, sensitive: str, *, data: pd.DataFrame | None = None,
+                     proxies=None, min_group_size: int = 5) -> GroupComparison:
+    """Compare explanations between the groups of ``groups`` (labels of the explained rows).
+
+    ``data`` (e.g. the training rows with the sensitive column) is used to find likely proxies
+    unless ``proxies`` are given.
+    """
+    _check(result)
+    labels = pd.Series(np.asarray(groups, dtype=object)).astype(str)
+    if len(labels) != result.n:
+        raise UserInputError(GROUPS_LENGTH.format(got=len(labels), n=result.n))
+    sizes = labels.value_counts()
+    keep = sizes[sizes >= min_group_size].index
+    if len(keep) < 2:
+        raise UserInputError(
+            f"Comparing groups needs at least two groups with {min_group_size}+ explained rows; {sensitive!r} has "
+            f"{dict(sizes)} among them. Explain more rows or pick another attribute."
+        )
+    by = result.by_feature().abs().reset_index(drop=True)
+    importance = pd.DataFrame({g: by[labels.to_numpy() == g].mean() for g in sorted(keep)})
+    share = importance / importance.sum(axis=0).replace(0, np.nan)
+    feats = list(importance.index)
+    if proxies is None:
+        if data is not None:
+            assoc = feature_association(data, sensitive, [f for f in feats if f in data.columns])
+            proxies = [p for p in assoc[assoc >= PROXY_THRESHOLD].index[:3]]
+        else:
+            assoc, proxies = pd.Series(dtype=float, name="association"), []
+    else:
+        proxies = [p for p in proxies if p in feats]
+        assoc = (feature_association(data, sensitive, [f for f in feats if f in data.columns]) if data is not None
+                 else pd.Series(dtype=float, name="association"))
+    proxies = [p for p in proxies if p != sensitive]
+    sens_share = share.loc[sensitive] if sensitive in share.index else pd.Series(0.0, index=share.columns)
+    prox_share = share.loc[proxies].sum(axis=0) if proxies else pd.Series(0.0, index=share.columns)
+    ranks = importance.rank(axis=0)
+    corr = ranks.corr(method="pearson").to_numpy()
+    rank_corr = float(np.nanmin(corr)) if corr.size else float("nan")
+    return GroupComparison(sensitive, importance, share, sens_share.rename("share on sensitive"),
+                           prox_share.rename("share on proxies"), tuple(proxies), assoc, sizes[keep], rank_corr)

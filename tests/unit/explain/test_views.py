@@ -1,0 +1,93 @@
+"""Views: local, global per raw feature, per-group comparison with proxies."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from dlxai.errors import UserInputError
+from dlxai.explain.attribution import AttributionResult, attribute
+from dlxai.explain.views import (
+    feature_association,
+    global_importance,
+    group_comparison,
+    likely_proxies,
+    local_view,
+)
+
+
+def _result(values, groups=None, row_index=None):
+    values = np.asarray(values, dtype=float)
+    return AttributionResult(values=values, method="integrated_gradients", params={}, target=np.zeros(len(values)),
+                             inputs=np.zeros_like(values), baselines=None,
+                             feature_names=tuple(f"c{i}" for i in range(values.shape[1])), feature_groups=groups,
+                             row_index=row_index)
+
+
+def test_one_hot_columns_are_summed_back_to_raw_features():
+    r = _result([[1.0, -2.0, 0.5, 0.25], [0.0, 1.0, -1.0, 3.0]], groups={"age": (0,), "job": (1, 2, 3)})
+    by = r.by_feature()
+    assert list(by.columns) == ["age", "job"]
+    np.testing.assert_allclose(by.to_numpy(), [[1.0, -1.25], [0.0, 3.0]])
+    g = global_importance(r)
+    assert list(g.index) == ["job", "age"]
+    np.testing.assert_allclose(g.to_numpy(), [(1.25 + 3.0) / 2, 0.5])
+    np.testing.assert_allclose(global_importance(r, mask=[True, False]).loc["job"], 1.25)
+
+
+def test_local_view_sorts_by_magnitude_and_shows_raw_values():
+    raw = pd.DataFrame({"age": [30, 40], "job": ["a", "b"]}, index=[10, 11])
+    r = _result([[1.0, -2.0, 0.5, 0.25], [0.0, 1.0, -1.0, 3.0]], groups={"age": (0,), "job": (1, 2, 3)},
+                row_index=np.array([10, 11]))
+    lv = local_view(r, 1, raw=raw)
+    assert list(lv["feature"]) == ["job", "age"]
+    assert list(lv["value"]) == ["b", "40"]
+    np.testing.assert_allclose(lv["attribution"], [3.0, 0.0])
+    with pytest.raises(UserInputError, match="not among the 2 explained rows"):
+        local_view(r, 5)
+
+
+def test_association_finds_a_planted_proxy():
+    rng = np.random.default_rng(0)
+    sex = rng.choice(["f", "m"], 500)
+    data = pd.DataFrame({
+        "sex": sex,
+        "height": np.where(sex == "m", 178, 165) + rng.normal(0, 4, 500),  # strong numeric proxy
+        "noise": rng.normal(size=500),
+        "job": np.where(rng.random(500) < 0.9, sex, "x"),  # strong categorical proxy
+        "city": rng.choice(["p", "q", "r"], 500),
+    })
+    assoc = feature_association(data, "sex")
+    assert assoc["height"] > 0.7 and assoc["job"] > 0.7
+    assert assoc["noise"] < 0.15 and assoc["city"] < 0.15
+    assert set(likely_proxies(data, "sex")) == {"height", "job"}
+
+
+def test_group_comparison_reports_weight_on_sensitive_and_proxies():
+    # group f: weight on sex; group m: weight on income
+    vals = np.array([[3.0, 1.0, 0.0]] * 10 + [[0.0, 1.0, 3.0]] * 10)
+    r = _result(vals, groups={"sex": (0,), "hours": (1,), "income": (2,)})
+    groups = ["f"] * 10 + ["m"] * 10
+    cmp = group_comparison(r, groups, "sex", proxies=["income"])
+    np.testing.assert_allclose(cmp.sensitive_share.to_numpy(), [0.75, 0.0])
+    np.testing.assert_allclose(cmp.proxy_share.to_numpy(), [0.0, 0.75])
+    assert cmp.max_share_gap.iloc[0] == pytest.approx(0.75)
+    assert cmp.rank_correlation < 0
+    assert dict(cmp.group_sizes) == {"f": 10, "m": 10}
+    with pytest.raises(UserInputError, match="explained"):
+        group_comparison(r, groups[:5], "sex")
+
+
+def test_group_comparison_on_adult_like_german(german, german_mlp):
+    rows = german.X("test").head(120)
+    r = attribute(german_mlp, rows, method="input_x_gradient")
+    sex = german.test.loc[r.row_index, "sex"]
+    cmp = group_comparison(r, sex, "sex", data=german.train)
+    assert set(cmp.importance.columns) == set(map(str, sex.unique()))
+    assert list(cmp.importance.index) == list(german.schema.features)
+    np.testing.assert_allclose(cmp.share.sum(axis=0).to_numpy(), 1.0)
+    # status_sex encodes sex: it is found as a proxy
+    assert "status_sex" in cmp.proxies
+    assert (cmp.proxy_share > 0).all()
