@@ -18,6 +18,7 @@ PAGES = {
     "Audit": [
         st.Page("pages/fairness.py", title="Fairness", icon="⚖️"),
     ],
+    "Explain": [st.Page("pages/explanations.py", title="Explanations", icon="🔍")],
 }
 
 if state.dataset() is None:  # a bundled demo is ready from the first page on
