@@ -1,0 +1,124 @@
+"""Glue for the Explanations page: parameter widgets from the registry, cached engine calls with progress.
+
+Results are cached with ``st.cache_data`` keyed by the model's and the dataset's content hashes plus
+every parameter (``_``-prefixed arguments are not hashed).
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dlxai.explain.attribution import IG_RULES, METHODS, TABULAR, applicable_methods, attribute
+
+TARGETS = {"predicted class": None, "favourable outcome (1)": 1, "unfavourable outcome (0)": 0}
+BASELINES = {
+    "mean": "training mean",
+    "samples": "samples from the training data (averaged)",
+    "zeros": "zeros (standardised scale: the mean of numeric features, no category)",
+}
+MAX_ROWS = {"kernel_shap": 40}
+
+
+def tabular_methods(model) -> list[str]:
+    return [k for k in applicable_methods(model, TABULAR) if TABULAR in METHODS[k].kinds]
+
+
+def method_picker(model) -> str:
+    keys = tabular_methods(model)
+    default = keys.index("integrated_gradients") if "integrated_gradients" in keys else 0
+    key = st.selectbox("Method", keys, index=default, format_func=lambda k: METHODS[k].label, key="ex_method",
+                       help="Only the methods that apply to the active model are listed.")
+    st.caption(METHODS[key].description)
+    return key
+
+
+def parameter_widgets(method: str, n_test: int) -> dict:
+    """Widgets for one method's settings -> a plain dict (hashable once frozen)."""
+    spec = METHODS[method]
+    cols = st.columns(4)
+    cap = min(MAX_ROWS.get(method, 2000), n_test)
+    n_rows = cols[0].number_input("Rows to explain (test split)", 5, cap, min(200 if cap > 40 else 20, cap), step=5,
+                                  key=f"ex_rows_{method}")
+    target = cols[1].selectbox("Explain the score of", list(TARGETS), key="ex_target")
+    out = {"n_rows": int(n_rows), "target": TARGETS[target], "params": {}}
+    if spec.baseline != "none":
+        options = list(BASELINES) if spec.baseline == "per_row" else ["samples", "mean", "zeros"]
+        b = cols[2].selectbox("Baseline" if spec.baseline == "per_row" else "Background", options,
+                              format_func=lambda k: BASELINES[k], key=f"ex_base_{method}")
+        out["baselines"] = b
+        if b == "samples":
+            out["n_baseline_samples"] = int(cols[3].number_input(
+                "Reference rows", 2, 500, 10 if spec.baseline == "per_row" else (20 if method == "kernel_shap" else 100),
+                key=f"ex_k_{method}"))
+    p = out["params"]
+    if method == "integrated_gradients":
+        c = st.columns(4)
+        p["n_steps"] = int(c[0].number_input("Steps", 2, 1024, 50, key="ex_steps"))
+        p["rule"] = c[1].selectbox("Integration rule", IG_RULES, key="ex_rule")
+        p["adaptive"] = bool(c[2].toggle("Adaptive steps", False, key="ex_adaptive",
+                                         help="Double the steps for rows whose completeness error exceeds the "
+                                              "tolerance, up to 1,024."))
+        p["tolerance"] = float(c[3].number_input("Tolerance", 0.001, 0.5, 0.01, format="%.3f", key="ex_tol"))
+    elif method in ("expected_gradients", "kernel_shap"):
+        p["n_samples"] = int(st.number_input("Samples per row", 8, 4096, METHODS[method].defaults["n_samples"],
+                                             key=f"ex_ns_{method}"))
+    return out
+
+
+def freeze(d: dict) -> tuple:
+    return tuple(sorted((k, freeze(v) if isinstance(v, dict) else v) for k, v in d.items()))
+
+
+def _rows(dataset, n_rows: int):
+    X = dataset.X("test")
+    return X if n_rows >= len(X) else X.sample(n=n_rows, random_state=0).sort_index()
+
+
+def _call(model, dataset, settings: tuple, progress=None, inputs=None):
+    s = dict(settings)
+    kwargs = {"method": s["method"], "target": s["target"], "progress": progress, **dict(s.get("params", ()))}
+    if "baselines" in s:
+        kwargs["baselines"] = s["baselines"]
+        if s["baselines"] != "zeros":
+            kwargs["reference"] = dataset.X("train")
+        if "n_baseline_samples" in s:
+            kwargs["n_baseline_samples"] = s["n_baseline_samples"]
+    return attribute(model, _rows(dataset, s["n_rows"]) if inputs is None else inputs, **kwargs)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def explanation(_model, model_key: str, _dataset, dataset_key: str, settings: tuple, _progress=None):
+    return _call(_model, _dataset, settings, _progress)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def faithfulness(_model, model_key: str, _dataset, dataset_key: str, settings: tuple):
+    from dlxai.explain.quality import deletion_insertion
+
+    return deletion_insertion(_model, explanation(_model, model_key, _dataset, dataset_key, settings), n_steps=20)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def randomisation(_model, model_key: str, _dataset, dataset_key: str, settings: tuple, n_rows: int,
+                  _progress=None):
+    from dlxai.explain.quality import randomisation_check
+
+    s = dict(settings)
+    kwargs = {"target": s["target"], **dict(s.get("params", ()))}
+    if "baselines" in s:
+        kwargs["baselines"] = s["baselines"]
+        if s["baselines"] != "zeros":
+            kwargs["reference"] = _dataset.X("train")
+        if "n_baseline_samples" in s:
+            kwargs["n_baseline_samples"] = s["n_baseline_samples"]
+    return randomisation_check(_model, _rows(_dataset, n_rows), method=s["method"], progress=_progress, **kwargs)
+
+
+def progress_bar(text: str):
+    """An ``st.progress`` bar and a callback that moves it (fraction in [0, 1])."""
+    bar = st.progress(0.0, text=text)
+
+    def update(f: float) -> None:
+        bar.progress(min(max(float(f), 0.0), 1.0), text=text)
+
+    return bar, update
