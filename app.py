@@ -19,6 +19,7 @@ PAGES = {
         st.Page("pages/fairness.py", title="Fairness", icon="⚖️"),
     ],
     "Explain": [st.Page("pages/explanations.py", title="Explanations", icon="🔍")],
+    "Report": [st.Page("pages/report.py", title="Report", icon="📄")],
 }
 
 if state.dataset() is None:  # a bundled demo is ready from the first page on
