@@ -18,7 +18,8 @@ PAGES = {
     "Audit": [
         st.Page("pages/fairness.py", title="Fairness", icon="⚖️"),
     ],
-    "Explain": [st.Page("pages/explanations.py", title="Explanations", icon="🔍")],
+    "Explain": [st.Page("pages/explanations.py", title="Explanations", icon="🔍"),
+                st.Page("pages/images.py", title="Images", icon="🖼️")],
     "Report": [st.Page("pages/report.py", title="Report", icon="📄")],
 }
 
