@@ -130,6 +130,8 @@ def _stream(decompressor, raw: bytes, step: int = 1 << 20):
             if not data and len(piece) < step:
                 break
         yield decompressor.flush()
+        if not decompressor.eof:
+            raise EOFError("the compressed stream ends early (truncated file)")
         return
     piece = decompressor.decompress(raw, step)  # bz2 / lzma
     yield piece
@@ -236,7 +238,9 @@ def _read_csv(raw: bytes, name: str, delimiter: str | None, encoding: str | None
         raise UserInputError(errors.UPLOAD_UTF16.format(name=name))
     if _looks_binary(head):
         odd, even = head[1::2], head[0::2]
-        if len(head) >= 8 and (odd.count(b"\x00") > 0.8 * len(odd) or even.count(b"\x00") > 0.8 * len(even)):
+        n_odd, n_even = odd.count(b"\x00"), even.count(b"\x00")
+        if len(head) >= 8 and ((n_odd > 0.8 * len(odd) and n_even < 0.05 * len(even))
+                               or (n_even > 0.8 * len(even) and n_odd < 0.05 * len(odd))):
             raise UserInputError(errors.UPLOAD_UTF16.format(name=name))
         raise UserInputError(errors.UPLOAD_BINARY.format(name=name))
     enc, notes = _detect_encoding(raw, name, encoding)

@@ -687,6 +687,15 @@ def load_model(
 
 
 # --- the input contract -------------------------------------------------------------------------------
+def _short(exc: BaseException, limit: int = 300) -> str:
+    """One readable line for a user's model error (TorchScript prepends its interpreter traceback)."""
+    text = str(exc)
+    if "Traceback of TorchScript" in text or "The following operation failed" in text:
+        lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+        text = lines[-1] if lines else text
+    return f"{type(exc).__name__}: {text[:limit]}"
+
+
 def _call_with_budget(fn, budget: float):
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
     start = time.perf_counter()
@@ -743,7 +752,7 @@ def check_contract(model: AuditModel, sample: pd.DataFrame, *, time_budget_s: fl
                 problems.append(f"the model took longer than the time budget of {time_budget_s:g} s on {len(X)} rows")
                 out = None
             except Exception as exc:  # noqa: BLE001 - the user's model may raise anything
-                problems.append(f"the model raised on {len(X)} sample rows: {type(exc).__name__}: {str(exc)[:300]}")
+                problems.append(f"the model raised on {len(X)} sample rows: {_short(exc)}")
                 out = None
             if out is not None:
                 shape = tuple(out.shape)
