@@ -207,7 +207,7 @@ class _Writer:
 
     def charts(self, figs, height_px: int | None = None) -> None:
         """One chart across the page, or several side by side."""
-        width = int(self.chart_width / len(figs))
+        width = max(int(self.chart_width / len(figs)), 660)  # half-width charts keep their titles
         rendered = [(self._render(f, label, width, height_px), label) for f, label in figs]
         for r, label in rendered:
             if r.png is None:

@@ -1,0 +1,71 @@
+"""AppTest of the Report page: build the PDF from a trained model, thresholds, sections, a bad rule."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from pypdf import PdfReader
+
+from tests.app.conftest import errors_of
+
+
+@pytest.fixture(scope="module")
+def german_tiny():
+    from dlxai.data import load_german
+    from dlxai.models import train_model
+
+    ds = load_german()
+    return ds, train_model(ds, "mlp", seed=0, max_epochs=3, hidden_layer_sizes=(16,))
+
+
+def _with_model(app, german_tiny):
+    from ui import state
+
+    ds, m = german_tiny
+    app.session_state[state.DATASET] = ds
+    app.session_state[state.DATASET_KEY] = "german"
+    app.session_state[state.MODEL] = m
+    app.session_state[state.MODELS] = {m.name: m}
+    app.session_state[state.SENSITIVE] = ["sex"]
+    return app
+
+
+def test_page_without_a_model_points_to_training(app):
+    at = app.switch_page("pages/report.py").run()
+    assert not at.exception
+    assert any("No model is trained yet" in i.value for i in at.info)
+
+
+def test_build_and_download_the_report(app, german_tiny):
+    from ui import report as ur
+
+    at = _with_model(app, german_tiny).switch_page("pages/report.py").run()
+    assert not at.exception, at.exception
+    at.text_input(key="rep_title").set_value("Credit audit Q3")
+    at.text_input(key="rep_org").set_value("Example Bank")
+    at.number_input(key="rep_boot").set_value(100)
+    at.selectbox(key="rep_engine").set_value("matplotlib")
+    at.button(key="rep_build").click().run()
+    assert not at.exception, at.exception
+    assert not errors_of(at)
+    ready = [s.value for s in at.success] + [e.value for e in at.error]
+    assert any(v.startswith("Report ready:") for v in ready), ready
+    result = at.session_state[ur.LAST]
+    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(result.pdf)).pages)
+    assert "Credit audit Q3" in text and "Example Bank" in text and "demographic_parity_difference>0.1" in text
+    assert f"{result.pages} pages" in ready[0]
+    assert at.get("download_button"), "no download button"
+    # the checks table the page shows is the report's
+    shown = at.dataframe[0].value
+    assert list(shown["Rule"])[0] == "demographic_parity_difference>0.1"
+
+
+def test_a_malformed_rule_is_a_user_error_and_keeps_the_page(app, german_tiny):
+    at = _with_model(app, german_tiny).switch_page("pages/report.py").run()
+    at.text_area(key="rep_extra").set_value("accuracy >> 0.8")
+    at.selectbox(key="rep_engine").set_value("matplotlib")
+    at.button(key="rep_build").click().run()
+    assert not at.exception
+    assert any("Cannot read the threshold rule" in e for e in errors_of(at))
+    assert at.button(key="rep_build")  # the page is still there

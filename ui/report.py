@@ -1,0 +1,65 @@
+"""Glue for the Report page: the cached audit bundle, optional results other pages left, the build with progress.
+
+Pages that produce optional results (explanations, counterfactuals, surrogate, mitigation) can hand them to
+the report with :func:`remember` (``ui.report.remember("mitigation", result)``); the Report page lists what
+it found and prints what is missing for the rest.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dlxai.report import OPTIONAL, audit_model, build_report
+
+RESULT_KEYS = {k: f"dlxai.results.{k}" for k in OPTIONAL}
+LAST = "dlxai.report.last"  # (options key, ReportResult) of the last build
+
+
+def remember(kind: str, result) -> None:
+    """Make ``result`` the one the report shows in section ``kind`` (one of :data:`RESULT_KEYS`)."""
+    if kind not in RESULT_KEYS:
+        raise KeyError(f"Unknown result kind {kind!r}; use one of {list(RESULT_KEYS)}.")
+    st.session_state[RESULT_KEYS[kind]] = result
+
+
+def stored_results() -> dict:
+    """Optional results found in this session (kind -> result), for the sections that have one."""
+    return {k: st.session_state[key] for k, key in RESULT_KEYS.items() if st.session_state.get(key) is not None}
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def audit_bundle(_dataset, dataset_key: str, _model, model_key: str, attrs: tuple, threshold: float, rules: tuple,
+                 n_bootstrap: int, seed: int, min_group_size: int):
+    """:func:`dlxai.report.audit_model`, keyed by the data's and the model's SHA-256 and every parameter."""
+    return audit_model(_dataset, _model, list(attrs), threshold=threshold, rules=list(rules),
+                       n_bootstrap=n_bootstrap, seed=seed, min_group_size=min_group_size)
+
+
+def build_with_progress(bundle, **options):
+    """Build the PDF with a progress bar; the result is kept in the session for the download button."""
+    bar = st.progress(0.0, text="Starting the report…")
+
+    def progress(fraction, message):
+        bar.progress(min(max(float(fraction), 0.0), 1.0), text=message)
+
+    result = build_report(bundle, progress=progress, **options)
+    bar.progress(1.0, text=f"Report ready: {result.pages} pages in {result.seconds:.1f} s")
+    st.session_state[LAST] = result
+    return result
+
+
+def last_report():
+    return st.session_state.get(LAST)
+
+
+def rules_from(dp_max: float | None, eo_max: float | None, ratio_min: float | None, extra: str) -> list[str]:
+    """The threshold widgets as rule strings (a rule is violated when it holds); extra lines are parsed strictly."""
+    rules = []
+    if dp_max is not None:
+        rules.append(f"demographic_parity_difference>{dp_max:g}")
+    if eo_max is not None:
+        rules.append(f"equalized_odds_difference>{eo_max:g}")
+    if ratio_min is not None:
+        rules.append(f"demographic_parity_ratio<{ratio_min:g}")
+    rules += [line.strip() for line in (extra or "").splitlines() if line.strip()]
+    return rules
