@@ -1,0 +1,110 @@
+"""Glue for the Images page: the bundled digits, CNN/ViT trained once and shared, cached heatmaps.
+
+The digits and the models trained on them are bundled demos (same data, same settings, same seed give
+the same model), so they are shared by every visitor through a ``cache_resource`` registry, like
+``ui.cache.demo_model``.  The session only remembers which settings it trained.  Heatmaps are cached with
+``st.cache_data``, keyed by the model's content hash, the image and the method's parameters.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+
+import numpy as np
+import streamlit as st
+
+from dlxai.data.images import ImageDataset, load_digits
+from dlxai.models.nets import IMAGE_MODELS, train_image_model
+
+TRAINED = "dlxai.images.trained"  # kind -> registry key of the model this session trained
+DEFAULT_EPOCHS = {"cnn": 8, "vit": 20}
+SHORT = {"cnn": "CNN", "vit": "ViT"}
+REGISTRY_MAX = 8
+# (method key, label, params) per model kind: what the page shows beside the image
+PANELS = {
+    "cnn": [("integrated_gradients", "Integrated gradients", {"n_steps": 32}),
+            ("lrp", "LRP", {})],
+    "vit": [("integrated_gradients", "Integrated gradients", {"n_steps": 32}),
+            ("attention", "Attention rollout", {})],
+}
+
+
+@st.cache_resource(show_spinner="Loading the bundled digits…")
+def digits() -> ImageDataset:
+    return load_digits(seed=0)
+
+
+@st.cache_resource(show_spinner=False)
+def _registry() -> tuple[dict, threading.Lock]:
+    return {}, threading.Lock()
+
+
+def model_hash(est) -> str:
+    h = hashlib.sha256(type(est).__name__.encode())
+    for k, v in est.module_.state_dict().items():
+        h.update(k.encode())
+        h.update(v.detach().cpu().numpy().tobytes())
+    return h.hexdigest()
+
+
+def train(kind: str, epochs: int, seed: int):
+    """Train (or fetch) the ``kind`` model with a progress bar; remember it for this session."""
+    ds = digits()
+    registry, lock = _registry()
+    key = (kind, int(epochs), int(seed))
+    bar = st.progress(0.0, text=f"Training the {IMAGE_MODELS[kind][0]}…")
+
+    def progress(info):
+        bar.progress(min(info.fraction, 1.0), text=f"Epoch {info.epoch}/{info.max_epochs}: loss {info.train_loss:.4f}")
+
+    with lock:
+        if key not in registry:
+            est = train_image_model(ds, kind, seed=int(seed), progress=progress, max_epochs=int(epochs))
+            acc = float((est.predict(ds.flat("test")) == ds.y("test")).mean())
+            registry[key] = {"estimator": est, "hash": model_hash(est), "accuracy": acc}
+            while len(registry) > REGISTRY_MAX:
+                registry.pop(next(iter(registry)))
+        entry = registry[key]
+    bar.progress(1.0, text=f"Trained in {entry['estimator'].fit_seconds_:.1f} s · test accuracy {entry['accuracy']:.3f}")
+    st.session_state.setdefault(TRAINED, {})[kind] = key
+    return entry
+
+
+def trained() -> dict:
+    """kind -> registry entry (estimator, hash, accuracy) for the models this session trained."""
+    registry, _ = _registry()
+    out = {}
+    for kind, key in st.session_state.get(TRAINED, {}).items():
+        if key in registry:
+            out[kind] = registry[key]
+    return out
+
+
+def predict_one(est, image: np.ndarray) -> tuple[int, np.ndarray]:
+    proba = est.predict_proba(image.reshape(1, -1))[0]
+    return int(est.classes_[int(np.argmax(proba))]), proba
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def heatmap(_est, model_key: str, index: int, method: str, params: tuple, target: int) -> tuple[np.ndarray, float | None]:
+    """Attribution of test image ``index`` for class ``target``: ``(values [C, H, W], relative delta or None)``."""
+    import torch
+
+    from dlxai.explain.attribution import attribute
+
+    x = torch.from_numpy(digits().images("test")[index:index + 1].copy())
+    res = attribute(_est.module_, x, method=method, target=int(target), baselines="zeros", batch_size=64,
+                    kind="image", device="cpu", **dict(params))
+    err = res.completeness_error
+    return np.asarray(res.values[0]), (None if err is None else float(err[0]))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def attention(_est, model_key: str, index: int, head_fusion: str):
+    import torch
+
+    from dlxai.explain.attention import explain_attention
+
+    x = torch.from_numpy(digits().images("test")[index:index + 1].copy())
+    return explain_attention(_est.module_, x, head_fusion=head_fusion)
