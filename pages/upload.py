@@ -145,6 +145,8 @@ with tab_export:
     m = state.model()
     if m is None:
         st.info("No active model: train one on Data & model first.")
+    elif not mio.exportable(m):
+        st.info(f"{m.name} is not one of dlxai's own architectures; only models trained in the app export.")
     else:
         with error_boundary("Exporting the model"):
             files = uu.exports(m)

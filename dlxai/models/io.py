@@ -676,7 +676,7 @@ def load_model(
             raise UnsupportedModelError(f"The unpickled object {type(est).__name__} has no predict_proba.")
     digest = hashlib.sha256(raw).hexdigest()
     model = UploadedModel(
-        estimator=est, preprocessor=prep, kind=kind, name=spec.get("name") or f"{name} (uploaded)",
+        estimator=est, preprocessor=prep, kind=kind, name=f"{name} (uploaded {fmt})",
         feature_columns=tuple(prep.columns_), params={"format": fmt, "file": name, "sha256": digest[:16], "output": output},
         source=f"uploaded {fmt} file {name}", dataset=dataset_name, format=fmt, sha256=digest,
         conversion_error=conversion_error, warnings=warn,
@@ -901,6 +901,15 @@ def _architecture(model: AuditModel) -> tuple[dict, dict]:
         f"{model.name} ({model.kind}) is not one of dlxai's own architectures (mlp, logreg), so it cannot be exported "
         "as safetensors + spec. Export only models trained in the app."
     )
+
+
+def exportable(model: AuditModel) -> bool:
+    """Whether :func:`export_safetensors` / :func:`export_onnx` can write ``model`` (dlxai's own mlp/logreg)."""
+    try:
+        _architecture(model)
+    except UnsupportedModelError:
+        return False
+    return model.preprocessor is not None
 
 
 def export_spec(model: AuditModel) -> dict:

@@ -1,0 +1,186 @@
+"""AppTest of the Upload page: st.file_uploader driven with real bytes (AppTest in Streamlit 1.67 supports
+``file_uploader(...).set_value((name, bytes, mime))``), a dataset and a model made active only after
+validation, and a representative subset of the bad-input catalogue keeping the previous data and model."""
+
+from __future__ import annotations
+
+import gzip
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.app.conftest import errors_of
+from tests.unit.uploads import makers
+
+GOOD = pd.DataFrame({
+    "age": np.arange(300) % 50 + 20,
+    "hours": np.arange(300) % 30 + 10.5,
+    "sex": ["Female", "Male", "Male"] * 100,
+    "approved": ["yes", "no", "no", "no"] * 75,
+})
+
+
+def upload_page(at):
+    at.switch_page("pages/upload.py").run()
+    assert not at.exception
+    return at
+
+
+def set_active_model(at, model):
+    at.session_state["dlxai.model"] = model
+    at.session_state["dlxai.models"] = {model.name: model}
+
+
+def active(at):
+    return at.session_state["dlxai.dataset"].name, at.session_state["dlxai.model"]
+
+
+def test_page_renders_with_four_tabs(app):
+    at = upload_page(app)
+    assert at.title[0].value == "Upload your data and model"
+    assert [t.label for t in at.tabs] == ["Data", "Model", "Predictions only", "Export"]
+    assert len(at.file_uploader) == 5
+    assert not at.warning or all("DLXAI_ALLOW_PICKLE" not in w.value for w in at.warning)
+
+
+def test_csv_upload_maps_schema_and_becomes_active(app):
+    at = upload_page(app)
+    at.file_uploader(key="up_data").set_value(("loans.csv", GOOD.to_csv(index=False, sep=";").encode(), "text/csv"))
+    at.run()
+    assert not at.exception, at.exception
+    assert any("300 rows × 4 columns" in s.value and "';'" in s.value for s in at.success)
+    assert at.selectbox(key="up_target").value == "approved"
+    assert at.selectbox(key="up_positive").value == "yes"
+    assert at.multiselect(key="up_sensitive").value == ["age", "sex"]
+    at.multiselect(key="up_sensitive").set_value(["sex"]).run()
+    assert len(at.get("plotly_chart")) >= 1  # the group-size preview
+    at.button(key="up_use_data").click().run()
+    assert not at.exception and not errors_of(at)
+    ds = at.session_state["dlxai.dataset"]
+    assert ds.name == "loans.csv" and len(ds.train) + len(ds.test) == 300
+    assert ds.schema.sensitive == ("sex",) and ds.schema.positive_label == "yes"
+    assert any("is active: 210 training and 90 test rows" in s.value for s in at.success)
+
+
+def test_separate_test_file_is_used(app):
+    at = upload_page(app)
+    at.file_uploader(key="up_data").set_value(("train.csv", GOOD.to_csv(index=False).encode(), "text/csv"))
+    at.file_uploader(key="up_test").set_value(("test.csv", GOOD.head(120).to_csv(index=False).encode(), "text/csv"))
+    at.run()
+    at.button(key="up_use_data").click().run()
+    assert not at.exception and not errors_of(at)
+    ds = at.session_state["dlxai.dataset"]
+    assert (len(ds.train), len(ds.test)) == (300, 120)
+
+
+BAD_DATA = [
+    ("empty.csv", b"", "is empty"),
+    ("header.csv", b"age,sex,approved\n", "has a header"),
+    ("garbage.csv", np.random.default_rng(0).bytes(3000), "not a text table"),
+    ("dups.csv", b"age,age,approved\n1,2,yes\n3,4,no\n", "duplicate column names"),
+    ("utf16.csv", GOOD.to_csv(index=False).encode("utf-16"), "UTF-16"),
+    ("bomb.csv.gz", gzip.compress(b"0" * 300_000_000), "zip bombs"),
+]
+
+
+def test_bad_data_files_keep_the_previous_data_and_model(app, adult_logreg):
+    at = upload_page(app)
+    set_active_model(at, adult_logreg)
+    at.run()
+    before = active(at)
+    assert before[1] is adult_logreg
+    for name, raw, expected in BAD_DATA:
+        at.file_uploader(key="up_data").set_value((name, raw, "text/csv")).run()
+        assert not at.exception, name
+        assert any(expected in e for e in errors_of(at)), (name, errors_of(at))
+        assert active(at) == before, name
+
+
+def test_bad_mapping_keeps_the_previous_data(app, adult_logreg):
+    one_class = GOOD.assign(sex="Female")
+    at = upload_page(app)
+    set_active_model(at, adult_logreg)
+    at.file_uploader(key="up_data").set_value(("one.csv", one_class.to_csv(index=False).encode(), "text/csv")).run()
+    at.multiselect(key="up_sensitive").set_value(["sex"]).run()
+    at.button(key="up_use_data").click().run()
+    assert not at.exception
+    assert any("single group ('Female')" in e for e in errors_of(at)), errors_of(at)
+    assert active(at)[0] == "adult" and active(at)[1] is adult_logreg
+
+
+def test_model_upload_onnx_with_spec_becomes_active(app, adult_logreg):
+    from dlxai.models import io as mio
+
+    at = upload_page(app)
+    spec = mio.export_safetensors(adult_logreg)[1]
+    at.file_uploader(key="up_model").set_value(("lr.onnx", mio.export_onnx(adult_logreg), "application/octet-stream"))
+    at.file_uploader(key="up_spec").set_value(("lr.json", spec, "application/json"))
+    at.run()
+    at.button(key="up_load_model").click().run()
+    assert not at.exception and not errors_of(at), errors_of(at)
+    m = at.session_state["dlxai.model"]
+    assert m.format == "onnx" and m.contract.ok
+    assert any("is active. Contract check: 256 rows" in s.value for s in at.success)
+    ds = at.session_state["dlxai.dataset"]
+    X = ds.X("test").head(200)
+    np.testing.assert_allclose(m.predict_proba(X), adult_logreg.predict_proba(X), atol=1e-5)
+
+
+def test_bad_model_files_keep_the_previous_model(app, adult_logreg):
+    at = upload_page(app)
+    set_active_model(at, adult_logreg)
+    at.run()
+    before = active(at)
+    n_num = len(at.session_state["dlxai.dataset"].schema.numeric)
+    bad = [
+        ("model.pt", makers.pickle_bytes({"weights": [1, 2]}), "runs whatever code it contains"),
+        ("fake.onnx", b"definitely not onnx", "claims to be ONNX"),
+        ("wrong.onnx", makers.onnx_bytes(makers.linear(n_num + 3), n_num + 3), f"expects {n_num + 3} input columns"),
+        ("nan.pt", makers.torchscript_bytes(makers.nan_module(n_num)), "NaN or infinite"),
+        ("boom.pt", makers.torchscript_bytes(makers.raising_module()), "boom in forward"),
+    ]
+    for name, raw, expected in bad:
+        at.file_uploader(key="up_model").set_value((name, raw, "application/octet-stream")).run()
+        at.button(key="up_load_model").click().run()
+        assert not at.exception, name
+        assert any(expected in e for e in errors_of(at)), (name, errors_of(at))
+        assert active(at) == before, name
+
+
+def test_predictions_only_audit_is_shown(app):
+    at = upload_page(app)
+    df = makers.predictions_frame()
+    at.file_uploader(key="up_pred").set_value(("preds.csv", df.to_csv(index=False).encode(), "text/csv")).run()
+    at.selectbox(key="up_p_label").set_value("label").run()
+    at.selectbox(key="up_p_pos").set_value("good")
+    at.multiselect(key="up_p_sens").set_value(["sex"])
+    at.selectbox(key="up_p_col").set_value("pred").run()
+    at.button(key="up_p_go").click().run()
+    assert not at.exception and not errors_of(at), errors_of(at)
+    assert any("Fairness of the uploaded predictions by sex" in s.value for s in at.subheader)
+    assert at.metric[0].label == "Demographic parity difference"
+    p = at.session_state["dlxai.predictions"]
+    expected = abs((df[df.sex == "F"].pred == "good").mean() - (df[df.sex == "M"].pred == "good").mean())
+    assert float(at.metric[0].value) == pytest.approx(expected, abs=1e-3)
+    assert p.y_pred.sum() == (df.pred == "good").sum()
+
+
+def test_export_tab_offers_three_downloads(app, adult_logreg):
+    at = upload_page(app)
+    set_active_model(at, adult_logreg)
+    at.run()
+    labels = [b.label for b in at.download_button]
+    assert labels == ["Download model.safetensors", "Download model.json", "Download model.onnx"]
+
+
+def test_pickle_banner_when_operator_allows_it(monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.app.conftest import APP
+
+    monkeypatch.setenv("DLXAI_ALLOW_PICKLE", "1")
+    at = AppTest.from_file(APP, default_timeout=300).run()
+    upload_page(at)
+    assert any("DLXAI_ALLOW_PICKLE=1 is set" in w.value for w in at.warning)
+
