@@ -6,7 +6,10 @@ every parameter (``_``-prefixed arguments are not hashed).
 
 from __future__ import annotations
 
+import contextvars
+
 import streamlit as st
+from streamlit.runtime.scriptrunner_utils.script_run_context import in_cached_function
 
 from dlxai.explain.attribution import IG_RULES, METHODS, TABULAR, applicable_methods, attribute
 
@@ -115,10 +118,19 @@ def randomisation(_model, model_key: str, _dataset, dataset_key: str, settings: 
 
 
 def progress_bar(text: str):
-    """An ``st.progress`` bar and a callback that moves it (fraction in [0, 1])."""
+    """An ``st.progress`` bar and a callback that moves it (fraction in [0, 1]).
+
+    The callback is called from inside ``st.cache_data`` functions; it updates the bar in a copied
+    ``contextvars`` context marked as outside any cached function so that Streamlit does not record the update as part of the cached
+    result (a recorded update to a bar made outside the function cannot be replayed on a cache hit).
+    """
     bar = st.progress(0.0, text=text)
 
+    def _draw(value: float) -> None:
+        in_cached_function.set(False)  # only inside this copied context
+        bar.progress(value, text=text)
+
     def update(f: float) -> None:
-        bar.progress(min(max(float(f), 0.0), 1.0), text=text)
+        contextvars.copy_context().run(_draw, min(max(float(f), 0.0), 1.0))
 
     return bar, update

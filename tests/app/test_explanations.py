@@ -1,0 +1,81 @@
+"""AppTest of the Explanations page: a trained MLP, views, the quality panel, method switching, a bad input."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.app.conftest import errors_of
+
+
+@pytest.fixture(scope="module")
+def german_tiny():
+    from dlxai.data import load_german
+    from dlxai.models import train_model
+
+    ds = load_german()
+    return ds, train_model(ds, "mlp", seed=0, max_epochs=3, hidden_layer_sizes=(16,))
+
+
+def _with_model(app, german_tiny):
+    from ui import state
+
+    ds, m = german_tiny
+    app.session_state[state.DATASET] = ds
+    app.session_state[state.DATASET_KEY] = "german"
+    app.session_state[state.MODEL] = m
+    app.session_state[state.MODELS] = {m.name: m}
+    app.session_state[state.SENSITIVE] = ["sex"]
+    return app
+
+
+def test_page_without_a_model_points_to_training(app):
+    at = app.switch_page("pages/explanations.py").run()
+    assert not at.exception
+    assert any("No model is trained yet" in i.value for i in at.info)
+
+
+def test_integrated_gradients_with_views_and_quality_panel(app, german_tiny):
+    at = _with_model(app, german_tiny).switch_page("pages/explanations.py").run()
+    assert not at.exception, at.exception
+    assert not errors_of(at)
+    assert at.selectbox(key="ex_method").value == "integrated_gradients"
+    metrics = {m.label: m.value for m in at.metric}
+    assert "Completeness error (median)" in metrics
+    assert float(metrics["Completeness error (median)"].rstrip("%")) < 5.0
+    assert "Deletion AUC (lower is better)" in metrics
+    assert "Randomisation check: Spearman ρ after re-initialising all layers" in metrics
+    assert any("Test row" in md.value and "P(favourable)" in md.value for md in at.markdown)
+    charts = at.get("plotly_chart")
+    assert len(charts) >= 5  # local, global, groups, completeness, faithfulness, randomisation
+    # the group view found status_sex as a proxy of sex
+    assert any("status_sex" in c.value for c in at.caption)
+
+
+def test_switching_method_and_a_bad_setting(app, german_tiny):
+    at = _with_model(app, german_tiny).switch_page("pages/explanations.py").run()
+    at.selectbox(key="ex_method").set_value("saliency").run()
+    assert not at.exception
+    assert any("defines no completeness error" in i.value for i in at.info)
+    at.selectbox(key="ex_method").set_value("integrated_gradients").run()
+    at.selectbox(key="ex_base_integrated_gradients").set_value("samples").run()
+    at.number_input(key="ex_steps").set_value(2).run()
+    assert not at.exception
+    at.selectbox(key="ex_group_attr").set_value("age_band").run()
+    assert not at.exception
+    assert not errors_of(at)
+
+
+def test_logistic_regression_offers_only_kernel_shap(app, german_tiny):
+    from dlxai.models import train_model
+    from ui import state
+
+    ds, _ = german_tiny
+    lr = train_model(ds, "logreg", seed=0)
+    at = _with_model(app, (ds, lr)).switch_page("pages/explanations.py")
+    at.session_state[state.MODEL] = lr
+    at.session_state["ex_rows_kernel_shap"] = 5
+    at.run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="ex_method").options == ["SHAP: kernel (model-agnostic)"]
+    assert any("has none" in i.value for i in at.info)
+    assert "Deletion AUC (lower is better)" in {m.label for m in at.metric}
