@@ -145,9 +145,11 @@ def manifest(bundle, chart_engines: dict | None = None) -> dict:
         "data_sha256": bundle.data.sha256,
         "model_sha256": (bundle.model_card or {}).get("sha256"),
         "parameters": bundle.params,
-        "model_settings": (bundle.model_card or {}).get("settings"),
         "fairness_params": {attr: dict(a.params) for attr, a in bundle.fairness.items()},
     }
+    settings = (bundle.model_card or {}).get("settings")
+    if settings and "model_settings" not in bundle.params:
+        out["model_settings"] = settings
     if chart_engines:
         out["charts"] = chart_engines
     return out

@@ -175,3 +175,19 @@ def test_python_dash_m_dlxai_runs_and_writes_json_to_stdout(csv):
     res = json.loads(proc.stdout)  # stdout holds only the JSON; progress went to stderr
     assert res["fairness"]["sex"]["demographic_parity_difference"] > 0.1
     assert "Fairness by sex" in proc.stderr
+
+
+def test_demo_writes_a_full_report_and_json_offline(tmp_path):
+    from pypdf import PdfReader
+
+    pdf, js = tmp_path / "demo.pdf", tmp_path / "demo.json"
+    rc = run(["demo", "--dataset", "german", "--epochs", "2", "--out", str(pdf), "--json", str(js), "--quiet",
+              "--n-bootstrap", "100", "--chart-engine", "matplotlib", "--fail-on", "demographic_parity_ratio<0"])
+    assert rc == EXIT_OK
+    res = json.loads(js.read_text())
+    assert list(res["fairness"]) == ["sex", "age_band"]
+    assert res["model"]["kind"] == "mlp" and res["model"]["sha256"] == res["parameters"]["model_sha256"]
+    reader = PdfReader(str(pdf))
+    assert res["report"]["pages"] == len(reader.pages) >= 8
+    text = "\n".join(p.extract_text() for p in reader.pages)
+    assert "Reproducibility manifest" in text and res["data"]["sha256"] in text.replace("\n", "")
