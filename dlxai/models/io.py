@@ -171,7 +171,7 @@ class SpecPreprocessor(TransformerMixin, BaseEstimator):
             parts.append(num)
         for c, cats in zip(self.categorical, self.categories_):
             values = X[c].astype(object).where(X[c].notna(), "missing").astype(str)
-            codes = pd.Categorical(values, categories=cats).codes
+            codes = pd.Index(cats).get_indexer(values)  # -1 for a level unseen in training
             oh = np.zeros((len(X), len(cats)), dtype=np.float64)
             known = codes >= 0
             oh[np.nonzero(known)[0], codes[known]] = 1.0
