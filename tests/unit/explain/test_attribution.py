@@ -190,3 +190,16 @@ def test_result_is_frozen_and_records_parameters():
     with pytest.raises(Exception):
         r.method = "x"
     assert copy.deepcopy(r).method == "integrated_gradients"
+
+
+def test_image_tensors_keep_their_shape_and_tabular_only_methods_drop_out():
+    torch.manual_seed(0)
+    cnn = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.ReLU(), torch.nn.Flatten(),
+                              torch.nn.Linear(4 * 8 * 8, 10)).double()
+    x = torch.rand(3, 1, 8, 8, dtype=torch.float64)
+    r = attribute(cnn, x, method="integrated_gradients", n_steps=200)
+    assert r.values.shape == (3, 1, 8, 8) and r.kind == "image"
+    assert r.completeness_error.max() < 0.01
+    assert "kernel_shap" not in applicable_methods(cnn, "image")
+    with pytest.raises(UnsupportedModelError, match="works on tabular data, not image data"):
+        attribute(cnn, x, method="kernel_shap")
