@@ -78,6 +78,6 @@ if result is not None:
         f"({', '.join(f'{n} {k}' for k, n in result.chart_engines.items()) or 'none'}), verdict {verdict}.")
     rows = st.session_state.get("rep_bundle_checks") or []
     if rows:
-        st.dataframe([dict(zip(("Rule", "Attribute", "Value", "Result"), r)) for r in rows], width="stretch")
+        st.dataframe([dict(zip(("Rule", "Attribute", "Value", "Result"), r, strict=False)) for r in rows], width="stretch")
     st.download_button("Download the PDF", result.pdf, file_name="dlxai-audit-report.pdf", mime="application/pdf",
                        type="primary", key="rep_download")

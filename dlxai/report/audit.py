@@ -15,17 +15,18 @@ from __future__ import annotations
 
 import platform
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from dlxai import __version__, errors
-from dlxai.report import messages
 from dlxai.errors import UserInputError
 from dlxai.fairness.metrics import SUMMARY_METRICS, FairnessAudit, audit_fairness
 from dlxai.performance import PerformanceReport, evaluate
+from dlxai.report import messages
 
 PERFORMANCE_RULE_METRICS = ("accuracy", "balanced_accuracy", "roc_auc")
 RULE_METRICS = SUMMARY_METRICS + PERFORMANCE_RULE_METRICS

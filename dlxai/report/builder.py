@@ -12,8 +12,8 @@ import dataclasses
 import datetime as _dt
 import io
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -84,6 +84,8 @@ class _Writer:
         self.chart_width = chart_width
         self.engines: dict[str, int] = {}
         self.missing: list[str] = []
+        self.pending: dict = {}
+        self.pool = None
         self.pdf = _pdf_class()(orientation="P", unit="mm", format="A4")
         self.pdf.footer_text = f"{title} - data {bundle.data.sha256[:12]} - dlxai {__version__}"
         self.pdf.set_auto_page_break(True, margin=16)
@@ -166,7 +168,7 @@ class _Writer:
 
         def draw(cells, bold):
             pdf.set_font("Helvetica", "B" if bold else "", size)
-            lines = [self._wrap(_t(c), w - 2 * pad) for c, w in zip(cells, col_w)]
+            lines = [self._wrap(_t(c), w - 2 * pad) for c, w in zip(cells, col_w, strict=False)]
             h = max(len(x) for x in lines) * lh + 2 * pad
             if pdf.get_y() + h > pdf.h - pdf.b_margin:
                 pdf.add_page()
@@ -176,7 +178,7 @@ class _Writer:
             if bold:
                 pdf.set_fill_color(235, 240, 250)
             x = x0
-            for ls, w in zip(lines, col_w):
+            for ls, w in zip(lines, col_w, strict=False):
                 pdf.rect(x, y0, w, h, style="DF" if bold else "D")
                 for j, line in enumerate(ls):
                     pdf.set_xy(x + pad, y0 + pad + j * lh)
@@ -195,27 +197,78 @@ class _Writer:
     def kv(self, pairs, size: float = 9) -> None:
         self.table(None, [(k, v) for k, v in pairs], widths=(1, 2.2), size=size)
 
-    def _render(self, fig, label: str, width: int, height_px: int | None):
-        self.progress(None, f"Rendering chart: {label}")
-        r = charts.render_png(fig, width=width, height=height_px, engine=self.engine)
+    def _show_calibration(self) -> bool:
+        return self.b.model_card.get("kind") != "predictions" or self.b.threshold is not None
+
+    def _figure_specs(self, keys) -> list:
+        """(key, label, make_figure, charts_per_row, height_px) of every chart the chosen sections draw."""
+        from dlxai import plots
+
+        b, specs = self.b, []
+        if "performance" in keys and b.performance is not None:
+            specs.append(("confusion", "confusion matrix", lambda: plots.confusion_matrix(b.performance), 2, 360))
+            if self._show_calibration():
+                specs.append(("calibration", "calibration", lambda: plots.calibration_curve(b.performance), 2, 360))
+        if "fairness" in keys:
+            for attr, a in b.fairness.items():
+                specs += [
+                    (f"bars|{attr}", f"rates by {attr}", lambda a=a: plots.group_metric_bars(a), 1, 360),
+                    (f"impact|{attr}", f"impact ratio by {attr}", lambda a=a: plots.impact_ratio_bars(a), 2, 380),
+                    (f"disparity|{attr}", f"disparity summary by {attr}", lambda a=a: plots.disparity_summary(a), 2,
+                     380),
+                ]
+        return specs
+
+    def prefetch(self, keys) -> None:
+        """Build every figure now and render them in one worker thread, in report order, so the browser draws
+        while this thread writes the tables (the worker only waits on the browser or runs matplotlib)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        specs = self._figure_specs(keys)
+        if not specs:
+            return
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="dlxai-charts")
+        for key, label, make, per_row, height in specs:
+            width = max(int(self.chart_width / per_row), 660)  # half-width charts keep their titles
+            self.pending[key] = (label, self.pool.submit(charts.render_png, make(), width, height, self.engine))
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
+
+    def _count(self, r) -> None:
         key = r.engine or "none"
         self.engines[key] = self.engines.get(key, 0) + 1
-        return r
 
     def chart(self, fig, label: str, height_px: int | None = None) -> None:
-        self.charts([(fig, label)], height_px)
+        """A chart not prefetched (optional sections' own figures), rendered now."""
+        self.progress(None, f"Rendering chart: {label}")
+        r = charts.render_png(fig, width=self.chart_width, height=height_px, engine=self.engine)
+        self._count(r)
+        self._place([(r, label)])
 
-    def charts(self, figs, height_px: int | None = None) -> None:
-        """One chart across the page, or several side by side."""
-        width = max(int(self.chart_width / len(figs)), 660)  # half-width charts keep their titles
-        rendered = [(self._render(f, label, width, height_px), label) for f, label in figs]
+    def charts(self, keys) -> None:
+        """Prefetched charts: one across the page, or several side by side."""
+        rendered = []
+        for key in keys:
+            if key not in self.pending:
+                continue
+            label, fut = self.pending.pop(key)
+            self.progress(None, f"Rendering chart: {label}")
+            r = fut.result()
+            self._count(r)
+            rendered.append((r, label))
+        self._place(rendered)
+
+    def _place(self, rendered) -> None:
         for r, label in rendered:
             if r.png is None:
                 self.para(f"[Chart '{label}' not rendered: {r.note}. The numbers are in the tables.]", 8, "I")
         shown = [r for r, _ in rendered if r.png is not None]
         if not shown:
             return
-        w = self.epw / len(figs)
+        w = self.epw / len(rendered)
         h = max(w * r.height / r.width for r in shown)
         if self.pdf.get_y() + h > self.pdf.h - 18:
             self.pdf.add_page()
@@ -303,8 +356,6 @@ class _Writer:
             self.kv(S.flatten(settings), size=8)
 
     def performance(self) -> None:
-        from dlxai import plots
-
         self.h1(S.SECTIONS["performance"])
         p = self.b.performance
         if p is None:
@@ -316,14 +367,9 @@ class _Writer:
                  ("Balanced accuracy", S.fmt(p.balanced_accuracy)), ("ROC AUC", S.fmt(p.roc_auc)),
                  ("Brier score", S.fmt(p.brier)),
                  ("Confusion [[TN, FP], [FN, TP]]", f"[[{cm[0, 0]:,}, {cm[0, 1]:,}], [{cm[1, 0]:,}, {cm[1, 1]:,}]]")])
-        figs = [(plots.confusion_matrix(p), "confusion matrix")]
-        if self.b.model_card.get("kind") != "predictions" or self.b.threshold is not None:
-            figs.append((plots.calibration_curve(p), "calibration"))
-        self.charts(figs, 360)
+        self.charts(["confusion", "calibration"])
 
     def fairness(self) -> None:
-        from dlxai import plots
-
         self.h1(S.SECTIONS["fairness"])
         if not self.b.fairness:
             self.para("No sensitive attribute was audited.", 10, "I")
@@ -340,7 +386,7 @@ class _Writer:
                       "unless chosen).", 9, "B", FAIL_RGB if a.four_fifths_violated else PASS_RGB)
             bg = a.by_group
 
-            def ci(m, g):
+            def ci(m, g, a=a, bg=bg):
                 return f"{S.fmt(bg.at[g, m])} [{S.fmt(a.ci_low.at[g, m])}, {S.fmt(a.ci_high.at[g, m])}]"
 
             rows = [(str(g), f"{int(bg.at[g, 'count']):,}", ci("selection_rate", g), ci("tpr", g), ci("fpr", g),
@@ -349,9 +395,8 @@ class _Writer:
                        widths=(1.5, 0.8, 1.7, 1.7, 1.7, 0.9), size=7.5)
             for w in a.warnings:
                 self.para(w, 8, "I")
-            self.chart(plots.group_metric_bars(a), f"rates by {attr}", 360)
-            self.charts([(plots.impact_ratio_bars(a), f"impact ratio by {attr}"),
-                         (plots.disparity_summary(a), f"disparity summary by {attr}")], 380)
+            self.charts([f"bars|{attr}"])
+            self.charts([f"impact|{attr}", f"disparity|{attr}"])
 
     def _room(self) -> bool:
         """Short sections share a page when the current one is less than 60% full."""
@@ -403,7 +448,7 @@ class _Writer:
             shown = df.head(15)
             header = [str(shown.index.name or "")] + [str(c) for c in shown.columns[:6]]
             rows = [[str(i)] + [S.fmt(v) if isinstance(v, (float, np.floating)) else str(v) for v in r[:6]]
-                    for i, r in zip(shown.index, shown.to_numpy().tolist())]
+                    for i, r in zip(shown.index, shown.to_numpy().tolist(), strict=False)]
             self.table(header, rows, size=7)
         if callable(figure):
             try:
@@ -458,8 +503,6 @@ def build_report(
     if not keys:
         raise UserInputError(f"No report section was chosen. Choose at least one of: {list(S.SECTIONS)}.")
     prog = progress or (lambda f, m: None)
-    if any(k in keys for k in ("performance", "fairness")):
-        charts.warm_up()  # the browser starts while the first sections are written
     done = {"n": 0}
 
     def step(fraction, message):
@@ -468,10 +511,15 @@ def build_report(
     w = _Writer(bundle, title=str(title).strip(), organisation=str(organisation).strip(), analyst=str(analyst).strip(),
                 date=date or _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"), chart_engine=chart_engine,
                 progress=step, chart_width=chart_width)
-    for k in keys:
-        step(None, f"Writing {S.SECTIONS[k].lower()}")
-        getattr(w, k)() if k not in S.OPTIONAL else w.optional(k)
-        done["n"] += 1
+    try:
+        step(0.0, "Drawing the figures")
+        w.prefetch(keys)
+        for k in keys:
+            step(None, f"Writing {S.SECTIONS[k].lower()}")
+            getattr(w, k)() if k not in S.OPTIONAL else w.optional(k)
+            done["n"] += 1
+    finally:
+        w.close()
     pdf_bytes = bytes(w.pdf.output())
     prog(1.0, f"Report ready: {w.pdf.page_no()} pages")
     return ReportResult(pdf_bytes, w.pdf.page_no(), tuple(keys), dict(w.engines), time.perf_counter() - start,

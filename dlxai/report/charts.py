@@ -186,7 +186,7 @@ def matplotlib_png(fig, width: int = 900, height: int = 400) -> bytes:
     n_bars = max(len(bars), 1)
     width_each = 0.8 / n_bars
     cat_axis = {}  # for scatters on a categorical y axis
-    for i, t in enumerate(fig.data):
+    for _i, t in enumerate(fig.data):
         color = None
         if t.type in ("bar", "scatter") and t.marker is not None and t.marker.color is not None:
             color = t.marker.color

@@ -80,7 +80,7 @@ def test_json_layout_is_stable(csv, tmp_path):
         for k in SUMMARY_KEYS:
             assert isinstance(block[k], float), (attr, k)
         assert set(block["by_group"]) == set(res["data"]["group_sizes"][attr])
-        for g, row in block["by_group"].items():
+        for _g, row in block["by_group"].items():
             assert set(GROUP_KEYS) <= set(row)
             assert isinstance(row["count"], int)
     assert res["checks"][0] == {"rule": "demographic_parity_ratio<0.01", "metric": "demographic_parity_ratio",
