@@ -1,0 +1,74 @@
+"""Adult MLP training time on this machine, and time from `streamlit run` to the first rendered page.
+
+Prints one JSON line: {"adult_mlp_train_s", "adult_mlp_test_accuracy", "server_start_to_health_s",
+"server_start_to_first_page_s"}. The page time is measured in Debian's Chromium (skipped without it).
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+from _common import ROOT, emit
+
+from dlxai.data import load_adult
+from dlxai.models import train_model
+from dlxai.performance import evaluate
+
+
+def first_page_seconds() -> tuple[float | None, float | None]:
+    chromium = shutil.which("chromium")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+                             "--server.port", str(port)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ})
+    try:
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.05)
+        health = time.perf_counter() - t0
+        if not chromium:
+            return health, None
+        from playwright.sync_api import sync_playwright
+
+        with tempfile.TemporaryDirectory() as profile, sync_playwright() as p:
+            ctx = p.chromium.launch_persistent_context(profile, executable_path=chromium, headless=True, args=[
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+            page = ctx.new_page()
+            page.goto(f"http://127.0.0.1:{port}")
+            page.get_by_text("Active audit").wait_for(timeout=60_000)  # sidebar drawn after the page ran
+            first = time.perf_counter() - t0
+            ctx.close()
+        return health, first
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def main() -> None:
+    ds = load_adult()
+    t = time.perf_counter()
+    m = train_model(ds, "mlp", seed=0)
+    train_s = time.perf_counter() - t
+    acc = evaluate(ds.y("test"), m.predict_proba(ds.X("test"))).accuracy
+    health, first = first_page_seconds()
+    emit({"adult_mlp_train_s": train_s, "adult_mlp_test_accuracy": acc, "server_start_to_health_s": health,
+          "server_start_to_first_page_s": first})
+
+
+if __name__ == "__main__":
+    main()
