@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -484,7 +484,7 @@ def _gradient_search(space: CFSpace, r: _Resolved, num0, codes0, target, k, *, s
         grads = torch.autograd.grad(loss.sum(), params)
         with torch.no_grad():
             b1, b2 = 1 - 0.9 ** step, 1 - 0.999 ** step
-            for q, g_, a, b in zip(params, grads, m1, m2):
+            for q, g_, a, b in zip(params, grads, m1, m2, strict=True):
                 a.mul_(0.9).add_(g_, alpha=0.1)
                 b.mul_(0.999).addcmul_(g_, g_, value=0.001)
                 q.sub_(lr * (a / b1) / ((b / b2).sqrt() + 1e-8))
@@ -519,7 +519,7 @@ def _random_search(space: CFSpace, r: _Resolved, num0, codes0, target, k, *, n_c
     """Model-agnostic: change a random 1..4 allowed features to values seen in training rows."""
     rng = np.random.default_rng(seed)
     n = len(num0)
-    nnum, ncat = len(space.numeric), len(space.categorical)
+    nnum = len(space.numeric)
     mutable = np.concatenate([r.mutable_num, r.mutable_cat])
     allowed = np.nonzero(mutable)[0]
     best_num = np.repeat(num0, k, axis=0).astype(np.float64)
@@ -832,7 +832,7 @@ def _find(model, dataset, rows, *, k, constraints, desired_class, method, steps,
         params={"k": k, "constraints": (constraints or Constraints()).describe(), "desired_class": desired_class,
                 "steps": steps, "learning_rate": learning_rate, "kappa": kappa, "diversity_weight": diversity_weight,
                 "sparsity_weight": sparsity_weight, "n_candidates": n_candidates, "seed": seed,
-                "immutable": r.immutable, "mad": dict(zip(space.numeric, space.mad.tolist()))},
+                "immutable": r.immutable, "mad": dict(zip(space.numeric, space.mad.tolist(), strict=True))},
     )
 
 
