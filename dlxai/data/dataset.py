@@ -65,7 +65,7 @@ class TabularDataset:
         """Columns a user may audit by: the sensitive attributes first, then the categorical features."""
         return list(dict.fromkeys([*self.schema.sensitive, *self.schema.categorical]))
 
-    def with_target(self, target: str, positive_label) -> "TabularDataset":
+    def with_target(self, target: str, positive_label) -> TabularDataset:
         """The same rows with another binary target (it leaves the features); validated."""
         if target == self.schema.target and positive_label == self.schema.positive_label:
             return self
