@@ -142,6 +142,107 @@ def make_composite(composite: str = "epsilon_plus_flat", *, epsilon: float = 1e-
     return SpecialFirstLayerMapComposite(layer_map=layer_map, first_map=first_map, canonizers=canonizers)
 
 
+def _fast_path_applies(model: nn.Module, composite: str, input_rule, canonize: bool = True) -> bool:
+    """LRP-ε on a ReLU network of Linear/Conv/pooling/Flatten/residual-``Add`` layers (BatchNorm mergeable into the
+    layer before it) equals input × a gradient whose flow is rescaled by ``z / (z + ε·sign z)`` at every layer:
+    one forward and one backward pass, instead of Zennit's extra forward per layer."""
+    from zennit.layer import Sum
+
+    from dlxai.models.nets import Add
+
+    if composite != "epsilon" or input_rule is not None:
+        return False
+    plain = (nn.ReLU, nn.LeakyReLU, nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AdaptiveMaxPool1d,
+             nn.AdaptiveMaxPool2d, nn.AdaptiveMaxPool3d, nn.Flatten, nn.Unflatten, nn.Identity, nn.Dropout,
+             nn.Dropout1d, nn.Dropout2d, nn.Dropout3d)
+    scaled = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d,
+              nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d, Add, Sum)
+    bns = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
+    mergeable = set()
+    for m in model.modules():
+        if isinstance(m, nn.Sequential):
+            kids = list(m.children())
+            for a, b in zip(kids, kids[1:], strict=False):
+                if isinstance(b, bns) and isinstance(a, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)):
+                    mergeable.add(id(b))
+    for m in model.modules():
+        if isinstance(m, bns):
+            if not canonize or id(m) not in mergeable:
+                return False
+        elif not list(m.children()) and not isinstance(m, plain + scaled):
+            return False
+    return True
+
+
+def _fast_epsilon(model: nn.Module, inputs: torch.Tensor, target, batch_size: int, epsilon: float):
+    """LRP-ε in one forward/backward pass per batch, on an already copied model.
+
+    Stabilisers as Zennit's: ``z + ε·sign(z)`` (0 counted positive) for Linear/Conv, 1e-6 for additions and
+    average pooling (Zennit's Norm rule); ReLU, max-pooling, Flatten and merged BatchNorm pass the gradient.
+    """
+    from zennit.canonizers import SequentialMergeBatchNorm
+    from zennit.layer import Sum
+
+    from dlxai.models.nets import Add
+
+    norm_types = (nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d, nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d,
+                  nn.AdaptiveAvgPool3d, Add, Sum)
+    eps_types = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
+
+    def make_hook(eps: float):
+        def hook(mod, args, out):
+            if out.requires_grad:
+                z = out.detach()
+                factor = z / (z + eps * torch.where(z >= 0, 1.0, -1.0).to(z))
+                out.register_hook(lambda g: g * factor)
+            return None
+        return hook
+
+    handles = []
+    try:
+        handles += SequentialMergeBatchNorm().apply(model)
+        for m in model.modules():
+            if isinstance(m, eps_types):
+                handles.append(m.register_forward_hook(make_hook(epsilon)))
+            elif isinstance(m, norm_types):
+                handles.append(m.register_forward_hook(make_hook(1e-6)))
+        return _propagate(model, inputs, target, batch_size)
+    finally:
+        for h in reversed(handles):
+            h.remove()
+
+
+def _propagate(model: nn.Module, inputs: torch.Tensor, target, batch_size: int, *, times_input: bool = True):
+    """The backward pass seeded at the target logit.  Fast path: relevance = input × rescaled gradient (seed 1);
+    Zennit: its rules return relevance directly (seed = the logit itself)."""
+    n = inputs.shape[0]
+    rel_parts, delta_parts = [], []
+    t_all = None
+    for i in range(0, n, batch_size):
+        x = inputs[i:i + batch_size].detach().clone().requires_grad_(True)
+        try:
+            out = model(x)
+        except (RuntimeError, ValueError, IndexError) as exc:
+            raise UserInputError(BAD_INPUTS.format(shape=tuple(inputs.shape), error=exc)) from exc
+        if not isinstance(out, torch.Tensor) or out.ndim != 2:
+            raise UnsupportedModelError(
+                f"LRP needs a model returning logits [n, classes]; received "
+                f"{tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__}."
+            )
+        if t_all is None:
+            t_all = _check_target(target, n, out.shape[1])
+        t = t_all[i:i + batch_size].to(out.device)
+        rows = torch.arange(out.shape[0], device=out.device)
+        picked = out[rows, t].detach()
+        grad_out = torch.zeros_like(out)
+        grad_out[rows, t] = 1.0 if times_input else picked
+        (g,) = torch.autograd.grad(out, x, grad_out)
+        rel = x.detach() * g if times_input else g.detach()
+        rel_parts.append(rel)
+        delta_parts.append(rel.flatten(1).sum(1) - picked)
+    return torch.cat(rel_parts), torch.cat(delta_parts)
+
+
 def _check_target(target, n: int, k: int) -> torch.Tensor:
     if target is None:
         raise UserInputError(f"LRP needs a target class per row; received None. Pass e.g. the predicted class (0..{k - 1}).")
@@ -157,13 +258,15 @@ def _check_target(target, n: int, k: int) -> torch.Tensor:
 
 def lrp(module: nn.Module, inputs: torch.Tensor, *, target=None, baselines=None, batch_size: int = 64,
         composite: str = "epsilon_plus_flat", epsilon: float = 1e-6, gamma: float = 0.25,
-        input_rule: str | None = None, low=None, high=None, canonize: bool = True):
+        input_rule: str | None = None, low=None, high=None, canonize: bool = True, engine: str = "auto"):
     """Relevance of every input value for the ``target`` logit: ``(relevance shaped like inputs, delta[n])``.
 
     The output relevance is the target logit itself, so ``delta = sum(relevance) - logit`` is the conservation
     error (zero up to ε for bias-free ReLU nets under conserving rules; biases absorb their share otherwise).
     ``baselines`` is ignored (LRP needs none); ``low``/``high`` bound the input for ``input_rule="zbox"``
-    (default: the inputs' min and max).
+    (default: the inputs' min and max).  ``engine``: ``"auto"`` runs LRP-ε on plain ReLU networks as one
+    rescaled backward pass (same numbers as Zennit's rules, see ``_fast_epsilon``) and everything else
+    through Zennit's composites; ``"zennit"`` forces Zennit.
     """
     check_lrp_supported(module)
     if not isinstance(inputs, torch.Tensor) or not inputs.is_floating_point():
@@ -180,33 +283,19 @@ def lrp(module: nn.Module, inputs: torch.Tensor, *, target=None, baselines=None,
         high = float(inputs.max()) if high is None else high
     comp = make_composite(composite, epsilon=epsilon, gamma=gamma, input_rule=input_rule, low=low, high=high,
                           canonize=canonize)
+    if engine not in ("auto", "zennit", "fast"):
+        raise UserInputError(f"engine must be 'auto', 'zennit' or 'fast'; received {engine!r}.")
     model = copy.deepcopy(module)
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)
-    n = inputs.shape[0]
-    rel_parts, delta_parts = [], []
-    t_all = None
+    fast = engine != "zennit" and _fast_path_applies(model, composite, input_rule, canonize)
+    if engine == "fast" and not fast:
+        raise UserInputError(
+            "engine='fast' covers composite='epsilon' (no input_rule) on ReLU networks of Linear/Conv/pooling/"
+            "Flatten/residual layers; use engine='auto' for everything else."
+        )
+    if fast:
+        return _fast_epsilon(model, inputs, target, batch_size, float(epsilon))
     with comp.context(model) as modified:
-        for i in range(0, n, batch_size):
-            x = inputs[i:i + batch_size].detach().clone().requires_grad_(True)
-            try:
-                out = modified(x)
-            except (RuntimeError, ValueError, IndexError) as exc:
-                raise UserInputError(BAD_INPUTS.format(shape=tuple(inputs.shape), error=exc)) from exc
-            if not isinstance(out, torch.Tensor) or out.ndim != 2:
-                raise UnsupportedModelError(
-                    f"LRP needs a model returning logits [n, classes]; received "
-                    f"{tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__}."
-                )
-            if t_all is None:
-                t_all = _check_target(target, n, out.shape[1])
-            t = t_all[i:i + batch_size].to(out.device)
-            rows = torch.arange(out.shape[0], device=out.device)
-            picked = out[rows, t]
-            grad_out = torch.zeros_like(out)
-            grad_out[rows, t] = picked.detach()
-            (rel,) = torch.autograd.grad(out, x, grad_out)
-            rel_parts.append(rel.detach())
-            delta_parts.append(rel.detach().flatten(1).sum(1) - picked.detach())
-    return torch.cat(rel_parts), torch.cat(delta_parts)
+        return _propagate(modified, inputs, target, batch_size, times_input=False)

@@ -196,3 +196,26 @@ def test_bad_parameters_get_clear_messages():
         lrp(net, torch.ones(2, 3, dtype=torch.long), target=torch.tensor([0, 1]))
     with pytest.raises(UnsupportedModelError, match="torch.nn.Module"):
         lrp("not a model", x, target=torch.tensor([0, 1]))
+
+
+def test_fast_epsilon_path_equals_zennit_rules_on_a_batchnorm_residual_cnn():
+    torch.manual_seed(7)
+    cnn = digit_cnn((1, 8, 8), 10, width=6)
+    with torch.no_grad():  # trained-looking BatchNorm statistics, so the merge matters
+        for m in cnn.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.copy_(torch.randn_like(m.running_mean) * 0.1)
+                m.running_var.copy_(torch.rand_like(m.running_var) + 0.5)
+                m.weight.copy_(torch.rand_like(m.weight) + 0.5)
+                m.bias.copy_(torch.randn_like(m.bias) * 0.1)
+    cnn.eval()
+    before = snapshot(cnn)
+    x = torch.rand(5, 1, 8, 8)
+    t = torch.tensor([0, 3, 5, 7, 9])
+    fast, d_fast = lrp(cnn, x, target=t, composite="epsilon", epsilon=1e-4, engine="fast")
+    slow, d_slow = lrp(cnn, x, target=t, composite="epsilon", epsilon=1e-4, engine="zennit")
+    torch.testing.assert_close(fast, slow, rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(d_fast, d_slow, rtol=1e-4, atol=1e-5)
+    assert_unchanged(cnn, before)
+    with pytest.raises(UserInputError, match="engine='fast' covers composite='epsilon'"):
+        lrp(cnn, x, target=t, composite="zplus", engine="fast")
