@@ -146,6 +146,7 @@ class AuditBundle:
     counterfactuals: Any = None
     surrogate: Any = None
     mitigation: Any = None
+    extras: dict = field(default_factory=dict)  # derived tables, e.g. explanation importance per group
 
     @property
     def passed(self) -> bool:
@@ -155,7 +156,7 @@ class AuditBundle:
     def randomized(self) -> bool:
         card = self.model_card or {}
         text = f"{card.get('kind', '')} {card.get('name', '')}".lower()
-        return bool(card.get("randomized")) or "threshold" in text and "optimizer" in text or "randomized" in text
+        return bool(card.get("randomized")) or "randomized" in text
 
     def with_results(self, **results) -> AuditBundle:
         """The same bundle with optional results attached (explanations=..., mitigation=...)."""
@@ -296,9 +297,12 @@ def audit_model(
     parsed, user_rules = _rules(rules)
     sens = dataset.sensitive("test", attrs)
     progress(0.0, f"Predicting {len(dataset.test):,} test rows")
-    proba = model.predict_proba(dataset.X("test"))
+    # a mitigated model may read the sensitive columns at prediction time, and may draw randomized decisions
+    rows = dataset.frame("test") if getattr(model, "sensitive_columns", ()) else dataset.X("test")
+    proba = model.predict_proba(rows)
     y = dataset.y("test")
-    pred = (proba >= threshold).astype(np.int64)
+    randomized = bool(getattr(model, "randomized", False))
+    pred = np.asarray(model.predict(rows), dtype=np.int64) if randomized else (proba >= threshold).astype(np.int64)
     performance = evaluate(y, proba, threshold=threshold)
     fairness = _fairness(y, pred, sens, attrs, n_bootstrap=n_bootstrap, seed=seed, min_group_size=min_group_size,
                          confidence=confidence, progress=progress, start=0.2, span=0.8)
@@ -315,10 +319,36 @@ def audit_model(
         "rules": [r.text for r in parsed], "model_settings": dict(model.params), "schema": dataset.schema.to_dict(),
         "data_sha256": dataset.fingerprint, "model_sha256": model.fingerprint,
     }
+    card = {**model.card(), **({"randomized": True} if randomized else {})}
+    extras = {}
+    if results.get("explanations") is not None:
+        extras["explanation_groups"] = explanation_groups(results["explanations"], dataset, attrs)
     progress(1.0, "Audit done")
-    bundle = AuditBundle(data, model.card(), performance, fairness, threshold, parsed,
-                         evaluate_rules(parsed, fairness, performance), user_rules, params, **results)
-    return bundle
+    return AuditBundle(data, card, performance, fairness, threshold, parsed,
+                       evaluate_rules(parsed, fairness, performance), user_rules, params, extras=extras, **results)
+
+
+def explanation_groups(explanations, dataset, attrs, top: int = 8) -> dict:
+    """Mean |attribution| of the ``top`` features per group of each attribute, for the explained test rows.
+
+    Works on an AttributionResult (or a list/dict holding one) whose rows are test-split rows
+    (``row_index``); anything else gives ``{}``.
+    """
+    items = list(explanations.values()) if isinstance(explanations, dict) else (
+        list(explanations) if isinstance(explanations, (list, tuple)) else [explanations])
+    r = next((i for i in items if hasattr(i, "by_feature") and getattr(i, "row_index", None) is not None), None)
+    if r is None:
+        return {}
+    by = r.by_feature().abs()
+    idx = pd.Index(r.row_index)
+    if not idx.isin(dataset.test.index).all():
+        return {}
+    cols = by.mean(axis=0).sort_values(ascending=False).head(top).index
+    out = {}
+    for attr in attrs:
+        groups = dataset.test.loc[idx, attr].astype(str).to_numpy()
+        out[attr] = by[cols].groupby(groups).mean()
+    return out
 
 
 def frame_sha256(df: pd.DataFrame) -> str:

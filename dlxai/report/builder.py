@@ -54,6 +54,11 @@ class ReportResult:
             fh.write(self.pdf)
 
 
+def _is_plain(d: dict) -> bool:
+    """A dict of plain values (printed as a table), not a dict of result objects."""
+    return all(isinstance(v, (int, float, str, bool, type(None), list, tuple, dict, np.number)) for v in d.values())
+
+
 def _pdf_class():
     from fpdf import FPDF
 
@@ -413,7 +418,95 @@ class _Writer:
             self.para(S.MISSING[key], 10, "I", (120, 120, 120))
             self.missing.append(key)
             return
-        self._generic(obj)
+        items = list(obj.values()) if isinstance(obj, dict) and not _is_plain(obj) else (
+            list(obj) if isinstance(obj, (list, tuple)) else [obj])
+        for item in items:
+            if hasattr(item, "by_feature") and hasattr(item, "values"):
+                self._attribution(item)
+            elif hasattr(item, "before") and hasattr(item, "after") and hasattr(item, "table"):
+                self._mitigation(item)
+            elif hasattr(item, "points") and hasattr(item, "results"):
+                self._front(item)
+            elif type(item).__name__ in ("Completeness", "Faithfulness", "RandomisationCheck"):
+                self._quality(item)
+            else:
+                self._generic(item)
+
+    # --- optional results with a known shape --------------------------------------------------
+    def _attribution(self, r) -> None:
+        from dlxai.report import figures
+
+        by = r.by_feature()
+        imp = by.abs().mean(axis=0).sort_values(ascending=False)
+        self.h2(f"Global importance ({r.method}, {r.n:,} rows)")
+        self.table(("Feature", "Mean |attribution|"), [(str(k), S.fmt(v, 4)) for k, v in imp.head(15).items()],
+                   widths=(2, 1))
+        self.chart(figures.importance_bars(imp.head(12)), "global importance", 360)
+        groups = (self.b.extras or {}).get("explanation_groups") or {}
+        for attr, table in groups.items():
+            self.h2(f"Importance by {attr}")
+            self.table([attr, *map(str, table.columns)],
+                       [[str(g), *(S.fmt(v, 4) for v in row)] for g, row in zip(table.index, table.to_numpy())],
+                       size=7.5)
+            self.chart(figures.group_importance_bars(table, attr), f"importance by {attr}", 340)
+        self.h2("Example local explanations")
+        err = r.completeness_error
+        for i in range(min(3, len(by))):
+            row = by.iloc[i]
+            top = row.reindex(row.abs().sort_values(ascending=False).index).head(5)
+            label = f"Row {by.index[i]}" + ("" if err is None else f" (completeness error {err[i]:.2%})")
+            self.para(label, 9, "B")
+            self.table(("Feature", "Attribution"), [(str(k), S.fmt(v, 4)) for k, v in top.items()], widths=(2, 1),
+                       size=8)
+        if err is not None:
+            self.para(f"Completeness: attributions sum to f(x) - f(baseline) within {np.median(err):.2%} (median "
+                      f"relative error over {len(err):,} rows; largest {np.max(err):.2%}).", 9)
+
+    def _quality(self, q) -> None:
+        name = type(q).__name__
+        self.h2(f"Quality check: {name}")
+        if name == "Completeness":
+            rows = [("Method", q.method), ("Mean relative error", f"{q.mean:.2%}"), ("Median", f"{q.median:.2%}"),
+                    (f"Rows within {q.tolerance:.0%}", f"{q.share_within:.1%}")]
+        elif name == "Faithfulness":
+            rows = [("Deletion AUC (lower is better)", S.fmt(q.deletion_auc)),
+                    ("Random-order deletion AUC", S.fmt(q.random_deletion_auc)),
+                    ("Insertion AUC (higher is better)", S.fmt(q.insertion_auc)),
+                    ("Random-order insertion AUC", S.fmt(q.random_insertion_auc)),
+                    ("Faithful (beats random order both ways)", "yes" if q.faithful else "NO"),
+                    ("Rows / units", f"{q.n_rows:,} / {q.n_units:,}")]
+        else:
+            rows = [("Method", q.method), ("Final Spearman after re-initialising all layers", S.fmt(q.final)),
+                    ("Passed (explanations depend on the learned weights)", "yes" if q.passed else "NO")]
+        self.kv(rows, size=8.5)
+
+    def _mitigation(self, r) -> None:
+        label = getattr(r, "label", r.method)
+        self.h2(f"{label}")
+        self.kv([("Method", r.method), ("Constraint", r.constraint), ("Strength", S._short(r.strength)),
+                 ("Sensitive", ", ".join(r.sensitive)), ("Fit time (s)", S.fmt(r.fit_seconds, 1)),
+                 ("Randomized decisions", "yes" if getattr(r.model, "randomized", False) else "no"),
+                 ("Model SHA-256", getattr(r.model, "fingerprint", "-"))], size=8.5)
+        t = r.table()
+        cols = [c for c in ("accuracy", "dp", "eo", "tpr_gap", "selection_rate") if c in t.columns]
+        self.para("Before / after on the test split", 9, "B")
+        self.table(["Model", *cols], [[str(i), *(S.fmt(t.at[i, c]) for c in cols)] for i in t.index], size=8,
+                   widths=(2.6, *([1] * len(cols))))
+        if r.notes:
+            self.bullets(r.notes, 8.5)
+
+    def _front(self, f) -> None:
+        from dlxai.report import figures
+
+        self.h2(f"Front: {f.method} under {f.constraint}")
+        pts = f.points
+        cols = [c for c in ("label", "strength", "accuracy", "dp", "eo") if c in pts.columns]
+        self.table(cols, [[S.fmt(v) if isinstance(v, (float, np.floating)) else str(v) for v in row]
+                          for row in pts[cols].to_numpy()], size=8)
+        if {"dp", "accuracy"} <= set(pts.columns):
+            self.chart(figures.front_scatter(pts), "mitigation front", 340)
+        for r in f.results[:3]:
+            self._mitigation(r)
 
     def _generic(self, obj, depth: int = 0) -> None:
         """Any result object: its scalars as a table, its frames as tables, its figures as charts."""

@@ -141,6 +141,8 @@ def render_png(fig, width: int = 900, height: int | None = None, engine: str = A
         return RenderedChart(png, MATPLOTLIB, width, height, "; ".join(notes))
     except ImportError as exc:
         notes.append(f"matplotlib unavailable ({exc})")
+    except Exception as exc:  # noqa: BLE001 - a figure the fallback cannot draw: the tables still hold the numbers
+        notes.append(f"matplotlib could not draw it ({type(exc).__name__}: {exc})"[:200])
     return RenderedChart(None, None, width, height, "; ".join(notes))
 
 
@@ -165,7 +167,7 @@ def _err(e):
         return None
     plus = np.asarray(e.array, dtype=float)
     minus = np.asarray(e.arrayminus, dtype=float) if getattr(e, "arrayminus", None) is not None else plus
-    return np.vstack([minus, plus])
+    return np.clip(np.nan_to_num(np.vstack([minus, plus])), 0, None)  # matplotlib refuses negative lengths
 
 
 def matplotlib_png(fig, width: int = 900, height: int = 400) -> bytes:
@@ -178,26 +180,30 @@ def matplotlib_png(fig, width: int = 900, height: int = 400) -> bytes:
     FigureCanvasAgg(mfig)
     ax = mfig.add_subplot(111)
     bars = [t for t in fig.data if t.type == "bar"]
+    horizontal = bool(bars) and all(t.orientation == "h" for t in bars)
     categories: list[str] = []
     for t in bars:
-        for x in (t.x if t.x is not None else []):
-            if str(x) not in categories:
-                categories.append(str(x))
+        for c in ((t.y if horizontal else t.x) if (t.y if horizontal else t.x) is not None else []):
+            if str(c) not in categories:
+                categories.append(str(c))
     n_bars = max(len(bars), 1)
     width_each = 0.8 / n_bars
     cat_axis = {}  # for scatters on a categorical y axis
-    for _i, t in enumerate(fig.data):
+    for t in fig.data:
         color = None
         if t.type in ("bar", "scatter") and t.marker is not None and t.marker.color is not None:
             color = t.marker.color
             if not isinstance(color, str):
                 color = list(color)
         if t.type == "bar":
-            xs = [categories.index(str(x)) for x in t.x]
+            cats, vals = (t.y, t.x) if horizontal else (t.x, t.y)
+            xs = [categories.index(str(c)) for c in cats]
             pos = np.asarray(xs, dtype=float) - 0.4 + width_each * (bars.index(t) + 0.5)
-            y = np.asarray(t.y, dtype=float)
-            ax.bar(pos, np.nan_to_num(y), width=width_each, color=color, label=t.name,
-                   yerr=_err(t.error_y), capsize=3)
+            v = np.nan_to_num(np.asarray(vals, dtype=float))
+            if horizontal:
+                ax.barh(pos, v, height=width_each, color=color, label=t.name, xerr=_err(t.error_x), capsize=3)
+            else:
+                ax.bar(pos, v, width=width_each, color=color, label=t.name, yerr=_err(t.error_y), capsize=3)
         elif t.type == "scatter":
             x, y = _arr(t.x), _arr(t.y)
             if y is not None and y.dtype.kind in "OUS":  # categorical y axis (disparity summary)
@@ -225,7 +231,9 @@ def matplotlib_png(fig, width: int = 900, height: int = 400) -> bytes:
                 for c in range(z.shape[1]):
                     ax.text(c, r, str(text[r][c]), ha="center", va="center",
                             color="white" if z[r, c] > np.nanmax(z) * 0.6 else "black")
-    if categories:
+    if categories and horizontal:
+        ax.set_yticks(range(len(categories)), categories, fontsize=8)
+    elif categories:
         ax.set_xticks(range(len(categories)), categories, rotation=20 if len(categories) > 4 else 0, ha="right"
                       if len(categories) > 4 else "center", fontsize=8)
     if cat_axis:
@@ -239,9 +247,9 @@ def matplotlib_png(fig, width: int = 900, height: int = 400) -> bytes:
     ax.set_title(_title(lay), fontsize=10)
     ax.set_xlabel(_title(lay.xaxis), fontsize=9)
     ax.set_ylabel(_title(lay.yaxis), fontsize=9)
-    if lay.yaxis.range is not None:
+    if lay.yaxis.range is not None and not horizontal:
         ax.set_ylim(*lay.yaxis.range)
-    if lay.xaxis.range is not None and not categories:
+    if lay.xaxis.range is not None and (horizontal or not categories):
         ax.set_xlim(*lay.xaxis.range)
     if lay.yaxis.autorange == "reversed" and not any(t.type == "heatmap" for t in fig.data):
         ax.invert_yaxis()

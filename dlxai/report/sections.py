@@ -110,6 +110,13 @@ def limitations(bundle) -> list[str]:
     if bundle.randomized:
         out.append("The model is a randomized classifier: the same row can receive different decisions on different "
                    "calls, so individual decisions (and explanations of them) are not reproducible.")
+    mit = bundle.mitigation
+    for item in (mit if isinstance(mit, (list, tuple)) else [mit] if mit is not None else []):
+        for r in ([item] if hasattr(item, "model") else list(getattr(item, "results", ()))):
+            if getattr(getattr(r, "model", None), "randomized", False):
+                out.append(f"The mitigated model {getattr(r, 'label', r.model.name)} is a randomized classifier: "
+                           "its decisions are drawn at random (seeded), so a single row's decision and its "
+                           "explanation are not stable.")
     fid = _fidelity(bundle.surrogate)
     if fid is not None and fid < LOW_FIDELITY:
         out.append(f"The surrogate model agrees with the audited model on only {fid:.1%} of rows (below "

@@ -162,3 +162,30 @@ def test_the_model_is_not_changed(german, german_mlp):
     assert all(torch.equal(before[k], after[k]) for k in before)
     assert hooks == [len(m._forward_hooks) + len(m._backward_hooks) for m in german_mlp.torch_module().modules()]
     assert set(vars(german_mlp.estimator)) == set(attrs)
+
+
+def test_optional_sections_show_real_explanations_and_mitigation(german, german_mlp):
+    from dlxai.explain.attribution import attribute
+    from dlxai.explain.quality import completeness
+    from dlxai.fairness.mitigation import mitigate
+
+    rows = german.X("test").head(24)
+    ig = attribute(german_mlp, rows, method="integrated_gradients", n_steps=16)
+    mit = mitigate(german, german_mlp, "exponentiated_gradient", sensitive=("sex",),
+                   estimator_params={"max_epochs": 2}, max_iter=5, n_bootstrap=50)
+    bundle = audit_model(german, german_mlp, ["sex"], n_bootstrap=50, explanations=[ig, completeness(ig)],
+                         mitigation=mit)
+    rep = build_report(bundle, sections=["explanations", "mitigation", "limitations"], chart_engine="matplotlib")
+    t = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(rep.pdf)).pages)
+    assert rep.missing == ()
+    imp = ig.by_feature().abs().mean(axis=0).sort_values(ascending=False)
+    assert f"{imp.index[0]} {fmt(imp.iloc[0], 4)}" in t  # global importance equals the engine's
+    groups = bundle.extras["explanation_groups"]["sex"]
+    assert set(groups.index) == set(german.test.loc[rows.index, "sex"])
+    assert "Example local explanations" in t and "Quality check: Completeness" in t
+    assert f"{completeness(ig).median:.2%}" in t
+    before = mit.table().iloc[0]
+    assert f"Original {fmt(before['accuracy'])} {fmt(before['dp'])}" in t
+    assert "Randomized decisions yes" in t
+    assert "isarandomizedclassifier" in _squash(t)  # the limitation generated from the mitigation result
+    assert rep.chart_engines == {"matplotlib": 2}  # importance + importance by sex
