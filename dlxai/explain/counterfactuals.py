@@ -184,7 +184,7 @@ class CFSpace:
         out = {}
         for j, c in enumerate(self.numeric):
             col = num[:, j]
-            out[c] = col.astype(np.int64) if self.whole[j] and np.all(np.isfinite(col)) else col
+            out[c] = np.round(col).astype(np.int64) if self.whole[j] and np.all(np.isfinite(col)) else col
         for g, c in enumerate(self.categorical):
             lv = np.array(self.levels[g] + [None], dtype=object)
             vals = lv[np.where(codes[:, g] >= 0, codes[:, g], len(self.levels[g]))]
@@ -637,6 +637,23 @@ def _sparsify(space: CFSpace, r: _Resolved, num0, codes0, num, codes, target, sh
     return num, codes
 
 
+def _undo_duplicates(space: CFSpace, num, codes, raw_num, raw_codes, found, k: int) -> None:
+    """Sparsifying can make two of a query's k counterfactuals identical; the later copy goes back to its
+    (still valid) form before sparsifying, so the set stays diverse.  In place."""
+    if k < 2:
+        return
+    emb = np.round(space.embed(num, codes), 9)
+    for i in range(len(num) // k):
+        seen = []
+        for j in range(i * k, (i + 1) * k):
+            if not found[j]:
+                continue
+            key = emb[j].tobytes()
+            if key in seen:
+                num[j], codes[j] = raw_num[j], raw_codes[j]
+            seen.append(key)
+
+
 def _pairwise_mean(emb: np.ndarray) -> float:
     m = len(emb)
     if m < 2:
@@ -792,7 +809,9 @@ def _find(model, dataset, rows, *, k, constraints, desired_class, method, steps,
         rep = np.repeat(np.arange(len(rows)), k)
         if found.any():
             f = np.nonzero(found)[0]
+            raw_num, raw_codes = num.copy(), codes.copy()
             num[f], codes[f] = _sparsify(space, r, num0[rep[f]], codes0[rep[f]], num[f], codes[f], target[rep[f]])
+            _undo_duplicates(space, num, codes, raw_num, raw_codes, found, k)
     else:
         num, codes, found = _random_search(space, r, num0, codes0, target, k, n_candidates=n_candidates, seed=seed,
                                            progress=progress)
