@@ -18,7 +18,7 @@ from dlxai.data.images import ImageDataset, load_digits
 from dlxai.models.nets import IMAGE_MODELS, train_image_model
 
 TRAINED = "dlxai.images.trained"  # kind -> registry key of the model this session trained
-DEFAULT_EPOCHS = {"cnn": 8, "vit": 20}
+DEFAULT_EPOCHS = {"cnn": 8, "vit": 15}
 SHORT = {"cnn": "CNN", "vit": "ViT"}
 REGISTRY_MAX = 8
 # (method key, label, params) per model kind: what the page shows beside the image
