@@ -166,3 +166,28 @@ def test_bad_input_messages(adult, adult_small_mlp, adult_logreg):
     with pytest.raises(UserInputError, match="max_epochs"):
         mt.mitigate(adult, m, "reweighing", estimator_params={"max_epochs": 0}, n_bootstrap=0)
     _assert_unchanged(m, state, attrs)
+
+
+# --- the accuracy-fairness front -------------------------------------------------------------------------
+def test_sweep_front_has_intervals_and_activatable_models(adult, adult_small_mlp):
+    from dlxai.fairness.mitigation_figures import before_after_table, front_figure
+
+    steps = []
+    front = mt.sweep(adult, adult_small_mlp, "penalised", "demographic_parity", strengths=[0.0, 2.0],
+                     n_bootstrap=100, progress=lambda f, t: steps.append(f))
+    pts = front.points
+    assert list(pts["label"]) == ["Original", "Penalised demographic_parity fairness_weight=0",
+                                  "Penalised demographic_parity fairness_weight=2"]
+    for g in ("accuracy", "dp", "eo"):
+        assert ((pts[f"{g}_lo"] <= pts[g] + 1e-12) & (pts[g] <= pts[f"{g}_hi"] + 1e-12)).all()
+    assert pts["dp"].iloc[2] < 0.05 < pts["dp"].iloc[1]  # a stronger penalty narrows the gap
+    assert steps == sorted(steps) and steps[-1] == 1.0  # progress moves forward and finishes
+    models = front.models()
+    assert len(models) == 2 and all(m.predict_proba(adult.X("test")).shape == (len(adult.test),)
+                                    for m in models.values())
+    fig = front_figure(front, "dp")
+    xs = [x for tr in fig.data for x in tr.x]
+    assert sorted(xs) == sorted(pts["dp"].tolist())
+    assert all(tr.error_x.array is not None and tr.error_y.array is not None for tr in fig.data)
+    table = before_after_table(front.results[1])
+    assert table.data[0].cells.values[0] == ["Original", front.results[1].label]
