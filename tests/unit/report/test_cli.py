@@ -191,3 +191,35 @@ def test_demo_writes_a_full_report_and_json_offline(tmp_path):
     assert res["report"]["pages"] == len(reader.pages) >= 8
     text = "\n".join(p.extract_text() for p in reader.pages)
     assert "Reproducibility manifest" in text and res["data"]["sha256"] in text.replace("\n", "")
+
+
+def test_audit_of_a_safetensors_model_file_equals_the_models_own_decisions(tmp_path, german, german_mlp):
+    from dlxai.models import io as mio
+
+    weights, spec = mio.export_safetensors(german_mlp)
+    (tmp_path / "m.safetensors").write_bytes(weights)
+    (tmp_path / "m.json").write_bytes(spec)
+    data = tmp_path / "test.csv"
+    german.test.to_csv(data, index=False)
+    out = tmp_path / "r.json"
+    rc = run(["audit", "--data", str(data), "--target", "credit", "--positive-label", "good", "--sensitive", "sex",
+              "--model", str(tmp_path / "m.safetensors"), "--model-spec", str(tmp_path / "m.json"),
+              "--threshold", "0.5", "--json", str(out), "--quiet", "--n-bootstrap", "0"])
+    assert rc == EXIT_OK
+    res = json.loads(out.read_text())
+    pred = german_mlp.predict(german.X("test"))
+    ref = audit_fairness(german.y("test"), pred, german.test["sex"], n_bootstrap=0)
+    assert res["fairness"]["sex"]["demographic_parity_difference"] == pytest.approx(
+        ref.summary["demographic_parity_difference"], abs=1e-9)
+    assert res["model"]["decisions_from"] == "model probabilities >= 0.5"
+
+
+def test_a_pickle_model_file_is_refused_with_exit_2(tmp_path, csv, capsys):
+    import pickle
+
+    bad = tmp_path / "m.pkl"
+    bad.write_bytes(pickle.dumps({"not": "a model"}))
+    rc = run(["audit", "--data", csv, "--target", "y", "--sensitive", "sex", "--model", str(bad),
+              "--input-columns", "score", "--quiet"])
+    assert rc == EXIT_BAD_INPUT
+    assert "pickle" in capsys.readouterr().err.lower()

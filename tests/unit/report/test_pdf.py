@@ -189,3 +189,12 @@ def test_optional_sections_show_real_explanations_and_mitigation(german, german_
     assert "Randomized decisions yes" in t
     assert "isarandomizedclassifier" in _squash(t)  # the limitation generated from the mitigation result
     assert rep.chart_engines == {"matplotlib": 2}  # importance + importance by sex
+
+
+def test_without_a_browser_auto_falls_back_and_the_report_still_builds(bundle, monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no chromium on the PATH: as on a machine without a browser
+    monkeypatch.delenv("BROWSER_PATH", raising=False)
+    assert charts.find_browser() is None
+    rep = build_report(bundle, sections=["performance"], chart_engine="auto")
+    assert rep.chart_engines == {"matplotlib": 2}
+    assert sum(len(p.images) for p in PdfReader(io.BytesIO(rep.pdf)).pages) == 2
