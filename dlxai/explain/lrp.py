@@ -8,7 +8,8 @@ and ``"epsilon_alpha2beta1_flat"`` (Flat, α2β1, ε).  ``input_rule=`` override
 BatchNorm that follows a convolution or linear layer inside an ``nn.Sequential`` is merged into it
 (Zennit's ``SequentialMergeBatchNorm`` canonizer); ``nn.Flatten``, max/avg pooling, dropout and identity
 layers are handled; residual blocks are handled when their addition is a module (:class:`dlxai.models.nets.Add`
-or ``zennit.layer.Sum``), which gets the ``Norm`` rule and conserves relevance across the skip.
+or ``zennit.layer.Sum``), which gets the ``Norm`` rule and conserves relevance across the skip, and in
+torchvision ResNets (Zennit's ``ResNetCanonizer`` rewrites their blocks' ``+`` into such a module, on the copy).
 
 Rules are Zennit hooks registered inside a ``with`` block on a deep copy, so the caller's weights, hooks,
 attributes and BatchNorm statistics are unchanged afterwards, also when an exception is raised.
@@ -100,7 +101,8 @@ def check_lrp_supported(module: nn.Module) -> None:
 
 
 def make_composite(composite: str = "epsilon_plus_flat", *, epsilon: float = 1e-6, gamma: float = 0.25,
-                   input_rule: str | None = None, low=None, high=None, canonize: bool = True):
+                   input_rule: str | None = None, low=None, high=None, canonize: bool = True,
+                   resnet_blocks: bool = False):
     """A fresh Zennit composite for ``composite`` (see module doc), BatchNorm canonizer included."""
     from zennit.canonizers import SequentialMergeBatchNorm
     from zennit.composites import SpecialFirstLayerMapComposite, layer_map_base
@@ -139,6 +141,10 @@ def make_composite(composite: str = "epsilon_plus_flat", *, epsilon: float = 1e-
             raise UserInputError("input_rule='zbox' needs low and high (the inputs' smallest and largest values).")
         first_map = [(AnyLinear, ZBox(low=low, high=high))]
     canonizers = [SequentialMergeBatchNorm()] if canonize else []
+    if canonize and resnet_blocks:
+        from zennit.torchvision import ResNetCanonizer
+
+        canonizers = [ResNetCanonizer()]  # merges BatchNorm and routes the blocks' `+` through a Sum module
     return SpecialFirstLayerMapComposite(layer_map=layer_map, first_map=first_map, canonizers=canonizers)
 
 
@@ -158,18 +164,25 @@ def _fast_path_applies(model: nn.Module, composite: str, input_rule, canonize: b
     scaled = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d,
               nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d, Add, Sum)
     bns = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
-    mergeable = set()
-    for m in model.modules():
-        if isinstance(m, nn.Sequential):
-            kids = list(m.children())
-            for a, b in zip(kids, kids[1:], strict=False):
-                if isinstance(b, bns) and isinstance(a, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)):
-                    mergeable.add(id(b))
+    from zennit.core import collect_leaves
+
+    from dlxai.models.nets import Residual
+
+    mergeable, last = set(), None
+    for leaf in collect_leaves(model):  # Zennit's SequentialMergeBatchNorm: BN right after a linear leaf
+        if isinstance(leaf, bns) and isinstance(last, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)):
+            mergeable.add(id(leaf))
+        last = leaf
     for m in model.modules():
         if isinstance(m, bns):
             if not canonize or id(m) not in mergeable:
                 return False
-        elif not list(m.children()) and not isinstance(m, plain + scaled):
+        elif list(m.children()):
+            # containers whose forward only chains (or adds through Add) their children; the root's own forward
+            # is taken to chain its children too (as Zennit assumes); other custom blocks may hide a bare `+`
+            if m is not model and not isinstance(m, (nn.Sequential, nn.ModuleList, Residual)):
+                return False
+        elif not isinstance(m, plain + scaled):
             return False
     return True
 
@@ -243,6 +256,15 @@ def _propagate(model: nn.Module, inputs: torch.Tensor, target, batch_size: int, 
     return torch.cat(rel_parts), torch.cat(delta_parts)
 
 
+def _has_torchvision_resnet_blocks(module: nn.Module) -> bool:
+    import sys
+
+    resnet = sys.modules.get("torchvision.models.resnet")  # only loaded if the user's model comes from it
+    if resnet is None:
+        return False
+    return any(isinstance(m, (resnet.BasicBlock, resnet.Bottleneck)) for m in module.modules())
+
+
 def _check_target(target, n: int, k: int) -> torch.Tensor:
     if target is None:
         raise UserInputError(f"LRP needs a target class per row; received None. Pass e.g. the predicted class (0..{k - 1}).")
@@ -282,7 +304,7 @@ def lrp(module: nn.Module, inputs: torch.Tensor, *, target=None, baselines=None,
         low = float(inputs.min()) if low is None else low
         high = float(inputs.max()) if high is None else high
     comp = make_composite(composite, epsilon=epsilon, gamma=gamma, input_rule=input_rule, low=low, high=high,
-                          canonize=canonize)
+                          canonize=canonize, resnet_blocks=_has_torchvision_resnet_blocks(module))
     if engine not in ("auto", "zennit", "fast"):
         raise UserInputError(f"engine must be 'auto', 'zennit' or 'fast'; received {engine!r}.")
     model = copy.deepcopy(module)

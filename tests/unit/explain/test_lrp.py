@@ -219,3 +219,22 @@ def test_fast_epsilon_path_equals_zennit_rules_on_a_batchnorm_residual_cnn():
     assert_unchanged(cnn, before)
     with pytest.raises(UserInputError, match="engine='fast' covers composite='epsilon'"):
         lrp(cnn, x, target=t, composite="zplus", engine="fast")
+
+
+def test_torchvision_resnet_blocks_conserve_relevance_through_the_skip_connection():
+    from torchvision.models.resnet import BasicBlock
+
+    torch.manual_seed(8)
+    net = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1, bias=False), nn.ReLU(), BasicBlock(4, 4), BasicBlock(4, 4),
+                        nn.Flatten(), nn.Linear(4 * 6 * 6, 3, bias=False)).eval()
+    before = snapshot(net)
+    x = torch.rand(4, 1, 6, 6)
+    t = torch.tensor([0, 1, 2, 0])
+    logit = net(x).detach()[torch.arange(4), t]
+    R, delta = lrp(net, x, target=t, composite="epsilon", epsilon=1e-9)
+    torch.testing.assert_close(R.flatten(1).sum(1), logit, rtol=1e-3, atol=1e-5)
+    assert_unchanged(net, before)  # the canonizer's Sum modules and merged BatchNorm lived only on the copy
+    assert not any(type(m).__name__ == "Sum" for m in net.modules())
+    # without canonizing, the bare `+` copies relevance into both branches: no longer conserved
+    R_raw, _ = lrp(net, x, target=t, composite="epsilon", epsilon=1e-9, canonize=False)
+    assert (R_raw.flatten(1).sum(1) - logit).abs().max() > 10 * (R.flatten(1).sum(1) - logit).abs().max()
