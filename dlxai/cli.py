@@ -84,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--sensitive", action="append", metavar="COL", help="default: the dataset's sensitive attributes")
     d.add_argument("--threshold", type=float, default=0.5)
     d.add_argument("--train-seed", type=int, default=0)
+    d.add_argument("--explain", type=int, nargs="?", const=200, default=0, metavar="ROWS",
+                   help="add explanations: integrated gradients on the first ROWS test rows (default 200) with "
+                        "their completeness check")
     common(d)
     return p
 
@@ -180,8 +183,25 @@ def _demo(args, progress):
     def later(f, m):
         progress(0.65 + 0.1 * f, m)
 
+    results = {}
+    if args.explain:
+        results["explanations"] = _explain(ds, model, int(args.explain), progress)
     return audit_model(ds, model, args.sensitive, threshold=args.threshold, rules=args.fail_on,
-                       n_bootstrap=args.n_bootstrap, seed=args.seed, min_group_size=args.min_group_size, progress=later)
+                       n_bootstrap=args.n_bootstrap, seed=args.seed, min_group_size=args.min_group_size, progress=later,
+                       **results)
+
+
+def _explain(ds, model, rows: int, progress):
+    """Integrated gradients on the first ``rows`` test rows, with the completeness check."""
+    from dlxai.errors import UserInputError
+    from dlxai.explain.attribution import attribute
+    from dlxai.explain.quality import completeness
+
+    if rows < 1:
+        raise UserInputError(f"--explain needs a number of rows of at least 1; received {rows}.")
+    progress(0.63, f"Explaining {rows} test rows with integrated gradients")
+    result = attribute(model, ds.X("test").head(rows), method="integrated_gradients", n_steps=32)
+    return [result, completeness(result)]
 
 
 def run(argv=None) -> int:

@@ -28,8 +28,8 @@ SECTIONS = {
 OPTIONAL = ("explanations", "counterfactuals", "surrogate", "mitigation")
 DEFAULT_SECTIONS = tuple(SECTIONS)
 MISSING = {
-    "explanations": "Explanations were not run: open the Explanations page, explain the model, and build the "
-                    "report again.",
+    "explanations": "Explanations were not run: open the Explanations page and explain the model (or pass "
+                    "--explain to `python -m dlxai demo`), and build the report again.",
     "counterfactuals": "Counterfactuals were not run: open the Counterfactuals page to generate examples and the "
                        "recourse burden per group, and build the report again.",
     "surrogate": "No surrogate model was fitted: open the Surrogate page to fit rules that mimic the model, and "

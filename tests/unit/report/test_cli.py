@@ -182,7 +182,8 @@ def test_demo_writes_a_full_report_and_json_offline(tmp_path):
 
     pdf, js = tmp_path / "demo.pdf", tmp_path / "demo.json"
     rc = run(["demo", "--dataset", "german", "--epochs", "2", "--out", str(pdf), "--json", str(js), "--quiet",
-              "--n-bootstrap", "100", "--chart-engine", "matplotlib", "--fail-on", "demographic_parity_ratio<0"])
+              "--n-bootstrap", "100", "--chart-engine", "matplotlib", "--fail-on", "demographic_parity_ratio<0",
+              "--explain", "20"])
     assert rc == EXIT_OK
     res = json.loads(js.read_text())
     assert list(res["fairness"]) == ["sex", "age_band"]
@@ -191,6 +192,7 @@ def test_demo_writes_a_full_report_and_json_offline(tmp_path):
     assert res["report"]["pages"] == len(reader.pages) >= 8
     text = "\n".join(p.extract_text() for p in reader.pages)
     assert "Reproducibility manifest" in text and res["data"]["sha256"] in text.replace("\n", "")
+    assert "Global importance (integrated_gradients, 20 rows)" in text and "Quality check: Completeness" in text
 
 
 def test_audit_of_a_safetensors_model_file_equals_the_models_own_decisions(tmp_path, german, german_mlp):
