@@ -62,7 +62,7 @@ with tab_data:
         test_size = s1.slider("Test share (without a test file)", 0.1, 0.5, 0.3, 0.05, key="up_test_size")
         seed = s2.number_input("Split seed", 0, 100_000, 0, key="up_seed")
         with st.expander("Preview: rows, detected types, group sizes", expanded=True):
-            pv = up.preview(df, target=target, sensitive=sensitive)
+            pv = up.preview(df, target=target, sensitive=sensitive, profiles=profiles)
             st.dataframe(pv.head, width="stretch")
             st.dataframe([{"column": p.name, "type": p.kind, "dtype": p.dtype, "missing": p.n_missing,
                            "distinct": p.n_unique, "note": p.note} for p in pv.profiles], width="stretch")
