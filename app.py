@@ -20,7 +20,9 @@ PAGES = {
         st.Page("pages/mitigation.py", title="Mitigation", icon="🛠️"),
     ],
     "Explain": [st.Page("pages/explanations.py", title="Explanations", icon="🔍"),
-                st.Page("pages/images.py", title="Images", icon="🖼️")],
+                st.Page("pages/images.py", title="Images", icon="🖼️"),
+                st.Page("pages/counterfactuals.py", title="Counterfactuals", icon="🔁"),
+                st.Page("pages/surrogate.py", title="Surrogate tree", icon="🌳")],
     "Report": [st.Page("pages/report.py", title="Report", icon="📄")],
 }
 

@@ -1,0 +1,37 @@
+"""AppTest of the Counterfactuals page, on German credit with the shared small MLP."""
+
+from __future__ import annotations
+
+from tests.app.conftest import errors_of
+
+
+def _with_german(app, german, german_mlp):
+    app.session_state["dlxai.dataset"] = german
+    app.session_state["dlxai.dataset_key"] = "german"
+    app.session_state["dlxai.model"] = german_mlp
+    app.session_state["dlxai.models"] = {german_mlp.name: german_mlp}
+    return app
+
+
+def test_counterfactuals_page_shows_a_table_and_the_burden(app, german, german_mlp):
+    at = _with_german(app, german, german_mlp)
+    at.switch_page("pages/counterfactuals.py").run()
+    assert not at.exception, at.exception
+    assert not errors_of(at)
+    assert at.title[0].value == "Counterfactuals"
+    assert len(at.dataframe) >= 1                     # the counterfactual table
+    validity = [mt for mt in at.metric if mt.label == "Validity"]
+    assert validity and validity[0].value != "—"
+    at.number_input(key="cf_burden_rows").set_value(20)
+    at.button(key="cf_burden_go").click().run()
+    assert not at.exception, at.exception
+    assert len(at.get("plotly_chart")) >= 1           # the burden chart
+    assert any("Highest burden" in c.value for c in at.caption)
+
+
+def test_every_feature_immutable_is_a_clear_error(app, german, german_mlp):
+    at = _with_german(app, german, german_mlp)
+    at.switch_page("pages/counterfactuals.py").run()
+    at.multiselect(key="cf_vary").set_value([]).run()
+    assert not at.exception
+    assert any("Every feature is fixed" in e for e in errors_of(at))

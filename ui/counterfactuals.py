@@ -1,0 +1,114 @@
+"""Page glue for the Counterfactuals and Surrogate tree pages: cached engine calls, constraint widgets, styling."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from dlxai.explain.counterfactuals import Constraints, find_counterfactuals
+from dlxai.explain.surrogate import fit_surrogate, local_surrogate
+from dlxai.fairness.recourse import recourse_costs
+
+BURDEN_COSTS = "dlxai.cf.burden_costs"  # session key: {(model, data, constraints, rows): costs frame}
+BURDEN_MAX = 8
+
+
+def constraints_key(c: Constraints) -> str:
+    """A stable string for caching (the dataclass holds dicts)."""
+    return json.dumps(c.describe(), sort_keys=True, default=str)
+
+
+def constraints_from_key(key: str) -> Constraints:
+    d = json.loads(key)
+    return Constraints(
+        immutable=None if d["immutable"] is None else tuple(d["immutable"]),
+        vary=None if d["vary"] is None else tuple(d["vary"]),
+        ranges={k: tuple(v) for k, v in d["ranges"].items()},
+        directions=d["directions"],
+        integer=None if d["integer"] is None else tuple(d["integer"]),
+    )
+
+
+@st.cache_data(show_spinner="Searching counterfactuals…", max_entries=64)
+def counterfactuals_for_row(_model, model_key: str, _dataset, dataset_key: str, row: int, k: int, ckey: str,
+                            seed: int):
+    rows = _dataset.X("test").iloc[[row]]
+    return find_counterfactuals(_model, _dataset, rows, k=k, constraints=constraints_from_key(ckey), seed=seed)
+
+
+@st.cache_data(show_spinner="Fitting the surrogate tree…", max_entries=32)
+def surrogate(_model, model_key: str, _dataset, dataset_key: str, depth: int, space: str, sensitive: tuple):
+    return fit_surrogate(_model, _dataset, max_depth=depth, space=space, sensitive=list(sensitive))
+
+
+@st.cache_data(show_spinner="Fitting a tree around the row…", max_entries=32)
+def local_tree(_model, model_key: str, _dataset, dataset_key: str, row: int, depth: int, n_samples: int):
+    return local_surrogate(_model, _dataset, _dataset.X("test").iloc[[row]], max_depth=depth, n_samples=n_samples)
+
+
+def burden_costs(model, dataset, c: Constraints, max_rows: int, *, compute: bool):
+    """Counterfactual costs of the rejected rows, kept in the session; computed (with a progress bar) on request."""
+    store = st.session_state.setdefault(BURDEN_COSTS, {})
+    key = (model.fingerprint, dataset.fingerprint, constraints_key(c), int(max_rows))
+    if key not in store and compute:
+        bar = st.progress(0.0, text="Finding counterfactuals for rejected rows…")
+        store[key] = recourse_costs(model, dataset, max_rows=int(max_rows), k=1, constraints=c,
+                                    progress=lambda f, text: bar.progress(min(max(f, 0.0), 1.0), text=text))
+        bar.progress(1.0, text=f"{len(store[key])} rejected rows searched")
+        while len(store) > BURDEN_MAX:
+            store.pop(next(iter(store)))
+    return store.get(key)
+
+
+def rejected_rows(model, model_key: str, dataset, dataset_key: str, limit: int = 300) -> pd.Series:
+    """P(favourable) of the first ``limit`` test rows the model rejects, indexed by row position."""
+    from ui.cache import predictions
+
+    p = predictions(model, model_key, dataset, dataset_key)
+    idx = np.nonzero(p < 0.5)[0][:limit]
+    return pd.Series(p[idx], index=idx)
+
+
+def constraint_editor(ds, key: str = "cf") -> Constraints:
+    """Widgets for the features allowed to vary, the immutable ones, and numeric ranges and directions."""
+    feats = list(ds.schema.features)
+    default_imm = [s for s in ds.schema.sensitive if s in feats]
+    c1, c2 = st.columns(2)
+    immutable = c1.multiselect("Immutable features (never change)", feats, default=default_imm, key=f"{key}_imm")
+    vary = c2.multiselect("Features allowed to vary", feats, default=[f for f in feats if f not in default_imm],
+                          key=f"{key}_vary")
+    ranges, directions = {}, {}
+    train = ds.X("train")
+    with st.expander("Ranges and directions of numeric features"):
+        for f in ds.schema.numeric:
+            col = pd.to_numeric(train[f], errors="coerce")
+            lo, hi = float(col.min()), float(col.max())
+            a, b, d = st.columns([2, 2, 1])
+            r_lo = a.number_input(f"{f}: lowest", value=lo, key=f"{key}_lo_{f}")
+            r_hi = b.number_input(f"{f}: highest", value=hi, key=f"{key}_hi_{f}")
+            default_dir = "increase" if f.lower() == "age" else "any"
+            directions[f] = d.selectbox(f"{f}: direction", ["any", "increase", "decrease"],
+                                        index=["any", "increase", "decrease"].index(default_dir), key=f"{key}_dir_{f}")
+            if (r_lo, r_hi) != (lo, hi):
+                ranges[f] = (r_lo, r_hi)
+    return Constraints(immutable=tuple(immutable), vary=tuple(vary), ranges=ranges, directions=directions)
+
+
+def highlight_changes(query: pd.Series, cfs: pd.DataFrame, features: list[str]):
+    """A Styler of the counterfactuals with every cell that differs from the query highlighted."""
+    table = cfs[features + ["proba", "cost", "n_changed"]].reset_index(drop=True)
+    table.index = [f"counterfactual {i + 1}" for i in range(len(table))]
+    original = pd.DataFrame([query[features].to_dict()], index=["original"])
+    shown = pd.concat([original, table])
+
+    def style(frame: pd.DataFrame) -> pd.DataFrame:
+        css = pd.DataFrame("", index=frame.index, columns=frame.columns)
+        for f in features:
+            changed = frame[f].astype(str) != str(query[f])
+            css.loc[changed & (frame.index != "original"), f] = "background-color: #fde68a; font-weight: 600"
+        return css
+
+    return shown.style.apply(style, axis=None).format(precision=3, na_rep="")
