@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 import torch.nn as nn
@@ -238,3 +239,22 @@ def test_torchvision_resnet_blocks_conserve_relevance_through_the_skip_connectio
     # without canonizing, the bare `+` copies relevance into both branches: no longer conserved
     R_raw, _ = lrp(net, x, target=t, composite="epsilon", epsilon=1e-9, canonize=False)
     assert (R_raw.flatten(1).sum(1) - logit).abs().max() > 10 * (R.flatten(1).sum(1) - logit).abs().max()
+
+
+def test_lrp_and_attention_through_the_attribute_dispatcher():
+    from dlxai.explain.attribution import attribute
+
+    torch.manual_seed(9)
+    cnn = digit_cnn((1, 8, 8), 10, width=4).eval()
+    x = torch.rand(3, 1, 8, 8)
+    res = attribute(cnn, x, method="lrp", composite="epsilon", kind="image", device="cpu")
+    assert res.values.shape == (3, 1, 8, 8) and res.delta is not None and res.method == "lrp"
+    direct, _ = lrp(cnn, x, target=torch.as_tensor(res.target), composite="epsilon")
+    np.testing.assert_allclose(res.values, direct.numpy(), rtol=1e-5, atol=1e-7)
+    with pytest.raises(UnsupportedModelError, match="attention"):
+        attribute(cnn, x, method="attention", kind="image", device="cpu")
+    vit = PatchViT((1, 8, 8), 2, 8, 1, 2, 10).eval()
+    with pytest.raises(UnsupportedModelError, match="integrated gradients"):
+        attribute(vit, x, method="lrp", kind="image", device="cpu")
+    rollout = attribute(vit, x, method="attention", kind="image", device="cpu")
+    assert rollout.values.shape == (3, 1, 8, 8) and (rollout.values >= 0).all()
