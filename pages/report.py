@@ -47,8 +47,8 @@ choices = list(SECTIONS)
 sections = st.multiselect("Sections to include", choices, default=choices, format_func=SECTIONS.get,
                           key="rep_sections")
 for kind in ("explanations", "counterfactuals", "surrogate", "mitigation"):
-    if kind in sections and kind not in found:
-        st.caption(f"- {SECTIONS[kind]}: {MISSING[kind]}")
+    if kind in sections:
+        st.caption(f"- {SECTIONS[kind]}: " + ("included from this session." if kind in found else MISSING[kind]))
 engine = st.selectbox("Charts", ["auto", "kaleido", "matplotlib"], key="rep_engine",
                       help="auto: plotly's renderer with Chromium when installed, else matplotlib (no browser needed).")
 
@@ -64,7 +64,7 @@ if st.button("Build report", type="primary", key="rep_build"):
             parse_rule(r)
         bundle = ur.audit_bundle(ds, ds.fingerprint, m, m.fingerprint, tuple(attrs), float(threshold), tuple(rules),
                                  int(n_boot), 0, 30)
-        bundle = bundle.with_results(**found)
+        bundle = ur.attach(bundle, ds, attrs, found)
         ur.build_with_progress(bundle, title=title, organisation=organisation, analyst=analyst,
                                sections=sections, chart_engine=engine)
         st.session_state["rep_bundle_checks"] = check_lines(bundle)

@@ -35,6 +35,18 @@ def audit_bundle(_dataset, dataset_key: str, _model, model_key: str, attrs: tupl
                        n_bootstrap=n_bootstrap, seed=seed, min_group_size=min_group_size)
 
 
+def attach(bundle, dataset, attrs, found: dict):
+    """The cached bundle with this session's optional results (and the per-group explanation tables)."""
+    if not found:
+        return bundle
+    from dlxai.report.audit import explanation_groups
+
+    extras = dict(bundle.extras)
+    if found.get("explanations") is not None:
+        extras["explanation_groups"] = explanation_groups(found["explanations"], dataset, list(attrs))
+    return bundle.with_results(**found, extras=extras)
+
+
 def build_with_progress(bundle, **options):
     """Build the PDF with a progress bar; the result is kept in the session for the download button."""
     bar = st.progress(0.0, text="Starting the report…")

@@ -69,3 +69,24 @@ def test_a_malformed_rule_is_a_user_error_and_keeps_the_page(app, german_tiny):
     assert not at.exception
     assert any("Cannot read the threshold rule" in e for e in errors_of(at))
     assert at.button(key="rep_build")  # the page is still there
+
+
+def test_results_left_by_other_pages_fill_their_sections(app, german_tiny):
+    from dlxai.explain.attribution import attribute
+    from ui import report as ur
+
+    ds, m = german_tiny
+    ig = attribute(m, ds.X("test").head(10), method="integrated_gradients", n_steps=8)
+    at = _with_model(app, german_tiny)
+    at.session_state[ur.RESULT_KEYS["explanations"]] = ig
+    at = at.switch_page("pages/report.py").run()
+    assert any("included from this session" in c.value for c in at.caption)
+    at.multiselect(key="rep_sections").set_value(["summary", "explanations"])
+    at.selectbox(key="rep_engine").set_value("matplotlib")
+    at.number_input(key="rep_boot").set_value(0)
+    at.button(key="rep_build").click().run()
+    assert not at.exception, at.exception
+    result = at.session_state[ur.LAST]
+    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(result.pdf)).pages)
+    assert "Global importance (integrated_gradients, 10 rows)" in text and "Importance by sex" in text
+    assert result.missing == ()
