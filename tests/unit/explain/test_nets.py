@@ -42,6 +42,7 @@ def test_cnn_learns_digits_in_seconds(digits):
     assert est.module_(torch.from_numpy(digits.images("test")[:2])).shape == (2, 10)
 
 
+@pytest.mark.slow
 def test_vit_learns_digits_in_seconds(digits):
     est = train_image_model(digits, "vit", seed=0, max_epochs=12)
     assert _accuracy(est, digits) >= 0.8
