@@ -30,8 +30,10 @@ with tab_data:
     enc = uu.ENCODINGS[o2.selectbox("Encoding", list(uu.ENCODINGS), key="up_enc")]
     table = test_table = None
     if f is not None:
-        with error_boundary("Reading the data file"), st.spinner("Parsing and checking the file…"):
-            table = uu.parsed(f.getvalue(), f.name, delim, enc)
+        with error_boundary("Reading the data file"):
+            bar = st.progress(0.0, text="Reading the file…")
+            table = uu.parsed(f.getvalue(), f.name, delim, enc, progress=lambda x, what: bar.progress(x, text=what))
+            bar.empty()
     if ft is not None and table is not None:
         with error_boundary("Reading the test file"):
             test_table = uu.parsed(ft.getvalue(), ft.name, delim, enc, slot=uu.TEST_TABLE)
@@ -89,8 +91,8 @@ with tab_model:
     output = c1.radio("Model output", mio.OUTPUT_KINDS, horizontal=True, key="up_output")
     budget = c2.number_input("Time budget for the check (s)", 0.5, 120.0, 10.0, key="up_budget")
     trusted = None
-    if fm is not None and mio.detect_format(fm.getvalue(), fm.name) == "skops":
-        with error_boundary("Reading the skops file"):
+    with error_boundary("Reading the model file"):
+        if fm is not None and mio.detect_format(fm.getvalue(), fm.name) == "skops":
             types = mio.skops_untrusted_types(fm.getvalue())
             if types:
                 st.warning("This file needs these types that skops does not trust by default: " + ", ".join(types))
@@ -113,6 +115,7 @@ with tab_pred:
     st.markdown("A CSV with the true label, the sensitive columns, and a prediction or a score column: a fairness "
                 "audit without a model.")
     fp = st.file_uploader("Predictions file", type=DATA_TYPES, key="up_pred")
+    pt = None
     if fp is not None:
         with error_boundary("Reading the predictions file"):
             pt = uu.parsed(fp.getvalue(), fp.name, slot=uu.PRED_TABLE)
@@ -127,7 +130,7 @@ with tab_pred:
             q1, q2 = st.columns(2)
             col = q1.selectbox("Column", [c for c in pcols if c != label], key="up_p_col")
             thr = q2.number_input("Threshold", value=0.5, key="up_p_thr", disabled=mode == "a prediction column")
-        if st.button("Audit the predictions", type="primary", key="up_p_go"):
+        if pt is not None and st.button("Audit the predictions", type="primary", key="up_p_go"):
             with error_boundary("Auditing the predictions"):
                 kw = {"prediction": col} if mode == "a prediction column" else {"score": col, "threshold": float(thr)}
                 uu.use_predictions(pt, label, ppos, psens, **kw)

@@ -33,7 +33,7 @@ def digest(data: bytes) -> str:
 
 
 def parsed(data: bytes, name: str, delimiter=None, encoding=None, *, slot: str = TABLE,
-           max_bytes: int = up.DEFAULT_MAX_BYTES) -> up.ParsedTable:
+           max_bytes: int = up.DEFAULT_MAX_BYTES, progress=None) -> up.ParsedTable:
     """:func:`dlxai.data.upload.read_table`, remembered per file content and options in the session
     (never in a shared cache: an upload belongs to one visitor)."""
     key = (digest(data), name, delimiter, encoding)
@@ -41,7 +41,7 @@ def parsed(data: bytes, name: str, delimiter=None, encoding=None, *, slot: str =
     if hit is not None and hit[0] == key:
         return hit[1]
     st.session_state.pop(slot, None)
-    table = up.read_table(data, name, delimiter=delimiter, encoding=encoding, max_bytes=max_bytes)
+    table = up.read_table(data, name, delimiter=delimiter, encoding=encoding, max_bytes=max_bytes, progress=progress)
     st.session_state[slot] = (key, table)
     return table
 

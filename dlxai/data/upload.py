@@ -22,6 +22,7 @@ import io
 import lzma
 import zipfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -324,12 +325,14 @@ def _read_parquet(raw: bytes, name: str, max_bytes: int) -> ParsedTable:
 
 
 def read_table(data, name: str = "upload.csv", *, delimiter: str | None = None, encoding: str | None = None,
-               max_bytes: int = DEFAULT_MAX_BYTES) -> ParsedTable:
+               max_bytes: int = DEFAULT_MAX_BYTES, progress: Callable[[float, str], None] | None = None) -> ParsedTable:
     """Parse an uploaded CSV or Parquet file (optionally gzip/bz2/xz/zip-compressed) from its bytes.
 
-    ``delimiter`` and ``encoding`` default to detection.  Raises :class:`UserInputError` for every
-    kind of unusable file, never anything else.
+    ``delimiter`` and ``encoding`` default to detection.  ``progress(fraction, what)`` hears of each
+    stage.  Raises :class:`UserInputError` for every kind of unusable file, never anything else.
     """
+    say = progress or (lambda fraction, what: None)
+    say(0.05, "Checking size and compression…")
     raw = _as_bytes(data)
     if len(raw) > max_bytes:
         raise UserInputError(errors.UPLOAD_TOO_LARGE.format(name=name, size=len(raw), limit=max_bytes))
@@ -345,6 +348,7 @@ def read_table(data, name: str = "upload.csv", *, delimiter: str | None = None, 
             raise UserInputError(errors.UPLOAD_NESTED_ARCHIVE.format(name=name))
         if _blank(raw):
             raise UserInputError(errors.UPLOAD_EMPTY.format(name=name))
+    say(0.2, "Detecting the format, encoding and delimiter, then parsing…")
     if kind == "parquet" or (kind is None and name.lower().endswith(".parquet") and raw[:4] != b"PAR1"
                              and _looks_binary(raw[:SNIFF_BYTES])):
         table = _read_parquet(raw, name, max_bytes)
@@ -353,6 +357,7 @@ def read_table(data, name: str = "upload.csv", *, delimiter: str | None = None, 
     if compression:
         table = ParsedTable(table.frame, table.name, table.format, table.encoding, table.delimiter, table.n_bytes,
                             compression, table.notes)
+    say(1.0, f"Read {table.shape[0]:,} rows × {table.shape[1]} columns")
     return table
 
 

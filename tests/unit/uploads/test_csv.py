@@ -179,3 +179,16 @@ def test_a_million_rows_by_a_hundred_columns_loads():
     assert len(ds.train) + len(ds.test) == 1_000_000
     assert errors.UPLOAD_TOO_LARGE  # the limit constant exists and 1M x 100 stays under it
     assert len(buf.getvalue()) < up.DEFAULT_MAX_BYTES
+
+
+def test_progress_is_reported_up_to_done():
+    seen = []
+    up.read_table(people().to_csv(index=False).encode(), "p.csv", progress=lambda f, what: seen.append((f, what)))
+    fractions = [f for f, _ in seen]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert seen[-1][1] == "Read 300 rows × 5 columns"
+
+
+def test_padded_fields_are_trimmed_like_adult():
+    t = up.read_table(b"age, sex, y\n39, Male, <=50K\n50, Female, >50K\n", "a.csv")
+    assert list(t.frame.columns) == ["age", "sex", "y"] and set(t.frame["sex"]) == {"Male", "Female"}
