@@ -192,6 +192,7 @@ def test_optional_sections_show_real_explanations_and_mitigation(german, german_
 
 
 def test_without_a_browser_auto_falls_back_and_the_report_still_builds(bundle, monkeypatch, tmp_path):
+    charts.shutdown()  # a browser started by an earlier test would still answer
     monkeypatch.setenv("PATH", str(tmp_path))  # no chromium on the PATH: as on a machine without a browser
     monkeypatch.delenv("BROWSER_PATH", raising=False)
     assert charts.find_browser() is None
