@@ -125,6 +125,11 @@ def test_model_upload_onnx_with_spec_becomes_active(app, adult_logreg):
     ds = at.session_state["dlxai.dataset"]
     X = ds.X("test").head(200)
     np.testing.assert_allclose(m.predict_proba(X), adult_logreg.predict_proba(X), atol=1e-5)
+    # the uploaded model drives the other pages
+    at.switch_page("pages/fairness.py").run()
+    assert not at.exception
+    assert all("Four-fifths" in e for e in errors_of(at)), errors_of(at)  # a finding, not a failure
+    assert any(mm.label == "Demographic parity difference" for mm in at.metric)
 
 
 def test_bad_model_files_keep_the_previous_model(app, adult_logreg):
