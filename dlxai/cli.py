@@ -212,6 +212,10 @@ def run(argv=None) -> int:
 
         for r in args.fail_on:  # bad rules fail before any work
             parse_rule(r)
+        if args.out and args.chart_engine != "matplotlib":
+            from dlxai.report import charts
+
+            charts.warm_up()  # Chromium starts while the data loads and the model trains
         bundle = _audit(args, progress) if args.command == "audit" else _demo(args, progress)
         result = bundle.to_dict()
         if args.out:
