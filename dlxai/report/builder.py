@@ -26,7 +26,7 @@ from dlxai.report import sections as S
 
 _TRANSLIT = {
     "\u2013": "-", "\u2014": "-", "\u2212": "-", "\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"',
-    "\u2264": "<=", "\u2265": ">=", "\u2026": "...", "\u00d7": "x", "\u2192": "->", "\u2022": "-", "\u00a0": " ",
+    "\u2264": "<=", "\u2265": ">=", "\u2260": "!=", "\u2026": "...", "\u00d7": "x", "\u2192": "->", "\u2022": "-", "\u00a0": " ",
 }
 ACCENT = (37, 99, 235)
 FAIL_RGB = (220, 38, 38)
@@ -427,6 +427,12 @@ class _Writer:
                 self._mitigation(item)
             elif hasattr(item, "points") and hasattr(item, "results"):
                 self._front(item)
+            elif hasattr(item, "for_query") and hasattr(item, "summary"):
+                self._counterfactuals(item)
+            elif hasattr(item, "gap_ci") and hasattr(item, "by_group") and hasattr(item, "highest"):
+                self._burden(item)
+            elif hasattr(item, "fidelity") and hasattr(item, "rules") and hasattr(item, "fidelity_by_group"):
+                self._surrogate(item)
             elif type(item).__name__ in ("Completeness", "Faithfulness", "RandomisationCheck"):
                 self._quality(item)
             else:
@@ -461,6 +467,70 @@ class _Writer:
         if err is not None:
             self.para(f"Completeness: attributions sum to f(x) - f(baseline) within {np.median(err):.2%} (median "
                       f"relative error over {len(err):,} rows; largest {np.max(err):.2%}).", 9)
+
+    def _counterfactuals(self, r) -> None:
+        sm = r.summary()
+        self.h2(f"Counterfactual examples ({sm['method']}, {sm['queries']} rows, k = {sm['k']})")
+        self.kv([("Validity (share that flips the decision)", S.fmt(sm["validity"])),
+                 ("Rows with at least one counterfactual", S.fmt(sm["queries_with_cf"])),
+                 ("Proximity (mean cost)", S.fmt(sm["proximity"])), ("Sparsity (features changed)", S.fmt(sm["sparsity"])),
+                 ("Diversity", S.fmt(sm["diversity"])), ("Plausibility (cost to nearest real row)", S.fmt(sm["plausibility"]))],
+                size=8.5)
+        for i in range(min(3, len(r.queries))):
+            try:
+                cf = r.for_query(i)
+            except KeyError:
+                continue
+            if cf.empty:
+                self.para(f"Row {r.queries.index[i]}: no valid counterfactual found.", 8.5, "I")
+                continue
+            best, q = cf.iloc[0], r.queries.iloc[i]
+            changed = [c for c in r.queries.columns if c in cf.columns and str(q[c]) != str(best[c])]
+            self.para(f"Row {r.queries.index[i]}: cheapest counterfactual (cost {S.fmt(best['cost'])}, P(favourable) "
+                      f"{S.fmt(best['proba'])})", 8.5, "B")
+            self.table(("Feature", "Now", "Would need"), [(c, S._short(q[c]), S._short(best[c])) for c in changed],
+                       widths=(1.4, 1, 1), size=8)
+
+    def _burden(self, b) -> None:
+        from dlxai.explain import cf_figures
+
+        self.h2(f"Recourse burden by {b.attribute}")
+        bg = b.by_group
+        cols = [c for c in ("rejected", "with_recourse", "no_recourse_rate", "burden", "ci_low", "ci_high", "ratio")
+                if c in bg.columns]
+        def cell(c, v):
+            return f"{int(v):,}" if c in ("rejected", "with_recourse") and np.isfinite(v) else S.fmt(v)
+
+        self.table([b.attribute, *(c.replace("_", " ") for c in cols)],
+                   [[str(g), *(cell(c, bg.at[g, c]) for c in cols)] for g in bg.index], size=7.5)
+        self.para(f"Gap between the highest ({b.highest}) and the lowest ({b.lowest}) burden: {S.fmt(b.gap)} "
+                  f"(interval {S.fmt(b.gap_ci[0])} - {S.fmt(b.gap_ci[1])}).", 9)
+        try:
+            self.chart(cf_figures.burden_bars(b), f"recourse burden by {b.attribute}", 340)
+        except Exception as exc:  # noqa: BLE001 - the table holds the numbers
+            self.para(f"[Burden chart not drawn: {type(exc).__name__}: {exc}]", 8, "I")
+
+    def _surrogate(self, t) -> None:
+        from dlxai.explain import cf_figures
+
+        self.h2("Surrogate decision tree")
+        depth = getattr(t, "depth", None)
+        self.kv([("Fidelity on test rows (agreement with the model)", S.fmt(t.fidelity)),
+                 ("Fidelity on training rows", S.fmt(getattr(t, "train_fidelity", None))),
+                 ("Depth / leaves", f"{depth} / {getattr(t, 'n_leaves', '-')}")], size=8.5)
+        self.para("Rules (largest leaves first)", 9, "B")
+        rules = sorted(t.rules, key=lambda r: -r["rows"])[:12]
+        self.bullets([f"IF {' AND '.join(r['conditions']) or 'always'} THEN {r['prediction']} ({r['rows']:,} rows, "
+                      f"{r['purity']:.0%} agree)" for r in rules], 8)
+        fb = t.fidelity_by_group
+        if isinstance(fb, pd.DataFrame) and len(fb):
+            shown = fb.reset_index()
+            self.table([str(c) for c in shown.columns], [[S.fmt(v) if isinstance(v, (float, np.floating)) else str(v)
+                                                           for v in row] for row in shown.to_numpy()], size=7.5)
+            try:
+                self.chart(cf_figures.fidelity_bars(t), "surrogate fidelity by group", 320)
+            except Exception as exc:  # noqa: BLE001
+                self.para(f"[Fidelity chart not drawn: {type(exc).__name__}: {exc}]", 8, "I")
 
     def _quality(self, q) -> None:
         name = type(q).__name__

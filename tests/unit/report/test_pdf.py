@@ -199,3 +199,24 @@ def test_without_a_browser_auto_falls_back_and_the_report_still_builds(bundle, m
     rep = build_report(bundle, sections=["performance"], chart_engine="auto")
     assert rep.chart_engines == {"matplotlib": 2}
     assert sum(len(p.images) for p in PdfReader(io.BytesIO(rep.pdf)).pages) == 2
+
+
+def test_counterfactual_recourse_and_surrogate_sections(german, german_mlp):
+    from dlxai.explain.counterfactuals import find_counterfactuals
+    from dlxai.explain.surrogate import fit_surrogate
+    from dlxai.fairness.recourse import recourse_burden
+
+    cf = find_counterfactuals(german_mlp, german, german.X("test").head(2), k=2, steps=40)
+    rb = recourse_burden(german_mlp, german, "sex", max_rows=24, n_bootstrap=50)
+    sg = fit_surrogate(german_mlp, german, max_depth=2, sensitive=["sex"])
+    bundle = audit_model(german, german_mlp, ["sex"], n_bootstrap=20, counterfactuals=[cf, rb], surrogate=sg)
+    rep = build_report(bundle, sections=["counterfactuals", "surrogate", "limitations"], chart_engine="matplotlib")
+    t = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(rep.pdf)).pages)
+    assert rep.missing == ()
+    assert f"Validity (share that flips the decision) {fmt(cf.summary()['validity'])}" in t
+    for g in rb.by_group.index:
+        assert f"{g} {int(rb.by_group.at[g, 'rejected']):,}" in t and fmt(rb.by_group.at[g, "burden"]) in t
+    assert f"Gap between the highest ({rb.highest})" in t
+    assert fmt(sg.fidelity) in t and "IF " in t and "?" not in t.split("Surrogate decision tree")[1][:2000]
+    # the low-fidelity limitation appears exactly when the surrogate's fidelity is below 0.9
+    assert ("itsrulesdescribethemodelloosely" in _squash(t)) == (sg.fidelity < 0.9)
