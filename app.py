@@ -30,5 +30,8 @@ if state.dataset() is None:  # a bundled demo is ready from the first page on
     state.set_dataset(demo_dataset("adult"), "adult")
 
 nav = st.navigation(PAGES)
-sidebar_status()
-nav.run()
+status = st.sidebar.container()
+try:
+    nav.run()
+finally:  # after the page, so a dataset or model it just made active shows; also when the page stops early
+    sidebar_status(status)

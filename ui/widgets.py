@@ -7,10 +7,10 @@ import streamlit as st
 from ui import state
 
 
-def sidebar_status() -> None:
-    """The active data and model, on every page."""
+def sidebar_status(where=None) -> None:
+    """The active data and model, on every page (drawn into ``where``, a sidebar container)."""
     ds, m = state.dataset(), state.model()
-    with st.sidebar:
+    with where if where is not None else st.sidebar:
         st.markdown("### Active audit")
         if ds is None:
             st.caption("No dataset yet: pick a demo on Home.")

@@ -134,7 +134,8 @@ def make_dataset(
         from sklearn.model_selection import train_test_split
 
         y = train[schema.target]
-        strat = y if y.value_counts().min() >= 2 else None
+        # stratify on integer codes: sklearn's split on string labels takes seconds on a million rows
+        strat = pd.factorize(y)[0] if y.value_counts().min() >= 2 else None
         train, test = train_test_split(train, test_size=test_size, random_state=seed, stratify=strat)
         train = train.reset_index(drop=True)
         test = test.reset_index(drop=True)
