@@ -293,7 +293,8 @@ def resolve_constraints(space: CFSpace, c: Constraints | None, *, lift: tuple[st
         j = space.numeric.index(f)
         lo[j], hi[j] = a, b
     if "ranges" in lift:
-        lo, hi = np.full(n, -np.inf), np.full(n, np.inf)
+        width = space.hi - space.lo
+        lo, hi = space.lo - width, space.hi + width  # generous but finite
     dirs = c.directions if c.directions is not None else {f: "increase" for f in space.numeric if f.lower() == "age"}
     direction = np.zeros(n)
     for f, d in dict(dirs).items():
@@ -328,9 +329,9 @@ def _bounds(r: _Resolved, num0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     fixed = ~r.mutable_num
     L = np.where(fixed, num0, L)
     U = np.where(fixed, num0, U)
-    # a query outside the user's range may stay where it is
-    L = np.minimum(L, np.where(r.mutable_num, np.inf, num0))
-    U = np.maximum(U, L)
+    # the query's own value is always allowed (a range that excludes it still lets the feature stay put)
+    L = np.minimum(L, num0)
+    U = np.maximum(U, num0)
     Li = np.where(r.integer, np.ceil(L - 1e-9), L)
     Ui = np.where(r.integer, np.floor(U + 1e-9), U)
     Ui = np.maximum(Ui, Li)
@@ -399,7 +400,8 @@ class CounterfactualResult:
 
 # --- the searches ---------------------------------------------------------------------------
 def _gradient_search(space: CFSpace, r: _Resolved, num0, codes0, target, k, *, steps, lr, kappa,
-                           diversity_weight, sparsity_weight, seed, progress) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                     diversity_weight, sparsity_weight, seed, progress,
+                     changed_penalty=0.0, sparsity_spread=1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     import torch
 
     module = copy.deepcopy(space.model.torch_module()).cpu().float().eval()
@@ -445,6 +447,8 @@ def _gradient_search(space: CFSpace, r: _Resolved, num0, codes0, target, k, *, s
     m1 = [torch.zeros_like(q) for q in params]
     m2 = [torch.zeros_like(q) for q in params]
     lam = torch.full((B,), 1.0)
+    # the j-th counterfactual of a query weighs sparsity sparsity_spread**j times more: one close, one sparse
+    sp_w = torch.tensor(np.tile(sparsity_weight * sparsity_spread ** np.arange(k), n), dtype=torch.float32)
     # one concatenation + one column gather builds the network's input in its own column order
     order = np.concatenate([space.num_idx] + list(space.cat_idx)) if space.cat_idx else space.num_idx
     perm = torch.tensor(np.argsort(order))
@@ -475,10 +479,10 @@ def _gradient_search(space: CFSpace, r: _Resolved, num0, codes0, target, k, *, s
             if r.mutable_cat[g]:
                 cat_change = cat_change + (1 - (p * c0_t[g]).sum(1))
         sparsity = torch.tanh(u.abs() / 0.1).mul(mut_num).sum(1)
-        loss = lam * valid_loss + prox + cat_change + sparsity_weight * sparsity
+        loss = lam * valid_loss + prox + cat_change + sp_w * sparsity
         if k > 1 and diversity_weight > 0:
             emb = torch.cat([u] + [0.5 * p for p in probs], dim=1).view(n, k, -1)
-            d = torch.cdist(emb, emb, p=1).clamp(max=2.0)
+            d = (emb[:, :, None, :] - emb[:, None, :, :]).abs().sum(-1).clamp(max=2.0)  # cdist(p=1)'s backward is slow
             div = d.sum(dim=(1, 2)) / (k * (k - 1))
             loss = loss - diversity_weight * div.repeat_interleave(k) / k
         grads = torch.autograd.grad(loss.sum(), params)
@@ -502,48 +506,52 @@ def _gradient_search(space: CFSpace, r: _Resolved, num0, codes0, target, k, *, s
                 Zd = torch.tensor(space.to_matrix(xn_np, codes))
                 lg = module(Zd)
                 ok = (((lg[:, 1] - lg[:, 0]) * sign) > 0).numpy()
-                cost = space.cost(x0n, c0, xn_np, codes)
+                cost = space.cost(x0n, c0, xn_np, codes) + changed_penalty * space.n_changed(x0n, c0, xn_np, codes)
                 better = ok & (cost < best_cost - 1e-9)
                 best_num[better], best_codes[better], best_cost[better] = xn_np[better], codes[better], cost[better]
-                stalled = 0 if better.any() else stalled + 1
+                stalled = 0 if better.mean() > 0.005 else stalled + 1
                 lam = torch.where(torch.tensor(ok), lam, (lam * 2.0).clamp(max=1e4))
             if progress is not None:
                 progress(0.8 * step / steps, f"Gradient search: step {step}/{steps}")
-            if step >= 100 and np.isfinite(best_cost).all() and stalled >= 3:
+            if step >= 60 and np.isfinite(best_cost).mean() > 0.995 and stalled >= 2:
                 break
     found = np.isfinite(best_cost)
     return best_num, best_codes, found
 
 
-def _random_search(space: CFSpace, r: _Resolved, num0, codes0, target, k, *, n_candidates, seed, progress):
-    """Model-agnostic: change a random 1..4 allowed features to values seen in training rows."""
+def _random_pool(space: CFSpace, r: _Resolved, num0, codes0, target, *, n_candidates, seed, progress=None,
+                 max_changes=(2, 4, None)):
+    """Model-agnostic candidates: change a random 1..m allowed features to values seen in training rows, keep
+    those that flip the model, make them sparse.  Rounds with a larger ``m`` run only for queries still without
+    one.  Returns (num, codes, query index) of the valid candidates."""
     rng = np.random.default_rng(seed)
     n = len(num0)
     nnum = len(space.numeric)
     mutable = np.concatenate([r.mutable_num, r.mutable_cat])
     allowed = np.nonzero(mutable)[0]
-    best_num = np.repeat(num0, k, axis=0).astype(np.float64)
-    best_codes = np.repeat(codes0, k, axis=0)
-    found = np.zeros(n * k, dtype=bool)
     pools_num, pools_codes, pools_q = [], [], []
     P = int(n_candidates)
-    for rounds, max_change in enumerate((2, 4, len(allowed))):
-        todo = np.nonzero(~found.reshape(n, k).any(axis=1))[0] if rounds else np.arange(n)
+    have = np.zeros(n, dtype=bool)
+    for rounds, max_change in enumerate(max_changes):
+        todo = np.nonzero(~have)[0] if rounds else np.arange(n)
         if len(todo) == 0:
             break
         q = np.repeat(todo, P)
         cn, cc = num0[q].copy(), codes0[q].copy()
         L, U = _bounds(r, cn)
-        n_change = rng.integers(1, min(max_change, len(allowed)) + 1, size=len(q))
-        scores = rng.random((len(q), len(allowed)))
-        ranks = scores.argsort(axis=1).argsort(axis=1)
+        m = len(allowed) if max_change is None else min(max_change, len(allowed))
+        n_change = rng.integers(1, m + 1, size=len(q))
+        ranks = rng.random((len(q), len(allowed))).argsort(axis=1).argsort(axis=1)
         change = ranks < n_change[:, None]
         for a, f in enumerate(allowed):
             rows = np.nonzero(change[:, a])[0]
             if f < nnum:
+                # half from training values, half uniform over the allowed range (reaches rare large values)
                 vals = space.train_num[rng.integers(0, len(space.train_num), size=len(rows)), f]
-                vals = np.clip(vals, L[rows, f], U[rows, f])
-                cn[rows, f] = vals
+                lo_, hi_ = L[rows, f], U[rows, f]
+                uni = lo_ + rng.random(len(rows)) * np.where(np.isfinite(hi_ - lo_), hi_ - lo_, 0.0)
+                vals = np.where(rng.random(len(rows)) < 0.5, vals, uni)
+                cn[rows, f] = np.clip(vals, lo_, hi_)
             else:
                 g = f - nnum
                 freq = space.level_freq[g].copy()
@@ -553,36 +561,42 @@ def _random_search(space: CFSpace, r: _Resolved, num0, codes0, target, k, *, n_c
                 freq = freq / freq.sum() if freq.sum() > 0 else np.full(len(lv), 1 / len(lv))
                 cc[rows, g] = rng.choice(len(lv), size=len(rows), p=freq)
         cn = _round_away(cn, num0[q], r.integer, L, U)
-        p = space.proba(cn, cc)
-        ok = (p > 0.5) == (target[q] == 1)
+        ok = (space.proba(cn, cc) > 0.5) == (target[q] == 1)
         pools_num.append(cn[ok])
         pools_codes.append(cc[ok])
         pools_q.append(q[ok])
-        found_q = np.zeros(n, dtype=bool)
-        found_q[np.unique(np.concatenate(pools_q))] = True
-        found = np.repeat(found_q, k)
+        have[q[ok]] = True
         if progress is not None:
             progress(0.3 + 0.2 * rounds, f"Random search: round {rounds + 1}")
     pn, pc, pq = np.concatenate(pools_num), np.concatenate(pools_codes), np.concatenate(pools_q)
-    # make candidates sparse and close before picking, so the picks are what would be returned
     if len(pq):
         pn, pc = _sparsify(space, r, num0[pq], codes0[pq], pn, pc, target[pq])
-    emb = space.embed(pn, pc) if len(pq) else np.zeros((0, 1))
-    cost = space.cost(num0[pq], codes0[pq], pn, pc) if len(pq) else np.zeros(0)
+    return pn, pc, pq
+
+
+def _select(space: CFSpace, num0, codes0, pn, pc, pq, k: int, changed_penalty: float):
+    """Pick k distinct counterfactuals per query from a pool of valid ones: the best by
+    ``cost + changed_penalty * features changed`` first, then trading that score against distance to the picks."""
+    n = len(num0)
+    best_num = np.repeat(num0, k, axis=0).astype(np.float64)
+    best_codes = np.repeat(codes0, k, axis=0)
     found = np.zeros(n * k, dtype=bool)
+    if len(pq) == 0:
+        return best_num, best_codes, found
+    emb = space.embed(pn, pc)
+    score0 = space.cost(num0[pq], codes0[pq], pn, pc) + changed_penalty * space.n_changed(num0[pq], codes0[pq], pn, pc)
     order = np.argsort(pq, kind="stable")
     starts = np.searchsorted(pq[order], np.arange(n + 1))
     for i in range(n):
         idx = order[starts[i]:starts[i + 1]]
         if len(idx) == 0:
             continue
-        # drop duplicates, then greedy picks: cheapest first, then cost - 0.5 * distance to picks
-        _, uniq = np.unique(emb[idx], axis=0, return_index=True)
+        _, uniq = np.unique(np.round(emb[idx], 9), axis=0, return_index=True)
         idx = idx[np.sort(uniq)]
-        chosen = [idx[np.argmin(cost[idx])]]
+        chosen = [idx[np.argmin(score0[idx])]]
         while len(chosen) < min(k, len(idx)):
             d = np.abs(emb[idx][:, None, :] - emb[chosen][None, :, :]).sum(-1).min(axis=1)
-            score = cost[idx] - 0.5 * np.minimum(d, 4.0)
+            score = score0[idx] - 0.5 * np.minimum(d, 4.0)
             score[np.isin(idx, chosen)] = np.inf
             chosen.append(idx[np.argmin(score)])
         for j, c in enumerate(chosen):
@@ -637,23 +651,6 @@ def _sparsify(space: CFSpace, r: _Resolved, num0, codes0, num, codes, target, sh
     return num, codes
 
 
-def _undo_duplicates(space: CFSpace, num, codes, raw_num, raw_codes, found, k: int) -> None:
-    """Sparsifying can make two of a query's k counterfactuals identical; the later copy goes back to its
-    (still valid) form before sparsifying, so the set stays diverse.  In place."""
-    if k < 2:
-        return
-    emb = np.round(space.embed(num, codes), 9)
-    for i in range(len(num) // k):
-        seen = []
-        for j in range(i * k, (i + 1) * k):
-            if not found[j]:
-                continue
-            key = emb[j].tobytes()
-            if key in seen:
-                num[j], codes[j] = raw_num[j], raw_codes[j]
-            seen.append(key)
-
-
 def _pairwise_mean(emb: np.ndarray) -> float:
     m = len(emb)
     if m < 2:
@@ -676,7 +673,7 @@ def _nearest_cost(space: CFSpace, emb: np.ndarray, ref: np.ndarray, chunk: int =
 
 
 def counterfactual_metrics(space: CFSpace, num0, codes0, num, codes, valid, target, k: int,
-                           plausibility_rows: int = 5000, seed: int = 0) -> pd.DataFrame:
+                           plausibility_rows: int = 2000, seed: int = 0) -> pd.DataFrame:
     """Validity, proximity, sparsity, diversity and plausibility per query (see :class:`CounterfactualResult`)."""
     n = len(num0)
     rep = np.repeat(np.arange(n), k)
@@ -724,12 +721,15 @@ def find_counterfactuals(
     constraints: Constraints | None = None,
     desired_class="opposite",
     method: str = "auto",
-    steps: int = 300,
-    learning_rate: float = 0.1,
+    steps: int = 150,
+    learning_rate: float = 0.15,
     kappa: float = 0.3,
     diversity_weight: float = 0.5,
     sparsity_weight: float = 0.1,
+    changed_penalty: float = 2.0,
+    sparsity_spread: float = 1.0,
     n_candidates: int = 300,
+    n_sparse_candidates: int = 30,
     seed: int = 0,
     on_failure: str = "raise",
     num_threads: int = 1,
@@ -753,14 +753,19 @@ def find_counterfactuals(
     try:
         return _find(model, dataset, rows, k=k, constraints=constraints, desired_class=desired_class, method=method,
                      steps=steps, learning_rate=learning_rate, kappa=kappa, diversity_weight=diversity_weight,
-                     sparsity_weight=sparsity_weight, n_candidates=n_candidates, seed=seed, on_failure=on_failure,
+                     sparsity_weight=sparsity_weight, changed_penalty=changed_penalty,
+                     sparsity_spread=sparsity_spread, n_candidates=n_candidates,
+                     n_sparse_candidates=n_sparse_candidates,
+                     seed=seed, on_failure=on_failure,
                      progress=progress, _lift=_lift)
     finally:
         torch.set_num_threads(prev)
 
 
 def _find(model, dataset, rows, *, k, constraints, desired_class, method, steps, learning_rate, kappa,
-          diversity_weight, sparsity_weight, n_candidates, seed, on_failure, progress, _lift) -> CounterfactualResult:
+          diversity_weight, sparsity_weight, changed_penalty, sparsity_spread, n_candidates,
+          n_sparse_candidates, seed, on_failure, progress,
+          _lift) -> CounterfactualResult:
     import time
 
     start = time.perf_counter()
@@ -805,16 +810,27 @@ def _find(model, dataset, rows, *, k, constraints, desired_class, method, steps,
         num, codes, found = _gradient_search(
             space, r, num0, codes0, target, k, steps=int(steps), lr=float(learning_rate), kappa=float(kappa),
             diversity_weight=float(diversity_weight), sparsity_weight=float(sparsity_weight), seed=seed,
-            progress=progress)
+            progress=progress, changed_penalty=float(changed_penalty), sparsity_spread=float(sparsity_spread))
         rep = np.repeat(np.arange(len(rows)), k)
-        if found.any():
-            f = np.nonzero(found)[0]
-            raw_num, raw_codes = num.copy(), codes.copy()
-            num[f], codes[f] = _sparsify(space, r, num0[rep[f]], codes0[rep[f]], num[f], codes[f], target[rep[f]])
-            _undo_duplicates(space, num, codes, raw_num, raw_codes, found, k)
+        f = np.nonzero(found)[0]
+        pool_num, pool_codes, pool_q = [num[f]], [codes[f]], [rep[f]]
+        if len(f):  # the search's own result and its sparse version both enter the pool
+            sn, sc = _sparsify(space, r, num0[rep[f]], codes0[rep[f]], num[f], codes[f], target[rep[f]])
+            pool_num.append(sn)
+            pool_codes.append(sc)
+            pool_q.append(rep[f])
+        if n_sparse_candidates:  # sparse proposals: one or two features set to values seen in training rows
+            rn, rc, rq = _random_pool(space, r, num0, codes0, target, n_candidates=n_sparse_candidates, seed=seed,
+                                      max_changes=(2,))
+            pool_num.append(rn)
+            pool_codes.append(rc)
+            pool_q.append(rq)
+        num, codes, found = _select(space, num0, codes0, np.concatenate(pool_num), np.concatenate(pool_codes),
+                                    np.concatenate(pool_q), k, changed_penalty)
     else:
-        num, codes, found = _random_search(space, r, num0, codes0, target, k, n_candidates=n_candidates, seed=seed,
-                                           progress=progress)
+        pn, pc, pq = _random_pool(space, r, num0, codes0, target, n_candidates=n_candidates, seed=seed,
+                                  progress=progress)
+        num, codes, found = _select(space, num0, codes0, pn, pc, pq, k, changed_penalty)
     if progress is not None:
         progress(0.9, "Checking validity and measuring quality")
     rep = np.repeat(np.arange(len(rows)), k)
@@ -850,7 +866,8 @@ def _find(model, dataset, rows, *, k, constraints, desired_class, method, steps,
         method=method, seconds=time.perf_counter() - start,
         params={"k": k, "constraints": (constraints or Constraints()).describe(), "desired_class": desired_class,
                 "steps": steps, "learning_rate": learning_rate, "kappa": kappa, "diversity_weight": diversity_weight,
-                "sparsity_weight": sparsity_weight, "n_candidates": n_candidates, "seed": seed,
+                "sparsity_weight": sparsity_weight, "n_candidates": n_candidates,
+                "n_sparse_candidates": n_sparse_candidates, "changed_penalty": changed_penalty, "seed": seed,
                 "immutable": r.immutable, "mad": dict(zip(space.numeric, space.mad.tolist(), strict=True))},
     )
 
