@@ -107,7 +107,10 @@ def highlight_changes(query: pd.Series, cfs: pd.DataFrame, features: list[str]):
     def style(frame: pd.DataFrame) -> pd.DataFrame:
         css = pd.DataFrame("", index=frame.index, columns=frame.columns)
         for f in features:
-            changed = frame[f].astype(str) != str(query[f])
+            if pd.api.types.is_number(query[f]) and pd.api.types.is_numeric_dtype(frame[f]):
+                changed = ~np.isclose(frame[f].to_numpy(dtype=float), float(query[f]))
+            else:
+                changed = frame[f].astype(str) != str(query[f])
             css.loc[changed & (frame.index != "original"), f] = "background-color: #fde68a; font-weight: 600"
         return css
 
