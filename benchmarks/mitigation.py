@@ -33,6 +33,7 @@ def main() -> None:
     ap.add_argument("--retrain-epochs", type=int, default=5)
     ap.add_argument("--max-iter", type=int, default=20)
     ap.add_argument("--lam", type=float, default=1.0)
+    ap.add_argument("--front", default="", help="instead: sweep this method (e.g. penalised) and print the front")
     args = ap.parse_args()
     only = set(filter(None, args.only.split(",")))
 
@@ -40,6 +41,15 @@ def main() -> None:
     plain = train_model(ds, "mlp", seed=0)
     plain_s = plain.fit_seconds
     quick = {"max_epochs": args.retrain_epochs}
+    if args.front:
+        from dlxai.fairness.mitigation import sweep
+
+        est = quick if args.front in ("exponentiated_gradient", "grid_search") else None
+        t = timed(sweep, ds, plain, args.front, "demographic_parity", sensitive=["sex"], n_bootstrap=200,
+                  estimator_params=est, max_iter=args.max_iter)
+        for row in t[1].points.drop(columns=["model_name"]).to_dict("records"):
+            emit({"front": args.front, **row})
+        return
     plan = [
         ("exponentiated_gradient", "demographic_parity", 0.01, quick),
         ("exponentiated_gradient", "equalized_odds", 0.01, quick),
