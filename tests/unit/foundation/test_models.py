@@ -111,7 +111,7 @@ def test_bad_parameters_are_named(params, message):
 
 def test_one_class_and_bad_weights_are_refused():
     X, y = _toy(50)
-    with pytest.raises(UserInputError, match="exactly two classes"):
+    with pytest.raises(UserInputError, match="one class only"):
         TorchMLPClassifier(max_epochs=1).fit(X, np.zeros(50, int))
     with pytest.raises(UserInputError, match="sums to zero"):
         TorchMLPClassifier(max_epochs=1).fit(X, y, sample_weight=np.zeros(50))

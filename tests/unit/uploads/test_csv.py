@@ -192,3 +192,12 @@ def test_progress_is_reported_up_to_done():
 def test_padded_fields_are_trimmed_like_adult():
     t = up.read_table(b"age, sex, y\n39, Male, <=50K\n50, Female, >50K\n", "a.csv")
     assert list(t.frame.columns) == ["age", "sex", "y"] and set(t.frame["sex"]) == {"Male", "Female"}
+
+
+def test_bare_carriage_return_is_a_clear_error_not_a_csv_crash():
+    """Found by the fuzzer: b'\\r!' made the csv module raise its own error out of read_table."""
+    from dlxai.data import upload as up
+    from dlxai.errors import DlxaiError
+
+    with pytest.raises(DlxaiError):
+        up.read_table(b"\r!", "f.csv")
