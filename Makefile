@@ -27,8 +27,15 @@ test: $(VENV)/.stamp-dev
 test-fast: $(VENV)/.stamp-dev
 	$(BIN)/python -m pytest -m "not slow and not e2e"
 
-bench: $(VENV)/.stamp-dev
-	$(BIN)/python benchmarks/fairness_metrics.py
+BENCHMARKS := fairness_metrics startup_training attribution lrp digits_quality counterfactuals mitigation uploads report
+
+# dice-ml (the counterfactual comparator) installs without its dependencies: they pull xgboost and a CUDA package
+$(VENV)/.stamp-bench: requirements-bench.txt $(VENV)/.stamp-dev
+	$(BIN)/python -m pip install --disable-pip-version-check -q --no-deps -r requirements-bench.txt
+	touch $@
+
+bench: $(VENV)/.stamp-bench
+	@for b in $(BENCHMARKS); do echo "# $$b" >&2; $(BIN)/python benchmarks/$$b.py || exit 1; done
 
 lint: $(VENV)/.stamp-dev
 	$(BIN)/python -m ruff check dlxai ui pages tests benchmarks app.py

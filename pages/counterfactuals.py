@@ -13,6 +13,7 @@ from ui.counterfactuals import (
     rejected_rows,
 )
 from ui.errors import error_boundary
+from ui.report import remember
 from ui.widgets import require_model
 
 st.title("Counterfactuals")
@@ -40,10 +41,12 @@ constraints = constraint_editor(ds)
 ckey = constraints_key(constraints)
 
 st.subheader(f"Counterfactuals for row {row}")
+res = None
 with error_boundary("The counterfactual search"):
     res = counterfactuals_for_row(m, mk, ds, dk, int(row), int(k), ckey, int(seed))
     query = ds.X("test").iloc[int(row)]
     cfs = res.for_query(0)
+    remember("counterfactuals", res, about=m.fingerprint)
     st.dataframe(highlight_changes(query, cfs, features), width="stretch")
     met = res.metrics.iloc[0]
     cols = st.columns(5)
@@ -67,6 +70,7 @@ with error_boundary("The recourse burden"):
         st.info("Press **Compute recourse burden** to search counterfactuals for the rejected rows.")
     else:
         burden = recourse_burden(m, ds, attr, costs=costs)
+        remember("counterfactuals", [res, burden] if res is not None else burden, about=m.fingerprint)
         st.plotly_chart(cf_figures.burden_bars(burden), key="cf_burden_chart")
         st.dataframe(burden.by_group.style.format(precision=3), width="stretch")
         st.caption(f"Highest burden: {burden.highest}; lowest: {burden.lowest}; gap {burden.gap:.2f} "

@@ -4,10 +4,11 @@ import streamlit as st
 
 from dlxai.explain import figures
 from dlxai.explain.quality import SANITY_MAX_SPEARMAN, completeness
-from dlxai.explain.views import global_importance, group_comparison, local_view
+from dlxai.explain.views import compare_importance, global_importance, group_comparison, local_view
 from ui import state
 from ui.errors import error_boundary
 from ui.explain import explanation, faithfulness, freeze, method_picker, parameter_widgets, progress_bar, randomisation
+from ui.report import remember
 from ui.widgets import require_model
 
 st.title("Explanations")
@@ -27,12 +28,14 @@ with error_boundary("The explanation"):
                            f"(target: {settings_dict['target'] if settings_dict['target'] is not None else 'predicted class'}).")
 if result is None:
     st.stop()
+remember("explanations", result, about=m.fingerprint)
 
 views, quality = st.columns([3, 2], gap="large")
 
 with views:
     st.subheader("Views")
-    tab_local, tab_global, tab_groups = st.tabs(["Local: one row", "Global", "Groups compared"])
+    tab_local, tab_global, tab_groups, tab_models = st.tabs(
+        ["Local: one row", "Global", "Groups compared", "Models compared"])
     with tab_local:
         pos = st.slider("Row (position among the explained rows)", 0, result.n - 1, 0, key="ex_row")
         with error_boundary("The local view"):
@@ -66,6 +69,19 @@ with views:
             st.caption(f"Likely proxies of {attr}: {', '.join(cmp.proxies) or 'none'} "
                        f"(association ≥ 0.3 on the training rows).")
             st.dataframe(cmp.share.style.format("{:.1%}"), width="stretch")
+
+    with tab_models:  # e.g. before and after mitigation: did the weight on the sensitive attribute drop?
+        others = {n: o for n, o in state.models().items() if o is not m and o.dataset == ds.name}
+        if not others:
+            st.info("Only one model in this session. Mitigate or train another one to compare their explanations.")
+        else:
+            other = others[st.selectbox("Compare with", list(others), key="ex_other")]
+            with error_boundary(f"Explaining {other.name}"):
+                res_other = explanation(other, other.fingerprint, ds, ds.fingerprint, settings)
+                table = compare_importance({m.name: result, other.name: res_other})
+                st.plotly_chart(figures.importance_comparison_bars(table, highlight=state.sensitive()),
+                                key="ex_models_fig")
+                st.dataframe(table.style.format("{:.1%}"), width="stretch")
 
 with quality:
     st.subheader("Quality of this explanation")

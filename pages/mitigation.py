@@ -7,6 +7,7 @@ from dlxai.fairness.mitigation_figures import before_after_table, front_figure
 from ui import mitigation as ui_mit
 from ui import state
 from ui.errors import error_boundary
+from ui.report import remember
 from ui.widgets import require_model
 
 st.title("Mitigation")
@@ -63,6 +64,7 @@ if out is None:
     st.stop()
 
 results = ui_mit.results_of(out)
+remember("mitigation", out)  # about the data, not one model: it holds the before and the after
 if len(results) > 1:
     st.subheader("Accuracy–fairness front")
     gap = st.radio("Fairness axis", ["dp", "eo"], horizontal=True, key="mit_gap",

@@ -42,7 +42,7 @@ extra = st.text_area("More rules, one a line (e.g. accuracy<0.8, equalized_odds_
                      height=68)
 
 st.subheader("Sections")
-found = ur.stored_results()
+found = ur.stored_results(m.fingerprint)
 choices = list(SECTIONS)
 sections = st.multiselect("Sections to include", choices, default=choices, format_func=SECTIONS.get,
                           key="rep_sections")

@@ -5,6 +5,7 @@ import streamlit as st
 from dlxai.explain import cf_figures
 from ui.counterfactuals import local_tree, surrogate
 from ui.errors import error_boundary
+from ui.report import remember
 from ui.widgets import require_model
 
 st.title("Surrogate tree")
@@ -22,6 +23,7 @@ sens = c3.multiselect("Fidelity per group of", ds.group_columns(), default=list(
 
 with error_boundary("The surrogate tree"):
     sur = surrogate(m, mk, ds, dk, int(depth), space, tuple(sens))
+    remember("surrogate", sur, about=m.fingerprint)
     a, b, c = st.columns(3)
     a.metric("Fidelity (held-out)", f"{sur.fidelity:.3f}")
     b.metric("Fidelity (training rows)", f"{sur.train_fidelity:.3f}")

@@ -15,16 +15,26 @@ RESULT_KEYS = {k: f"dlxai.results.{k}" for k in OPTIONAL}
 LAST = "dlxai.report.last"  # (options key, ReportResult) of the last build
 
 
-def remember(kind: str, result) -> None:
-    """Make ``result`` the one the report shows in section ``kind`` (one of :data:`RESULT_KEYS`)."""
+def remember(kind: str, result, about: str | None = None) -> None:
+    """Make ``result`` the one the report shows in section ``kind`` (one of :data:`RESULT_KEYS`).
+
+    ``about`` is the fingerprint of the model the result describes; the report leaves the result out once
+    another model is active, so it never presents one model's explanations as another's.
+    """
     if kind not in RESULT_KEYS:
         raise KeyError(f"Unknown result kind {kind!r}; use one of {list(RESULT_KEYS)}.")
     st.session_state[RESULT_KEYS[kind]] = result
+    st.session_state[RESULT_KEYS[kind] + ".about"] = about
 
 
-def stored_results() -> dict:
-    """Optional results found in this session (kind -> result), for the sections that have one."""
-    return {k: st.session_state[key] for k, key in RESULT_KEYS.items() if st.session_state.get(key) is not None}
+def stored_results(model_key: str | None = None) -> dict:
+    """Optional results found in this session (kind -> result) that describe the model ``model_key``."""
+    found = {}
+    for k, key in RESULT_KEYS.items():
+        about = st.session_state.get(key + ".about")
+        if st.session_state.get(key) is not None and (about is None or model_key is None or about == model_key):
+            found[k] = st.session_state[key]
+    return found
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import copy
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -158,7 +159,7 @@ class AttributionResult:
             return None
         return np.abs(self.delta) / np.maximum(np.abs(self.output_gap), 1e-12)
 
-    def by_feature(self, values: np.ndarray | None = None) -> "Any":
+    def by_feature(self, values: np.ndarray | None = None) -> Any:
         """Attributions per raw feature (one-hot columns summed), as a DataFrame (rows × raw features)."""
         import pandas as pd
 

@@ -87,3 +87,16 @@ def heatmap(values: np.ndarray, title: str = "Attribution", image: np.ndarray | 
     fig = go.Figure(go.Heatmap(z=v, colorscale="RdBu_r", zmin=-lim, zmax=lim, colorbar=dict(title="attr")))
     fig.update_yaxes(autorange="reversed", scaleanchor="x")
     return _layout(fig, title, height=320)
+
+
+def importance_comparison_bars(table, top: int = 15, highlight=()) -> go.Figure:
+    """Share of attribution per feature for several models side by side (from ``views.compare_importance``)."""
+    feats = list(table.index[:top])[::-1]
+    fig = go.Figure()
+    for i, name in enumerate(table.columns):
+        fig.add_bar(name=str(name), y=feats, x=table.loc[feats, name].to_numpy(), orientation="h",
+                    marker_color=PALETTE[i % len(PALETTE)], hovertemplate="%{y}: %{x:.1%}<extra>" + str(name) + "</extra>")
+    marked = set(highlight)
+    fig.update_yaxes(tickvals=feats, ticktext=[f"<b>{f}</b>" if f in marked else f for f in feats])
+    return _layout(fig, "Share of attribution per feature, model by model (bold: sensitive)", barmode="group",
+                   height=max(320, 40 * len(feats) + 120), xaxis=dict(title="share of |attribution|", tickformat=".0%"))

@@ -8,7 +8,7 @@ the dispatcher hands them.  Integrated gradients is one batched forward/backward
 from __future__ import annotations
 
 import warnings
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch

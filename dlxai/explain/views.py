@@ -175,3 +175,20 @@ def group_comparison(result: AttributionResult, groups, sensitive: str, *, data:
     rank_corr = float(np.nanmin(corr)) if corr.size else float("nan")
     return GroupComparison(sensitive, importance, share, sens_share.rename("share on sensitive"),
                            prox_share.rename("share on proxies"), tuple(proxies), assoc, sizes[keep], rank_corr)
+
+
+def compare_importance(results: dict) -> pd.DataFrame:
+    """Share of the total mean |attribution| per raw feature, one column per named result.
+
+    Used to compare a model before and after mitigation: did the weight on the sensitive attribute and
+    its proxies go down?  Rows are features (ordered by the first result), columns the result names.
+    """
+    if len(results) < 2:
+        raise UserInputError(f"Comparing needs at least two explanations; received {len(results)}.")
+    shares = {}
+    for name, r in results.items():
+        g = global_importance(r)
+        total = float(g.sum())
+        shares[name] = g / total if total > 0 else g
+    table = pd.DataFrame(shares).fillna(0.0)
+    return table.sort_values(by=next(iter(results)), ascending=False)

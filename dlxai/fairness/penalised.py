@@ -17,7 +17,6 @@ exactly like the plain classifier.
 
 from __future__ import annotations
 
-import copy
 import time
 
 import numpy as np
@@ -26,7 +25,7 @@ from sklearn.utils.validation import validate_data
 
 from dlxai import errors
 from dlxai.errors import UserInputError
-from dlxai.models.torch_mlp import EpochInfo, TorchMLPClassifier, build_mlp, pick_device
+from dlxai.models.torch_mlp import EarlyStopping, EpochInfo, TorchMLPClassifier, build_mlp, pick_device
 
 PENALTIES = ("demographic_parity", "equalized_odds", "true_positive_rate_parity")
 BAD_PENALTY = (
@@ -173,7 +172,7 @@ class FairPenaltyMLPClassifier(TorchMLPClassifier):
             val_t = torch.tensor(val_idx, device=dev)
             history: list[EpochInfo] = []
             gaps: list[float] = []
-            best, best_state, best_epoch, bad = np.inf, None, 0, 0
+            stopper = EarlyStopping(self.patience, enabled=bool(n_val))
             start = time.perf_counter()
             bs = int(self.batch_size)
             for epoch in range(1, int(self.max_epochs) + 1):
@@ -207,25 +206,20 @@ class FairPenaltyMLPClassifier(TorchMLPClassifier):
                             val = val + lam * fairness_gap(pv, yt[val_t], gt[val_t], n_groups, self.penalty, wt[val_t])
                         val_loss = float(val)
                 score = val_loss if val_loss is not None else train_loss
-                if score < best - 1e-5:
-                    best, best_epoch, bad = score, epoch, 0
-                    best_state = copy.deepcopy(module.state_dict())
-                else:
-                    bad += 1
-                info = EpochInfo(epoch, int(self.max_epochs), train_loss, val_loss, best_epoch,
+                stop = stopper.step(module, epoch, score)
+                info = EpochInfo(epoch, int(self.max_epochs), train_loss, val_loss, stopper.best_epoch,
                                  time.perf_counter() - start)
                 history.append(info)
                 if self.callback is not None:
                     self.callback(info)
-                if n_val and bad >= int(self.patience):
+                if stop:
                     break
-            if best_state is not None:
-                module.load_state_dict(best_state)
+            stopper.restore(module)
         module.eval()
         self.module_ = module
         self.device_ = str(dev)
         self.history_ = history
         self.train_gaps_ = gaps
-        self.best_epoch_ = best_epoch
+        self.best_epoch_ = stopper.best_epoch
         self.fit_seconds_ = time.perf_counter() - start
         return self

@@ -5,13 +5,15 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from dlxai.data.preprocess import Preprocessor
 from dlxai.errors import UnsupportedModelError, UserInputError
+
+if TYPE_CHECKING:
+    from dlxai.data.preprocess import Preprocessor
 
 
 @dataclass(eq=False)

@@ -13,7 +13,6 @@ returns logits.  Modules built here never need hooks of their own: explanations 
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 
@@ -26,7 +25,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from dlxai import errors
 from dlxai.errors import UserInputError
-from dlxai.models.torch_mlp import EpochInfo, pick_device
+from dlxai.models.torch_mlp import EarlyStopping, EpochInfo, pick_device
 
 
 # --- building blocks ---------------------------------------------------------------------------
@@ -257,7 +256,7 @@ class _NetClassifier(ClassifierMixin, BaseEstimator):
             loss_fn = nn.CrossEntropyLoss(reduction="none")
             val_t = torch.tensor(val_idx, device=dev)
             history: list[EpochInfo] = []
-            best, best_state, best_epoch, bad = np.inf, None, 0, 0
+            stopper = EarlyStopping(self.patience, enabled=bool(n_val))
             start = time.perf_counter()
             bs = int(self.batch_size) if self.batch_size is not None else min(1024, max(32, len(tr_idx) // 20))
             max_epochs = int(self.max_epochs)
@@ -286,24 +285,19 @@ class _NetClassifier(ClassifierMixin, BaseEstimator):
                         lv = loss_fn(module(Xt[val_t]), yt[val_t])
                         val_loss = float((lv * wt[val_t]).sum() / wt[val_t].sum().clamp_min(1e-12))
                 score = val_loss if val_loss is not None else train_loss
-                if score < best - 1e-5:
-                    best, best_epoch, bad = score, epoch, 0
-                    best_state = copy.deepcopy(module.state_dict())
-                else:
-                    bad += 1
-                info = EpochInfo(epoch, max_epochs, train_loss, val_loss, best_epoch, time.perf_counter() - start)
+                stop = stopper.step(module, epoch, score)
+                info = EpochInfo(epoch, max_epochs, train_loss, val_loss, stopper.best_epoch, time.perf_counter() - start)
                 history.append(info)
                 if self.callback is not None:
                     self.callback(info)
-                if n_val and bad >= int(self.patience):
+                if stop:
                     break
-            if best_state is not None:
-                module.load_state_dict(best_state)
+            stopper.restore(module)
         module.eval()
         self.module_ = module
         self.device_ = str(dev)
         self.history_ = history
-        self.best_epoch_ = best_epoch
+        self.best_epoch_ = stopper.best_epoch
         self.fit_seconds_ = time.perf_counter() - start
         return self
 

@@ -51,6 +51,28 @@ class EpochInfo:
         return self.epoch / self.max_epochs
 
 
+class EarlyStopping:
+    """Keeps the weights of the best epoch (by validation loss, else training loss) and says when the
+    patience has run out.  Shared by every torch estimator of dlxai."""
+
+    def __init__(self, patience: int, enabled: bool):
+        self.patience, self.enabled = int(patience), bool(enabled)
+        self.best, self.best_epoch, self.bad, self.state = np.inf, 0, 0, None
+
+    def step(self, module, epoch: int, score: float) -> bool:
+        """Record an epoch's score; True when training should stop."""
+        if score < self.best - 1e-5:
+            self.best, self.best_epoch, self.bad = score, epoch, 0
+            self.state = copy.deepcopy(module.state_dict())
+        else:
+            self.bad += 1
+        return self.enabled and self.bad >= self.patience
+
+    def restore(self, module) -> None:
+        if self.state is not None:
+            module.load_state_dict(self.state)
+
+
 def build_mlp(n_in: int, hidden: tuple[int, ...], n_out: int, dropout: float):
     import torch.nn as nn
 
@@ -169,7 +191,7 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
             tr_t = torch.tensor(tr_idx, device=dev)
             val_t = torch.tensor(val_idx, device=dev)
             history: list[EpochInfo] = []
-            best, best_state, best_epoch, bad = np.inf, None, 0, 0
+            stopper = EarlyStopping(self.patience, enabled=bool(n_val))
             start = time.perf_counter()
             bs = int(self.batch_size)
             for epoch in range(1, int(self.max_epochs) + 1):
@@ -191,25 +213,20 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
                         lv = loss_fn(module(Xt[val_t]), yt[val_t])
                         val_loss = float((lv * wt[val_t]).sum() / wt[val_t].sum().clamp_min(1e-12))
                 score = val_loss if val_loss is not None else train_loss
-                if score < best - 1e-5:
-                    best, best_epoch, bad = score, epoch, 0
-                    best_state = copy.deepcopy(module.state_dict())
-                else:
-                    bad += 1
-                info = EpochInfo(epoch, int(self.max_epochs), train_loss, val_loss, best_epoch,
+                stop = stopper.step(module, epoch, score)
+                info = EpochInfo(epoch, int(self.max_epochs), train_loss, val_loss, stopper.best_epoch,
                                  time.perf_counter() - start)
                 history.append(info)
                 if self.callback is not None:
                     self.callback(info)
-                if n_val and bad >= int(self.patience):
+                if stop:
                     break
-            if best_state is not None:
-                module.load_state_dict(best_state)
+            stopper.restore(module)
         module.eval()
         self.module_ = module
         self.device_ = str(dev)
         self.history_ = history
-        self.best_epoch_ = best_epoch
+        self.best_epoch_ = stopper.best_epoch
         self.fit_seconds_ = time.perf_counter() - start
         return self
 

@@ -6,7 +6,6 @@ import time
 from collections.abc import Callable
 
 from dlxai.data.dataset import TabularDataset
-from dlxai.data.preprocess import Preprocessor
 from dlxai.errors import UserInputError
 from dlxai.models.base import AuditModel
 
@@ -27,16 +26,24 @@ def _logreg(params: dict, seed: int, progress):
     return LogisticRegression(**{**LOGREG_DEFAULTS, **params}, random_state=seed)
 
 
+def _transformer(params: dict, seed: int, progress):
+    from dlxai.models.nets import tabular_transformer
+
+    return tabular_transformer(params, seed, progress)
+
+
 MODEL_KINDS: dict[str, tuple[str, Callable]] = {
     "mlp": ("PyTorch MLP", _mlp),
     "logreg": ("Logistic regression (baseline)", _logreg),
-    "transformer": ("Tabular transformer (attention)",
-                    lambda params, seed, progress: __import__("dlxai.models.nets", fromlist=["nets"])
-                    .tabular_transformer(params, seed, progress)),
+    "transformer": ("Tabular transformer (attention)", _transformer),
 }
 
 
-def fit_preprocessor(dataset: TabularDataset) -> Preprocessor:
+def fit_preprocessor(dataset: TabularDataset):
+    """A :class:`~dlxai.data.preprocess.Preprocessor` fitted on the training split (scikit-learn loads here,
+    not when the dashboard's first page imports the engine)."""
+    from dlxai.data.preprocess import Preprocessor
+
     return Preprocessor(dataset.schema.numeric, dataset.schema.categorical).fit(dataset.X("train"))
 
 

@@ -79,3 +79,20 @@ def test_logistic_regression_offers_only_kernel_shap(app, german_tiny):
     assert at.selectbox(key="ex_method").options == ["SHAP: kernel (model-agnostic)"]
     assert any("has none" in i.value for i in at.info)
     assert "Deletion AUC (lower is better)" in {m.label for m in at.metric}
+
+
+def test_models_compared_before_and_after_mitigation(app, german_tiny):
+    """A mitigated model and the original: the page shows both models' attribution shares side by side."""
+    from dlxai.fairness.mitigation import mitigate
+    from ui import state
+
+    ds, m = german_tiny
+    after = mitigate(ds, m, "penalised", "demographic_parity", sensitive=["sex"], strength=2.0,
+                     estimator_params={"max_epochs": 3}, n_bootstrap=0).model
+    at = _with_model(app, german_tiny)
+    at.session_state[state.MODELS] = {m.name: m, after.name: after}
+    at = at.switch_page("pages/explanations.py").run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="ex_other").value == after.name
+    shares = [d.value for d in at.dataframe if list(d.value.columns) == [m.name, after.name]]
+    assert shares and abs(shares[0].sum().sum() - 2.0) < 1e-6  # each model's shares add up to 100%

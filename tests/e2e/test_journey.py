@@ -27,3 +27,18 @@ def test_train_then_fairness_in_a_real_browser(page, tmp_path):
     assert 0.05 < value < 0.4
     assert page.locator(".js-plotly-plot").count() >= 3  # charts drew in the browser
     page.screenshot(path=str(tmp_path / "fairness.png"), full_page=True)
+
+
+def test_explanations_reach_a_heatmap_in_a_real_browser(page):
+    """Images page: train the small CNN on the bundled digits, then IG and LRP heatmaps draw side by side."""
+    page.get_by_role("link", name="Images").click()
+    page.get_by_text("1 · Train the models").wait_for()
+    epochs = page.get_by_label("Epochs").first
+    epochs.fill("3")
+    epochs.press("Enter")
+    page.get_by_role("button", name="Train CNN").click()
+    page.get_by_text("CNN test accuracy").wait_for(timeout=180_000)
+    page.get_by_text("2 · Pick a digit").wait_for()
+    heatmaps = page.locator(".js-plotly-plot .heatmaplayer, .js-plotly-plot image, .js-plotly-plot .hm")
+    heatmaps.first.wait_for(state="attached", timeout=120_000)
+    assert page.locator(".js-plotly-plot").count() >= 1

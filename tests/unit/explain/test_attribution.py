@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import importlib
 
 import numpy as np
@@ -10,7 +11,6 @@ import pytest
 import torch
 
 from dlxai.errors import UnsupportedModelError, UserInputError
-from dlxai.explain import attribution as A
 from dlxai.explain.attribution import METHODS, applicable_methods, attribute
 
 OWN = ["saliency", "input_x_gradient", "integrated_gradients", "deeplift", "expected_gradients", "kernel_shap"]
@@ -187,7 +187,7 @@ def test_progress_reaches_one():
 def test_result_is_frozen_and_records_parameters():
     r = attribute(_mlp(), torch.randn(3, 6), method="integrated_gradients", n_steps=10, rule="riemann_middle")
     assert r.params["n_steps"] == 10 and r.params["rule"] == "riemann_middle" and r.params["baselines"] == "zeros"
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         r.method = "x"
     assert copy.deepcopy(r).method == "integrated_gradients"
 

@@ -91,3 +91,27 @@ def test_group_comparison_on_adult_like_german(german, german_mlp):
     # status_sex encodes sex: it is found as a proxy
     assert "status_sex" in cmp.proxies
     assert (cmp.proxy_share > 0).all()
+
+
+def test_compare_importance_shows_shares_per_model():
+
+    from dlxai.explain.attribution import attribute
+    from dlxai.explain.views import compare_importance
+
+    torch.manual_seed(0)
+    x = torch.randn(20, 3)
+    a = torch.nn.Sequential(torch.nn.Linear(3, 2))
+    b = torch.nn.Sequential(torch.nn.Linear(3, 2))
+    with torch.no_grad():
+        a[0].weight.copy_(torch.tensor([[0.0, 0.0, 0.0], [3.0, 1.0, 0.0]]))
+        b[0].weight.copy_(torch.tensor([[0.0, 0.0, 0.0], [0.0, 1.0, 3.0]]))
+    ra = attribute(a, x, method="input_x_gradient", target=1)
+    rb = attribute(b, x, method="input_x_gradient", target=1)
+    t = compare_importance({"before": ra, "after": rb})
+    assert list(t.columns) == ["before", "after"]
+    assert t.sum().tolist() == pytest.approx([1.0, 1.0])
+    # the first feature carries most of the weight before and none after
+    first = t.index[0]
+    assert t.loc[first, "before"] > 0.5 and t.loc[first, "after"] == pytest.approx(0.0)
+    with pytest.raises(UserInputError, match="at least two"):
+        compare_importance({"only": ra})
