@@ -25,7 +25,7 @@ from sklearn.utils.validation import validate_data
 
 from dlxai import errors
 from dlxai.errors import UserInputError
-from dlxai.models.torch_mlp import EarlyStopping, EpochInfo, TorchMLPClassifier, build_mlp, pick_device
+from dlxai.models.torch_mlp import EarlyStopping, TorchMLPClassifier, build_mlp, pick_device
 
 PENALTIES = ("demographic_parity", "equalized_odds", "true_positive_rate_parity")
 BAD_PENALTY = (
@@ -170,9 +170,8 @@ class FairPenaltyMLPClassifier(TorchMLPClassifier):
             loss_fn = torch.nn.CrossEntropyLoss(reduction="none")
             tr_t = torch.tensor(tr_idx, device=dev)
             val_t = torch.tensor(val_idx, device=dev)
-            history: list[EpochInfo] = []
             gaps: list[float] = []
-            stopper = EarlyStopping(self.patience, enabled=bool(n_val))
+            stopper = EarlyStopping(self.patience, bool(n_val), int(self.max_epochs), self.callback)
             start = time.perf_counter()
             bs = int(self.batch_size)
             for epoch in range(1, int(self.max_epochs) + 1):
@@ -205,20 +204,13 @@ class FairPenaltyMLPClassifier(TorchMLPClassifier):
                             pv = torch.softmax(lv_logits, dim=1)[:, -1]
                             val = val + lam * fairness_gap(pv, yt[val_t], gt[val_t], n_groups, self.penalty, wt[val_t])
                         val_loss = float(val)
-                score = val_loss if val_loss is not None else train_loss
-                stop = stopper.step(module, epoch, score)
-                info = EpochInfo(epoch, int(self.max_epochs), train_loss, val_loss, stopper.best_epoch,
-                                 time.perf_counter() - start)
-                history.append(info)
-                if self.callback is not None:
-                    self.callback(info)
-                if stop:
+                if stopper.end_epoch(module, epoch, train_loss, val_loss):
                     break
             stopper.restore(module)
         module.eval()
         self.module_ = module
         self.device_ = str(dev)
-        self.history_ = history
+        self.history_ = stopper.history
         self.train_gaps_ = gaps
         self.best_epoch_ = stopper.best_epoch
         self.fit_seconds_ = time.perf_counter() - start

@@ -25,7 +25,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from dlxai import errors
 from dlxai.errors import UserInputError
-from dlxai.models.torch_mlp import EarlyStopping, EpochInfo, pick_device
+from dlxai.models.torch_mlp import EarlyStopping, pick_device
 
 
 # --- building blocks ---------------------------------------------------------------------------
@@ -255,8 +255,7 @@ class _NetClassifier(ClassifierMixin, BaseEstimator):
                                     weight_decay=float(self.weight_decay))
             loss_fn = nn.CrossEntropyLoss(reduction="none")
             val_t = torch.tensor(val_idx, device=dev)
-            history: list[EpochInfo] = []
-            stopper = EarlyStopping(self.patience, enabled=bool(n_val))
+            stopper = EarlyStopping(self.patience, bool(n_val), int(self.max_epochs), self.callback)
             start = time.perf_counter()
             bs = int(self.batch_size) if self.batch_size is not None else min(1024, max(32, len(tr_idx) // 20))
             max_epochs = int(self.max_epochs)
@@ -284,19 +283,13 @@ class _NetClassifier(ClassifierMixin, BaseEstimator):
                     with torch.no_grad():
                         lv = loss_fn(module(Xt[val_t]), yt[val_t])
                         val_loss = float((lv * wt[val_t]).sum() / wt[val_t].sum().clamp_min(1e-12))
-                score = val_loss if val_loss is not None else train_loss
-                stop = stopper.step(module, epoch, score)
-                info = EpochInfo(epoch, max_epochs, train_loss, val_loss, stopper.best_epoch, time.perf_counter() - start)
-                history.append(info)
-                if self.callback is not None:
-                    self.callback(info)
-                if stop:
+                if stopper.end_epoch(module, epoch, train_loss, val_loss):
                     break
             stopper.restore(module)
         module.eval()
         self.module_ = module
         self.device_ = str(dev)
-        self.history_ = history
+        self.history_ = stopper.history
         self.best_epoch_ = stopper.best_epoch
         self.fit_seconds_ = time.perf_counter() - start
         return self

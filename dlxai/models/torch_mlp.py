@@ -52,20 +52,30 @@ class EpochInfo:
 
 
 class EarlyStopping:
-    """Keeps the weights of the best epoch (by validation loss, else training loss) and says when the
-    patience has run out.  Shared by every torch estimator of dlxai."""
+    """The end-of-epoch bookkeeping every torch estimator of dlxai shares: keeps the weights of the best
+    epoch (by validation loss, else training loss), records the history, reports progress to the
+    callback, and says when the patience has run out."""
 
-    def __init__(self, patience: int, enabled: bool):
+    def __init__(self, patience: int, enabled: bool, max_epochs: int, callback=None):
         self.patience, self.enabled = int(patience), bool(enabled)
+        self.max_epochs, self.callback = int(max_epochs), callback
         self.best, self.best_epoch, self.bad, self.state = np.inf, 0, 0, None
+        self.history: list[EpochInfo] = []
+        self.start = time.perf_counter()
 
-    def step(self, module, epoch: int, score: float) -> bool:
-        """Record an epoch's score; True when training should stop."""
+    def end_epoch(self, module, epoch: int, train_loss: float, val_loss: float | None) -> bool:
+        """Record an epoch; True when training should stop."""
+        score = val_loss if val_loss is not None else train_loss
         if score < self.best - 1e-5:
             self.best, self.best_epoch, self.bad = score, epoch, 0
             self.state = copy.deepcopy(module.state_dict())
         else:
             self.bad += 1
+        info = EpochInfo(epoch, self.max_epochs, train_loss, val_loss, self.best_epoch,
+                         time.perf_counter() - self.start)
+        self.history.append(info)
+        if self.callback is not None:
+            self.callback(info)
         return self.enabled and self.bad >= self.patience
 
     def restore(self, module) -> None:
@@ -190,8 +200,7 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
             loss_fn = torch.nn.CrossEntropyLoss(reduction="none")
             tr_t = torch.tensor(tr_idx, device=dev)
             val_t = torch.tensor(val_idx, device=dev)
-            history: list[EpochInfo] = []
-            stopper = EarlyStopping(self.patience, enabled=bool(n_val))
+            stopper = EarlyStopping(self.patience, bool(n_val), int(self.max_epochs), self.callback)
             start = time.perf_counter()
             bs = int(self.batch_size)
             for epoch in range(1, int(self.max_epochs) + 1):
@@ -212,20 +221,13 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
                     with torch.no_grad():
                         lv = loss_fn(module(Xt[val_t]), yt[val_t])
                         val_loss = float((lv * wt[val_t]).sum() / wt[val_t].sum().clamp_min(1e-12))
-                score = val_loss if val_loss is not None else train_loss
-                stop = stopper.step(module, epoch, score)
-                info = EpochInfo(epoch, int(self.max_epochs), train_loss, val_loss, stopper.best_epoch,
-                                 time.perf_counter() - start)
-                history.append(info)
-                if self.callback is not None:
-                    self.callback(info)
-                if stop:
+                if stopper.end_epoch(module, epoch, train_loss, val_loss):
                     break
             stopper.restore(module)
         module.eval()
         self.module_ = module
         self.device_ = str(dev)
-        self.history_ = history
+        self.history_ = stopper.history
         self.best_epoch_ = stopper.best_epoch
         self.fit_seconds_ = time.perf_counter() - start
         return self

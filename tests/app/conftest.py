@@ -18,3 +18,26 @@ def app():
 
 def errors_of(at) -> list[str]:
     return [e.value for e in at.error]
+
+
+@pytest.fixture(scope="session")
+def german_tiny():
+    """German credit and a small MLP (3 epochs): enough for a page to have something to show."""
+    from dlxai.data import load_german
+    from dlxai.models import train_model
+
+    ds = load_german()
+    return ds, train_model(ds, "mlp", seed=0, max_epochs=3, hidden_layer_sizes=(16,))
+
+
+def with_model(app, german_tiny):
+    """Make German credit and the small MLP the session's active data and model."""
+    from ui import state
+
+    ds, m = german_tiny
+    app.session_state[state.DATASET] = ds
+    app.session_state[state.DATASET_KEY] = "german"
+    app.session_state[state.MODEL] = m
+    app.session_state[state.MODELS] = {m.name: m}
+    app.session_state[state.SENSITIVE] = ["sex"]
+    return app

@@ -4,31 +4,10 @@ from __future__ import annotations
 
 import io
 
-import pytest
 from pypdf import PdfReader
 
 from tests.app.conftest import errors_of
-
-
-@pytest.fixture(scope="module")
-def german_tiny():
-    from dlxai.data import load_german
-    from dlxai.models import train_model
-
-    ds = load_german()
-    return ds, train_model(ds, "mlp", seed=0, max_epochs=3, hidden_layer_sizes=(16,))
-
-
-def _with_model(app, german_tiny):
-    from ui import state
-
-    ds, m = german_tiny
-    app.session_state[state.DATASET] = ds
-    app.session_state[state.DATASET_KEY] = "german"
-    app.session_state[state.MODEL] = m
-    app.session_state[state.MODELS] = {m.name: m}
-    app.session_state[state.SENSITIVE] = ["sex"]
-    return app
+from tests.app.conftest import with_model as _with_model
 
 
 def test_page_without_a_model_points_to_training(app):
