@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.browser import wait_idle
+
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -78,11 +80,29 @@ def browser():
         ctx.close()
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.when == "call":
+        item.rep_call = rep
+
+
 @pytest.fixture()
-def page(browser, app_url):
+def page(browser, app_url, request):
     pg = browser.new_page()
     pg.set_default_timeout(120_000)
     pg.goto(app_url)
     pg.get_by_text("dlxai — explainability & fairness audits").first.wait_for()
     yield pg
+    wait_idle(pg)  # a script still running here (a heatmap after the one a test waited for) would slow the next test
+    rep = getattr(request.node, "rep_call", None)
+    if rep is not None and rep.failed:  # say what the browser showed: CI keeps only the log
+        try:
+            shot = Path(tempfile.gettempdir()) / f"dlxai-e2e-{request.node.name}.png"
+            pg.screenshot(path=str(shot), full_page=True)
+            text = pg.locator("body").inner_text(timeout=5_000)
+            print(f"\n--- what the browser showed at {pg.url} (screenshot {shot}) ---\n{text[-4000:]}")
+        except Exception as e:  # diagnostics must not hide the real failure
+            print(f"(no browser diagnostics: {e})")
     pg.close()

@@ -4,6 +4,8 @@ import re
 
 import pytest
 
+from tests.e2e.browser import at_least, wait_idle
+
 pytestmark = pytest.mark.e2e
 
 
@@ -22,10 +24,11 @@ def test_train_then_fairness_in_a_real_browser(page, tmp_path):
     label.wait_for(timeout=120_000)
     page.get_by_text("Four-fifths rule violated").wait_for()
     # the metric's value is a number between 0 and 1 next to its label
-    body = page.locator('[data-testid="stMetric"]').first.inner_text()
+    wait_idle(page)  # the previous page's elements stay on screen until this one has drawn
+    body = page.locator('[data-testid="stMetric"]', has_text="Demographic parity difference").first.inner_text()
     value = float(re.search(r"\d\.\d{3}", body).group())
     assert 0.05 < value < 0.4
-    assert page.locator(".js-plotly-plot").count() >= 3  # charts drew in the browser
+    assert at_least(page.locator(".js-plotly-plot"), 3) >= 3  # charts drew in the browser
     page.screenshot(path=str(tmp_path / "fairness.png"), full_page=True)
 
 

@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.e2e.browser import at_least, wait_idle
+
 pytestmark = pytest.mark.e2e
 
 
@@ -24,16 +26,18 @@ def test_upload_a_csv_in_a_real_browser(page, tmp_path):
 
     page.get_by_role("link", name="Upload").click()
     page.get_by_text("Upload your data and model").first.wait_for()
+    wait_idle(page)
     page.locator('[data-testid="stFileUploader"] input[type="file"]').first.set_input_files(str(path))
-    page.get_by_text(re.compile(r"Read loans\.csv: 400 rows × 5 columns")).wait_for(timeout=60_000)
+    page.get_by_text(re.compile(r"Read loans\.csv: 400 rows × 5 columns")).wait_for()
     page.get_by_text("read as Windows-1252").first.wait_for()
-    page.get_by_text("Group sizes: sex").first.wait_for(timeout=60_000)
-    assert page.locator(".js-plotly-plot").count() >= 1
+    page.get_by_text("Group sizes: sex").first.wait_for()
+    assert at_least(page.locator(".js-plotly-plot"), 1) >= 1
 
     page.get_by_role("button", name="Use this dataset").click()
-    page.get_by_text(re.compile(r"loans\.csv is active: 280 training and 120 test rows")).wait_for(timeout=60_000)
+    page.get_by_text(re.compile(r"loans\.csv is active: 280 training and 120 test rows")).wait_for()
     # every other page now works on the uploaded data (the sidebar is drawn before the page, so look after a move)
+    wait_idle(page)
     page.get_by_role("link", name="Data & model").click()
-    page.get_by_text("Uploaded file loans.csv").first.wait_for(timeout=60_000)
+    page.get_by_text("Uploaded file loans.csv").first.wait_for()
     page.get_by_text(re.compile(r"loans\.csv · 280 train / 120 test rows")).first.wait_for()
     page.screenshot(path=str(tmp_path / "upload.png"), full_page=True)
