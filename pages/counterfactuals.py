@@ -25,7 +25,7 @@ mk, dk = m.fingerprint, ds.fingerprint
 
 rejected = rejected_rows(m, mk, ds, dk)
 features = list(ds.schema.features)
-c1, c2, c3 = st.columns([3, 1, 1])
+c1, c2, c3, c4 = st.columns([3, 1, 1, 1])
 if len(rejected):
     row = c1.selectbox("Row of the test split (rejected applicants first)", list(rejected.index),
                        format_func=lambda i: f"row {i} · P({ds.schema.positive_label}) = {rejected[i]:.2f}",
@@ -35,6 +35,9 @@ else:
     row = c1.number_input("Row of the test split", 0, len(ds.test) - 1, 0, key="cf_row_any")
 k = c2.slider("Counterfactuals", 1, 6, 3, key="cf_k")
 seed = c3.number_input("Seed", 0, 10_000, 0, key="cf_seed")
+penalty = c4.number_input("Cost per changed feature", 0.0, 50.0, 6.0, 1.0, key="cf_penalty",
+                          help="How many MADs of change one extra changed feature is worth when picking "
+                               "counterfactuals: higher gives fewer changed features, lower gives smaller changes.")
 
 st.subheader("Constraints")
 constraints = constraint_editor(ds)
@@ -43,7 +46,7 @@ ckey = constraints_key(constraints)
 st.subheader(f"Counterfactuals for row {row}")
 res = None
 with error_boundary("The counterfactual search"):
-    res = counterfactuals_for_row(m, mk, ds, dk, int(row), int(k), ckey, int(seed))
+    res = counterfactuals_for_row(m, mk, ds, dk, int(row), int(k), ckey, int(seed), float(penalty))
     query = ds.X("test").iloc[int(row)]
     cfs = res.for_query(0)
     remember("counterfactuals", res, about=m.fingerprint)

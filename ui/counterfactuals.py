@@ -34,9 +34,10 @@ def constraints_from_key(key: str) -> Constraints:
 
 @st.cache_data(show_spinner="Searching counterfactuals…", max_entries=64)
 def counterfactuals_for_row(_model, model_key: str, _dataset, dataset_key: str, row: int, k: int, ckey: str,
-                            seed: int):
+                            seed: int, changed_penalty: float = 6.0):
     rows = _dataset.X("test").iloc[[row]]
-    return find_counterfactuals(_model, _dataset, rows, k=k, constraints=constraints_from_key(ckey), seed=seed)
+    return find_counterfactuals(_model, _dataset, rows, k=k, constraints=constraints_from_key(ckey), seed=seed,
+                                changed_penalty=changed_penalty)
 
 
 @st.cache_data(show_spinner="Fitting the surrogate tree…", max_entries=32)

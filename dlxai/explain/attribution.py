@@ -64,6 +64,7 @@ class MethodSpec:
     baseline: str = "per_row"  # "per_row": shaped like inputs; "background": a set of reference rows; "none"
     choices: dict = field(default_factory=dict)  # parameter -> allowed values
     description: str = ""
+    check: str = ""  # "module:function" raising UnsupportedModelError for a network the method cannot handle
 
     def load(self) -> Callable:
         mod, _, fn = self.path.partition(":")
@@ -112,7 +113,7 @@ METHODS: dict[str, MethodSpec] = {
         "lrp", "LRP (Zennit)", "dlxai.explain.lrp:lrp", baseline="none",
         defaults={"composite": "epsilon_plus_flat", "epsilon": 1e-6, "gamma": 0.25, "input_rule": None, "low": None,
                   "high": None, "canonize": True},
-        choices={"composite": LRP_COMPOSITES},
+        choices={"composite": LRP_COMPOSITES}, check="dlxai.explain.lrp:check_lrp_supported",
         description="Layer-wise relevance propagation with named rules and composites; relevance is conserved.",
     ),
     "attention": MethodSpec(
@@ -218,6 +219,16 @@ def _why_not(spec: MethodSpec, info: dict, kind: str | None) -> str | None:
         return "the model has no attention layers (nn.MultiheadAttention / transformer blocks)"
     if kind is not None and kind not in spec.kinds:
         return f"it works on {', '.join(spec.kinds)} data, not {kind} data"
+    if spec.check and info["module"] is not None:
+        key = (spec.key, id(info["module"]))
+        if key not in info.setdefault("checked", {}):
+            mod, _, fn = spec.check.partition(":")
+            try:
+                getattr(importlib.import_module(mod), fn)(info["module"])
+                info["checked"][key] = None
+            except UnsupportedModelError as exc:
+                info["checked"][key] = str(exc)
+        return info["checked"][key]
     return None
 
 

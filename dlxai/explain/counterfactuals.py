@@ -70,6 +70,10 @@ NOT_NUMERIC_CONSTRAINT = (
     "{what} only apply to numeric features; {feature!r} is categorical. Numeric features: {numeric}."
 )
 BAD_DESIRED = "desired_class must be 'opposite', 0 or 1; received {value!r}."
+BAD_PENALTY = (
+    "changed_penalty (the cost of each changed feature, in MADs) must be a number >= 0; received {value!r}. "
+    "Use e.g. 6 for few changed features, 1 for the smallest changes."
+)
 BAD_METHOD = "method must be 'auto', 'gradient' or 'random'; received {value!r}."
 NO_PREPROCESSOR = (
     "{name} has no dlxai preprocessor, so raw rows cannot be mapped to its inputs. Counterfactuals need a model "
@@ -574,6 +578,135 @@ def _random_pool(space: CFSpace, r: _Resolved, num0, codes0, target, *, n_candid
     return pn, pc, pq
 
 
+def _one_feature_moves(space: CFSpace, r: _Resolved, num0, codes0, target, *, skip=None, grid: int = 24,
+                       refine: int = 8, keep_levels: int = 3):
+    """The sparsest counterfactuals there are: for every query and every feature it may change, the
+    change of that feature *alone* that flips the model, if one exists.
+
+    Numeric features try training quantiles inside the allowed range on each side of the query; the
+    nearest one that flips is bisected back towards the query (integers rounded away from it).
+    Categorical features try every other level (the ``keep_levels`` surest flips are kept).  ``skip`` (n, features) masks features a query must
+    not touch.  Returns (num, codes, query index) of the flips, and per query and feature the best
+    P(desired class) seen (what the greedy second step follows)."""
+    n, nnum, ncat = len(num0), len(space.numeric), len(space.categorical)
+    want = (target == 1)
+    out_n, out_c, out_q = [], [], []
+    gain = np.full((n, nnum + ncat), -np.inf)
+    best_val = np.zeros((n, nnum + ncat))
+    L, U = _bounds(r, num0)
+    allowed = np.concatenate([r.mutable_num, r.mutable_cat])
+    skip = np.zeros((n, nnum + ncat), dtype=bool) if skip is None else skip
+
+    def p_want(nn, cc, q):
+        p = space.proba(nn, cc)
+        return np.where(want[q], p, 1 - p)
+
+    for j in np.nonzero(r.mutable_num)[0]:
+        rows = np.nonzero(~skip[:, j])[0]
+        if len(rows) == 0:
+            continue
+        qs = np.unique(np.quantile(space.train_num[:, j], np.linspace(0, 1, grid + 1)))
+        G = len(qs)
+        vals = np.clip(np.broadcast_to(qs, (len(rows), G)), L[rows, j, None], U[rows, j, None])
+        vals = _round_away(vals, num0[rows, j, None], np.full((len(rows), G), r.integer[j]), L[rows, j, None],
+                           U[rows, j, None])
+        cand_n = np.repeat(num0[rows], G, axis=0)
+        cand_n[:, j] = vals.ravel()
+        q = np.repeat(rows, G)
+        pw = p_want(cand_n, np.repeat(codes0[rows], G, axis=0), q).reshape(len(rows), G)
+        moved = ~np.isclose(vals, num0[rows, j, None], rtol=0, atol=1e-9)
+        pw = np.where(moved, pw, -np.inf)
+        top = pw.argmax(axis=1)
+        gain[rows, j] = pw[np.arange(len(rows)), top]
+        best_val[rows, j] = vals[np.arange(len(rows)), top]
+        flips = pw > 0.5
+        dist = np.where(flips, np.abs(vals - num0[rows, j, None]), np.inf)
+        for side in (1, -1):  # the nearest flip above the query and the nearest below it
+            d = np.where(np.sign(vals - num0[rows, j, None]) == side, dist, np.inf)
+            pick = d.argmin(axis=1)
+            has = np.isfinite(d[np.arange(len(rows)), pick])
+            if not has.any():
+                continue
+            qq = rows[has]
+            x0 = num0[qq, j]
+            good = vals[has, pick[has]]  # flips
+            bad = x0.copy()  # the query itself does not
+            # whole-number features bisect down to one unit: one unit less would not flip the decision
+            iters = int(np.ceil(np.log2(max(np.abs(good - bad).max(), 1.0)))) + 1 if r.integer[j] else refine
+            for _ in range(min(iters, 40)):
+                mid = _round_away((good + bad) / 2, x0, np.full(len(qq), r.integer[j]), L[qq, j], U[qq, j])
+                tn = num0[qq].copy()
+                tn[:, j] = mid
+                ok = p_want(tn, codes0[qq], qq) > 0.5
+                good, bad = np.where(ok, mid, good), np.where(ok, bad, mid)
+            tn = num0[qq].copy()
+            tn[:, j] = good
+            out_n.append(tn)
+            out_c.append(codes0[qq].copy())
+            out_q.append(qq)
+    for g in np.nonzero(r.mutable_cat)[0]:
+        f = nnum + g
+        rows = np.nonzero(~skip[:, f])[0]
+        levels = [i for i, lv in enumerate(space.levels[g]) if lv != MISSING_LEVEL]
+        if len(rows) == 0 or not levels:
+            continue
+        G = len(levels)
+        cand_c = np.repeat(codes0[rows], G, axis=0)
+        cand_c[:, g] = np.tile(levels, len(rows))
+        q = np.repeat(rows, G)
+        pw = p_want(np.repeat(num0[rows], G, axis=0), cand_c, q).reshape(len(rows), G)
+        pw = np.where(np.asarray(levels)[None, :] == codes0[rows, g, None], -np.inf, pw)
+        top = pw.argmax(axis=1)
+        gain[rows, f] = pw[np.arange(len(rows)), top]
+        best_val[rows, f] = np.asarray(levels)[top]
+        # every flipping level costs the same; keep the `keep_levels` that flip most surely
+        rank = (-pw).argsort(axis=1).argsort(axis=1)
+        ok = ((pw > 0.5) & (rank < keep_levels)).ravel()
+        out_n.append(np.repeat(num0[rows], G, axis=0)[ok])
+        out_c.append(cand_c[ok])
+        out_q.append(q[ok])
+    if out_q:
+        pn, pc, pq = np.concatenate(out_n), np.concatenate(out_c), np.concatenate(out_q)
+    else:
+        pn, pc, pq = np.zeros((0, nnum)), np.zeros((0, ncat), dtype=np.int64), np.zeros(0, dtype=np.int64)
+    gain[:, ~allowed] = -np.inf
+    return pn, pc, pq, gain, best_val
+
+
+def _sparse_moves(space: CFSpace, r: _Resolved, num0, codes0, target, k: int, *, first_moves: int = 3):
+    """Counterfactuals that change as few features as possible: every one-feature flip, and for queries with
+    fewer than ``k`` of those, greedy two-feature ones (the ``first_moves`` single changes that raise
+    P(desired class) most, each followed by every one-feature flip from there), made sparse.
+    Returns (num, codes, query index) of valid counterfactuals."""
+    nnum = len(space.numeric)
+    pn, pc, pq, gain, best_val = _one_feature_moves(space, r, num0, codes0, target, keep_levels=k)
+    pools = [(pn, pc, pq)]
+    need = np.nonzero(np.bincount(pq, minlength=len(num0)) < k)[0]
+    if len(need):
+        top = np.argsort(-gain[need], axis=1)[:, :first_moves]
+        for m in range(top.shape[1]):
+            f = top[:, m]
+            ok = np.isfinite(gain[need, f])
+            qq, ff = need[ok], f[ok]
+            if len(qq) == 0:
+                continue
+            sn, sc = num0[qq].copy(), codes0[qq].copy()
+            isnum = ff < nnum
+            sn[np.nonzero(isnum)[0], ff[isnum]] = best_val[qq[isnum], ff[isnum]]
+            sc[np.nonzero(~isnum)[0], ff[~isnum] - nnum] = best_val[qq[~isnum], ff[~isnum]].astype(np.int64)
+            skip = np.zeros((len(qq), gain.shape[1]), dtype=bool)
+            skip[np.arange(len(qq)), ff] = True
+            # the moved point's bounds equal the query's for every feature but the moved one, which is skipped
+            n2, c2, q2, _, _ = _one_feature_moves(space, r, sn, sc, target[qq], skip=skip, keep_levels=k)
+            if len(q2):
+                pools.append((n2, c2, qq[q2]))
+    if len(pools) > 1:  # a pair may shrink (the one-feature flips are already as small as the search makes them)
+        tn, tc, tq = (np.concatenate([p[i] for p in pools[1:]]) for i in range(3))
+        tn, tc = _sparsify(space, r, num0[tq], codes0[tq], tn, tc, target[tq])
+        pools[1:] = [(tn, tc, tq)]
+    return tuple(np.concatenate([p[i] for p in pools]) for i in range(3))
+
+
 def _select(space: CFSpace, num0, codes0, pn, pc, pq, k: int, changed_penalty: float):
     """Pick k distinct counterfactuals per query from a pool of valid ones: the best by
     ``cost + changed_penalty * features changed`` first, then trading that score against distance to the picks."""
@@ -584,6 +717,11 @@ def _select(space: CFSpace, num0, codes0, pn, pc, pq, k: int, changed_penalty: f
     if len(pq) == 0:
         return best_num, best_codes, found
     emb = space.embed(pn, pc)
+    # one copy of each distinct counterfactual per query
+    _, uniq = np.unique(np.concatenate([pq[:, None].astype(np.float64), np.round(emb, 9)], axis=1), axis=0,
+                        return_index=True)
+    uniq = np.sort(uniq)
+    pn, pc, pq, emb = pn[uniq], pc[uniq], pq[uniq], emb[uniq]
     score0 = space.cost(num0[pq], codes0[pq], pn, pc) + changed_penalty * space.n_changed(num0[pq], codes0[pq], pn, pc)
     order = np.argsort(pq, kind="stable")
     starts = np.searchsorted(pq[order], np.arange(n + 1))
@@ -591,8 +729,6 @@ def _select(space: CFSpace, num0, codes0, pn, pc, pq, k: int, changed_penalty: f
         idx = order[starts[i]:starts[i + 1]]
         if len(idx) == 0:
             continue
-        _, uniq = np.unique(np.round(emb[idx], 9), axis=0, return_index=True)
-        idx = idx[np.sort(uniq)]
         chosen = [idx[np.argmin(score0[idx])]]
         while len(chosen) < min(k, len(idx)):
             d = np.abs(emb[idx][:, None, :] - emb[chosen][None, :, :]).sum(-1).min(axis=1)
@@ -726,7 +862,7 @@ def find_counterfactuals(
     kappa: float = 0.3,
     diversity_weight: float = 0.5,
     sparsity_weight: float = 0.1,
-    changed_penalty: float = 2.0,
+    changed_penalty: float = 6.0,
     sparsity_spread: float = 1.0,
     n_candidates: int = 300,
     n_sparse_candidates: int = 30,
@@ -772,6 +908,9 @@ def _find(model, dataset, rows, *, k, constraints, desired_class, method, steps,
     k = _check_k(k)
     if method not in METHODS:
         raise UserInputError(BAD_METHOD.format(value=method))
+    if isinstance(changed_penalty, bool) or not isinstance(changed_penalty, (int, float, np.integer, np.floating)) \
+            or not 0 <= float(changed_penalty) < math.inf:
+        raise UserInputError(BAD_PENALTY.format(value=changed_penalty))
     if on_failure not in ("raise", "keep"):
         raise UserInputError(f"on_failure must be 'raise' or 'keep'; received {on_failure!r}.")
     if not isinstance(rows, pd.DataFrame):
@@ -819,6 +958,10 @@ def _find(model, dataset, rows, *, k, constraints, desired_class, method, steps,
             pool_num.append(sn)
             pool_codes.append(sc)
             pool_q.append(rep[f])
+        sn, sc, sq = _sparse_moves(space, r, num0, codes0, target, k)  # one-feature flips, then greedy pairs
+        pool_num.append(sn)
+        pool_codes.append(sc)
+        pool_q.append(sq)
         if n_sparse_candidates:  # sparse proposals: one or two features set to values seen in training rows
             rn, rc, rq = _random_pool(space, r, num0, codes0, target, n_candidates=n_sparse_candidates, seed=seed,
                                       max_changes=(2,))
@@ -830,7 +973,9 @@ def _find(model, dataset, rows, *, k, constraints, desired_class, method, steps,
     else:
         pn, pc, pq = _random_pool(space, r, num0, codes0, target, n_candidates=n_candidates, seed=seed,
                                   progress=progress)
-        num, codes, found = _select(space, num0, codes0, pn, pc, pq, k, changed_penalty)
+        sn, sc, sq = _sparse_moves(space, r, num0, codes0, target, k)
+        num, codes, found = _select(space, num0, codes0, np.concatenate([pn, sn]), np.concatenate([pc, sc]),
+                                    np.concatenate([pq, sq]), k, changed_penalty)
     if progress is not None:
         progress(0.9, "Checking validity and measuring quality")
     rep = np.repeat(np.arange(len(rows)), k)

@@ -115,6 +115,20 @@ def test_attention_on_a_model_without_attention_names_the_methods_that_apply():
     assert "attention" not in msg.split("Methods that do apply:")[1]
 
 
+def test_lrp_is_not_offered_for_a_transformer_and_says_which_layer_it_lacks_a_rule_for():
+    from dlxai.models.nets import TabularTransformer
+
+    net = TabularTransformer(6, [[0, 1], [2], [3, 4, 5]], dim=8, depth=1, heads=2, n_classes=2).eval()
+    offered = applicable_methods(net)
+    assert "attention" in offered and "integrated_gradients" in offered
+    assert "lrp" not in offered
+    with pytest.raises(UnsupportedModelError) as exc:
+        attribute(net, torch.randn(3, 6), method="lrp")
+    msg = str(exc.value)
+    assert "LayerNorm" in msg or "MultiheadAttention" in msg
+    assert "lrp" not in msg.split("Methods that do apply:")[1]
+
+
 def test_gradients_through_a_model_without_them_names_kernel_shap(german, german_mlp):
     from dlxai.models import train_model
 

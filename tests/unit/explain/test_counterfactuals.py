@@ -191,6 +191,77 @@ def test_bad_parameters(small_mlp, german, rejected):
         find_counterfactuals(small_mlp, german, rejected, constraints=Constraints(immutable=("nope",)))
     with pytest.raises(UserInputError, match="Range for 'age'"):
         find_counterfactuals(small_mlp, german, rejected, constraints=Constraints(ranges={"age": (50, 20)}))
+    for bad in (-1.0, float("nan"), "a lot", True):
+        with pytest.raises(UserInputError, match="changed_penalty .* must be a number >= 0"):
+            find_counterfactuals(small_mlp, german, rejected, changed_penalty=bad)
+
+
+def _single_level_flips(model, ds, rows, immutable):
+    """Brute force: for each row, does changing one categorical feature to one other level flip the model?"""
+    out = []
+    for _, row in rows.iterrows():
+        flips = False
+        for c in ds.schema.categorical:
+            if c in immutable:
+                continue
+            for lv in ds.train[c].dropna().unique():
+                if lv == row[c]:
+                    continue
+                alt = row.copy()
+                alt[c] = lv
+                if model.predict(alt.to_frame().T.astype(ds.X("test").dtypes.to_dict()))[0] == 1:
+                    flips = True
+                    break
+            if flips:
+                break
+        out.append(flips)
+    return np.array(out)
+
+
+def test_a_one_feature_change_is_found_whenever_one_exists(small_mlp, german):
+    """With changes priced high, a row that one categorical change would flip gets a counterfactual that changes
+    exactly one feature (the gradient search alone mostly changes two or three)."""
+    rows = _rejected(small_mlp, german, 12)
+    immutable = ("status_sex",)
+    flips = _single_level_flips(small_mlp, german, rows, immutable)
+    assert flips.sum() >= 3  # the check below has something to check
+    res = find_counterfactuals(small_mlp, german, rows, k=3, constraints=Constraints(immutable=immutable),
+                               desired_class=1, changed_penalty=50.0, on_failure="keep", seed=0, **FAST)
+    fewest = np.where(res.valid, res.n_changed, 99).min(axis=1)
+    assert np.all(fewest[flips] == 1)
+
+
+def test_a_one_feature_change_goes_no_further_than_the_decision_boundary(small_mlp, german):
+    """A counterfactual that changes one whole-number feature changes it just enough: one unit less and the model
+    decides as before."""
+    rows = _rejected(small_mlp, german, 30)
+    res = find_counterfactuals(small_mlp, german, rows, k=1, desired_class=1, changed_penalty=50.0,
+                               on_failure="keep", seed=0, **FAST)
+    checked = 0
+    for i in range(len(rows)):
+        cf = res.for_query(i)
+        if not len(cf) or cf["n_changed"].iloc[0] != 1:
+            continue
+        q, c = rows.iloc[i], cf.iloc[0]
+        changed = [f for f in german.schema.numeric if float(c[f]) != float(q[f])]
+        if not changed or not float(q[changed[0]]).is_integer():
+            continue
+        f = changed[0]
+        back = c[list(german.schema.features)].copy()
+        back[f] = c[f] - np.sign(float(c[f]) - float(q[f]))
+        assert small_mlp.predict(back.to_frame().T.astype(rows.dtypes.to_dict()))[0] == 0, (i, f, q[f], c[f])
+        checked += 1
+    assert checked >= 3
+
+
+def test_the_penalty_trades_fewer_changes_for_larger_ones(small_mlp, german, rejected):
+    close = find_counterfactuals(small_mlp, german, rejected, k=3, changed_penalty=0.0, desired_class=1, seed=0,
+                                 on_failure="keep", **FAST).summary()
+    sparse = find_counterfactuals(small_mlp, german, rejected, k=3, changed_penalty=50.0, desired_class=1, seed=0,
+                                  on_failure="keep", **FAST).summary()
+    assert sparse["validity"] >= 0.99 and close["validity"] >= 0.99
+    assert sparse["sparsity"] < close["sparsity"]
+    assert close["proximity"] < sparse["proximity"]
 
 
 def test_k_counterfactuals_are_diverse(result):
