@@ -35,3 +35,20 @@ def test_every_feature_immutable_is_a_clear_error(app, german, german_mlp):
     at.multiselect(key="cf_vary").set_value([]).run()
     assert not at.exception
     assert any("Every feature is fixed" in e for e in errors_of(at))
+
+
+def test_a_higher_cost_per_changed_feature_changes_fewer_features(app, german, german_mlp):
+    at = _with_german(app, german, german_mlp)
+    at.switch_page("pages/counterfactuals.py").run()
+    at.selectbox(key="cf_row").set_value(81)  # a rejected row whose smallest changes touch two features
+
+    def changed():
+        return float(next(mt for mt in at.metric if mt.label == "Features changed").value)
+
+    at.number_input(key="cf_penalty").set_value(0.0).run()
+    assert not at.exception, at.exception
+    close = changed()
+    at.number_input(key="cf_penalty").set_value(50.0).run()
+    assert not at.exception, at.exception
+    assert close > 1.0  # the smallest changes touch several features...
+    assert changed() == 1.0  # ...while one feature alone is enough to flip it
