@@ -2,8 +2,9 @@
 
 Each section is one method taking the bundle; an optional section whose result is ``None`` prints what is
 missing instead of failing.  Charts are the pages' own plotly figures (:mod:`dlxai.plots`) rendered by
-:mod:`dlxai.report.charts`.  Text uses the PDF core font (Latin-1), so the output is the same on every
-machine; other characters are transliterated.
+:mod:`dlxai.report.charts`.  Text is set in DejaVu Sans, the font matplotlib ships (a pinned dependency), embedded
+as a subset: group names and values from uploaded data print as they are (Łódź, Ελλάδα, Москва, ≤, —), the same
+on every machine.  Characters the font lacks (e.g. CJK) print as blanks.
 """
 
 from __future__ import annotations
@@ -24,20 +25,24 @@ from dlxai.fairness.metrics import METRIC_LABELS
 from dlxai.report import charts, messages
 from dlxai.report import sections as S
 
-_TRANSLIT = {
-    "\u2013": "-", "\u2014": "-", "\u2212": "-", "\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"',
-    "\u2264": "<=", "\u2265": ">=", "\u2260": "!=", "\u2026": "...", "\u00d7": "x", "\u2192": "->", "\u2022": "-", "\u00a0": " ",
-}
+FONT = "DejaVuSans"
+_FONT_FILES = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf", "I": "DejaVuSans-Oblique.ttf",
+               "BI": "DejaVuSans-BoldOblique.ttf"}
 ACCENT = (37, 99, 235)
 FAIL_RGB = (220, 38, 38)
 PASS_RGB = (22, 163, 74)
 
 
 def _t(text) -> str:
-    s = str(text)
-    for a, b in _TRANSLIT.items():
-        s = s.replace(a, b)
-    return s.encode("latin-1", "replace").decode("latin-1")
+    return str(text)
+
+
+def _font_dir():
+    from pathlib import Path
+
+    import matplotlib
+
+    return Path(matplotlib.get_data_path()) / "fonts" / "ttf"
 
 
 @dataclass(frozen=True)
@@ -65,9 +70,15 @@ def _pdf_class():
     class AuditPDF(FPDF):
         footer_text = ""
 
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            fonts = _font_dir()
+            for style, name in _FONT_FILES.items():
+                self.add_font(FONT, style, str(fonts / name))
+
         def footer(self):
             self.set_y(-12)
-            self.set_font("Helvetica", size=7)
+            self.set_font(FONT, size=7)
             self.set_text_color(120, 120, 120)
             self.cell(0, 5, _t(self.footer_text), align="L")
             self.set_x(-40)
@@ -108,7 +119,7 @@ class _Writer:
         if new_page:
             self.pdf.add_page()
         self.pdf.start_section(_t(text), level=0)
-        self.pdf.set_font("Helvetica", "B", 16)
+        self.pdf.set_font(FONT, "B", 16)
         self.pdf.set_text_color(*ACCENT)
         self.pdf.cell(0, 10, _t(text), new_x="LMARGIN", new_y="NEXT")
         self.pdf.set_text_color(0, 0, 0)
@@ -118,11 +129,11 @@ class _Writer:
         if self.pdf.get_y() > self.pdf.h - 50:
             self.pdf.add_page()
         self.pdf.start_section(_t(text), level=1)
-        self.pdf.set_font("Helvetica", "B", 12)
+        self.pdf.set_font(FONT, "B", 12)
         self.pdf.cell(0, 8, _t(text), new_x="LMARGIN", new_y="NEXT")
 
     def para(self, text: str, size: float = 10, style: str = "", color=None) -> None:
-        self.pdf.set_font("Helvetica", style, size)
+        self.pdf.set_font(FONT, style, size)
         if color:
             self.pdf.set_text_color(*color)
         self.pdf.multi_cell(0, size * 0.5, _t(text), new_x="LMARGIN", new_y="NEXT")
@@ -130,7 +141,7 @@ class _Writer:
         self.pdf.ln(1.5)
 
     def bullets(self, items, size: float = 10) -> None:
-        self.pdf.set_font("Helvetica", "", size)
+        self.pdf.set_font(FONT, "", size)
         for item in items:
             self.pdf.set_x(self.pdf.l_margin)
             self.pdf.cell(5, size * 0.5, "-")
@@ -139,7 +150,7 @@ class _Writer:
         self.pdf.ln(1)
 
     def _wrap(self, text: str, width: float) -> list[str]:
-        """Greedy word wrap by the core font's widths (fpdf2's table() is ~20x slower for our plain tables)."""
+        """Greedy word wrap by the font's widths (fpdf2's table() is ~20x slower for our plain tables)."""
         pdf = self.pdf
         out = []
         for para in text.split("\n"):
@@ -172,7 +183,7 @@ class _Writer:
         pad = 1.0
 
         def draw(cells, bold):
-            pdf.set_font("Helvetica", "B" if bold else "", size)
+            pdf.set_font(FONT, "B" if bold else "", size)
             lines = [self._wrap(_t(c), w - 2 * pad) for c, w in zip(cells, col_w, strict=False)]
             h = max(len(x) for x in lines) * lh + 2 * pad
             if pdf.get_y() + h > pdf.h - pdf.b_margin:
@@ -288,12 +299,12 @@ class _Writer:
         pdf.add_page()
         pdf.start_section("Cover", level=0)
         pdf.set_y(60)
-        pdf.set_font("Helvetica", "B", 24)
+        pdf.set_font(FONT, "B", 24)
         pdf.set_text_color(*ACCENT)
         pdf.multi_cell(0, 11, _t(self.title), align="C", new_x="LMARGIN", new_y="NEXT")
         pdf.set_text_color(0, 0, 0)
         pdf.ln(4)
-        pdf.set_font("Helvetica", "", 13)
+        pdf.set_font(FONT, "", 13)
         pdf.multi_cell(0, 7, "Fairness and explainability audit", align="C", new_x="LMARGIN", new_y="NEXT")
         pdf.ln(14)
         rows = [
