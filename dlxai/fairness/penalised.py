@@ -25,7 +25,15 @@ from sklearn.utils.validation import validate_data
 
 from dlxai import errors
 from dlxai.errors import UserInputError
-from dlxai.models.torch_mlp import EarlyStopping, TorchMLPClassifier, build_mlp, pick_device
+from dlxai.models.torch_mlp import (
+    EarlyStopping,
+    TorchMLPClassifier,
+    build_mlp,
+    check_sample_weight,
+    holdout,
+    pick_device,
+    train_epochs,
+)
 
 PENALTIES = ("demographic_parity", "equalized_odds", "true_positive_rate_parity")
 BAD_PENALTY = (
@@ -128,14 +136,7 @@ class FairPenaltyMLPClassifier(TorchMLPClassifier):
             raise UserInputError(ONE_CLASS.format(values=list(self.classes_)))
         y_idx = np.searchsorted(self.classes_, y).astype(np.int64)
         n = X.shape[0]
-        if sample_weight is None:
-            w = np.ones(n, dtype=np.float32)
-        else:
-            w = np.array(sample_weight, dtype=np.float32).reshape(-1)
-            if w.shape[0] != n:
-                raise UserInputError(errors.LENGTH_MISMATCH.format(lengths=[n, w.shape[0]]))
-            if (w < 0).any() or not np.isfinite(w).all() or w.sum() <= 0:
-                raise UserInputError("sample_weight must be finite, non-negative and not all zero.")
+        w = check_sample_weight(sample_weight, n)
         if sensitive_features is None:
             codes, n_groups = np.zeros(n, dtype=np.int64), 1
         else:
@@ -150,64 +151,26 @@ class FairPenaltyMLPClassifier(TorchMLPClassifier):
 
         rng = np.random.default_rng(self.random_state)
         dev = pick_device(self.device)
-        n_val = int(round(n * self.validation_fraction)) if n >= 20 else 0
-        perm = rng.permutation(n)
-        val_idx, tr_idx = perm[:n_val], perm[n_val:]
-        if n_val and w[tr_idx].sum() <= 0:
-            val_idx, tr_idx = val_idx[:0], perm
-
+        tr_idx, val_idx = holdout(n, self.validation_fraction, w, rng)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(self.random_state or 0))
             module = build_mlp(X.shape[1], tuple(int(h) for h in self.hidden_layer_sizes), len(self.classes_),
                                float(self.dropout)).to(dev)
-            Xt = torch.tensor(X, device=dev)
             yt = torch.tensor(y_idx, device=dev)
             wt = torch.tensor(w, device=dev)
             gt = torch.tensor(codes, device=dev)
-            w_mean = float(w[tr_idx].mean()) if len(tr_idx) else 1.0
             opt = torch.optim.Adam(module.parameters(), lr=float(self.learning_rate),
                                    weight_decay=float(self.weight_decay))
-            loss_fn = torch.nn.CrossEntropyLoss(reduction="none")
-            tr_t = torch.tensor(tr_idx, device=dev)
-            val_t = torch.tensor(val_idx, device=dev)
-            gaps: list[float] = []
-            stopper = EarlyStopping(self.patience, bool(n_val), int(self.max_epochs), self.callback)
+
+            def gap(logits, rows):
+                p = torch.softmax(logits, dim=1)[:, -1]
+                return fairness_gap(p, yt[rows], gt[rows], n_groups, self.penalty, wt[rows])
+
+            stopper = EarlyStopping(self.patience, bool(len(val_idx)), int(self.max_epochs), self.callback)
             start = time.perf_counter()
-            bs = int(self.batch_size)
-            for epoch in range(1, int(self.max_epochs) + 1):
-                module.train()
-                order = tr_t[torch.tensor(rng.permutation(len(tr_idx)), device=dev)]
-                total, total_gap = 0.0, 0.0
-                for i in range(0, len(order), bs):
-                    b = order[i:i + bs]
-                    logits = module(Xt[b])
-                    loss = (loss_fn(logits, yt[b]) * wt[b]).sum() / (len(b) * w_mean)
-                    if penalise:
-                        p = torch.softmax(logits, dim=1)[:, -1]
-                        gap = fairness_gap(p, yt[b], gt[b], n_groups, self.penalty, wt[b])
-                        loss = loss + lam * gap
-                        total_gap += float(gap.detach()) * len(b)
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    opt.step()
-                    total += float(loss.detach()) * len(b)
-                train_loss = total / max(len(order), 1)
-                gaps.append(total_gap / max(len(order), 1))
-                val_loss = None
-                if n_val:
-                    module.eval()
-                    with torch.no_grad():
-                        lv_logits = module(Xt[val_t])
-                        lv = loss_fn(lv_logits, yt[val_t])
-                        val = (lv * wt[val_t]).sum() / wt[val_t].sum().clamp_min(1e-12)
-                        if penalise:
-                            pv = torch.softmax(lv_logits, dim=1)[:, -1]
-                            val = val + lam * fairness_gap(pv, yt[val_t], gt[val_t], n_groups, self.penalty, wt[val_t])
-                        val_loss = float(val)
-                if stopper.end_epoch(module, epoch, train_loss, val_loss):
-                    break
-            stopper.restore(module)
-        module.eval()
+            gaps = train_epochs(module, torch.tensor(X, device=dev), yt, w, tr_idx, val_idx, opt=opt,
+                                batch_size=int(self.batch_size), max_epochs=int(self.max_epochs), rng=rng,
+                                stopper=stopper, penalty=gap if penalise else None, penalty_weight=lam)
         self.module_ = module
         self.device_ = str(dev)
         self.history_ = stopper.history

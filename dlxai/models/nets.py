@@ -25,7 +25,14 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from dlxai import errors
 from dlxai.errors import UserInputError
-from dlxai.models.torch_mlp import EarlyStopping, pick_device
+from dlxai.models.torch_mlp import (
+    EarlyStopping,
+    batched_logits,
+    check_sample_weight,
+    holdout,
+    pick_device,
+    train_epochs,
+)
 
 
 # --- building blocks ---------------------------------------------------------------------------
@@ -234,59 +241,25 @@ class _NetClassifier(ClassifierMixin, BaseEstimator):
             )
         y_idx = np.searchsorted(self.classes_, y).astype(np.int64)
         n = X.shape[0]
-        w = np.ones(n, np.float32) if sample_weight is None else np.asarray(sample_weight, np.float32).reshape(-1)
-        if w.shape[0] != n:
-            raise UserInputError(errors.LENGTH_MISMATCH.format(lengths=[n, w.shape[0]]))
-        if (w < 0).any() or not np.isfinite(w).all() or w.sum() <= 0:
-            raise UserInputError("sample_weight must be finite, non-negative and not all zero.")
+        w = check_sample_weight(sample_weight, n)
         rng = np.random.default_rng(self.random_state)
         dev = pick_device(self.device)
-        n_val = int(round(n * self.validation_fraction)) if n >= 20 else 0
-        perm = rng.permutation(n)
-        val_idx, tr_idx = perm[:n_val], perm[n_val:]
+        tr_idx, val_idx = holdout(n, self.validation_fraction, w, rng)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(self.random_state or 0))
             module = self._build(X, len(self.classes_)).to(dev)
-            Xt = self._module_input(torch.tensor(X, device=dev))
-            yt = torch.tensor(y_idx, device=dev)
-            wt = torch.tensor(w, device=dev)
-            w_mean = float(w[tr_idx].mean()) if len(tr_idx) else 1.0
             opt = torch.optim.AdamW(module.parameters(), lr=float(self.learning_rate),
                                     weight_decay=float(self.weight_decay))
-            loss_fn = nn.CrossEntropyLoss(reduction="none")
-            val_t = torch.tensor(val_idx, device=dev)
-            stopper = EarlyStopping(self.patience, bool(n_val), int(self.max_epochs), self.callback)
+            stopper = EarlyStopping(self.patience, bool(len(val_idx)), int(self.max_epochs), self.callback)
             start = time.perf_counter()
             bs = int(self.batch_size) if self.batch_size is not None else min(1024, max(32, len(tr_idx) // 20))
             max_epochs = int(self.max_epochs)
             steps = max_epochs * max(1, math.ceil(len(tr_idx) / bs))
             sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=float(self.learning_rate), total_steps=steps,
                                                         pct_start=0.2)
-            for epoch in range(1, max_epochs + 1):
-                module.train()
-                order = torch.tensor(tr_idx[rng.permutation(len(tr_idx))], device=dev)
-                total = 0.0
-                for i in range(0, len(order), bs):
-                    b = order[i:i + bs]
-                    if len(b) < 2 and len(order) > 1:  # BatchNorm cannot train on one row
-                        continue
-                    loss = (loss_fn(module(Xt[b]), yt[b]) * wt[b]).sum() / (len(b) * w_mean)
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    opt.step()
-                    sched.step()
-                    total += float(loss.detach()) * len(b)
-                train_loss = total / max(len(order), 1)
-                val_loss = None
-                if n_val:
-                    module.eval()
-                    with torch.no_grad():
-                        lv = loss_fn(module(Xt[val_t]), yt[val_t])
-                        val_loss = float((lv * wt[val_t]).sum() / wt[val_t].sum().clamp_min(1e-12))
-                if stopper.end_epoch(module, epoch, train_loss, val_loss):
-                    break
-            stopper.restore(module)
-        module.eval()
+            train_epochs(module, self._module_input(torch.tensor(X, device=dev)), torch.tensor(y_idx, device=dev), w,
+                         tr_idx, val_idx, opt=opt, batch_size=bs, max_epochs=max_epochs, rng=rng, stopper=stopper,
+                         after_step=sched.step, min_batch=2)
         self.module_ = module
         self.device_ = str(dev)
         self.history_ = stopper.history
@@ -297,14 +270,7 @@ class _NetClassifier(ClassifierMixin, BaseEstimator):
     def _logits(self, X) -> np.ndarray:
         check_is_fitted(self, "module_")
         X = validate_data(self, X, dtype=np.float32, reset=False)
-        dev = next(self.module_.parameters()).device
-        out = []
-        self.module_.eval()
-        with torch.no_grad():
-            for i in range(0, X.shape[0], 8192):
-                xb = self._module_input(torch.from_numpy(np.ascontiguousarray(X[i:i + 8192])).to(dev))
-                out.append(self.module_(xb).double().cpu().numpy())
-        return np.concatenate(out) if out else np.zeros((0, len(self.classes_)))
+        return batched_logits(self.module_, X, len(self.classes_), batch=8192, prepare=self._module_input)
 
     def predict_proba(self, X) -> np.ndarray:
         logits = self._logits(X)

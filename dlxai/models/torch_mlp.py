@@ -83,6 +83,104 @@ class EarlyStopping:
             module.load_state_dict(self.state)
 
 
+def check_sample_weight(sample_weight, n: int) -> np.ndarray:
+    """Float32 weights of length ``n`` (ones when ``None``), or a :class:`UserInputError` saying what is wrong."""
+    if sample_weight is None:
+        return np.ones(n, dtype=np.float32)
+    w = np.array(sample_weight, dtype=np.float32).reshape(-1)
+    if w.shape[0] != n:
+        raise UserInputError(errors.LENGTH_MISMATCH.format(lengths=[n, w.shape[0]]))
+    if (w < 0).any() or not np.isfinite(w).all():
+        raise UserInputError("sample_weight must be finite and non-negative.")
+    if w.sum() <= 0:
+        raise UserInputError("sample_weight sums to zero: at least one row must carry weight.")
+    return w
+
+
+def holdout(n: int, fraction: float, w: np.ndarray, rng) -> tuple[np.ndarray, np.ndarray]:
+    """(training, validation) row indices: a seeded slice held out for early stopping; none below 20 rows, or
+    when the rows left for training would carry no weight."""
+    n_val = int(round(n * fraction)) if n >= 20 else 0
+    perm = rng.permutation(n)
+    val_idx, tr_idx = perm[:n_val], perm[n_val:]
+    if n_val and w[tr_idx].sum() <= 0:
+        val_idx, tr_idx = val_idx[:0], perm
+    return tr_idx, val_idx
+
+
+def train_epochs(module, Xt, yt, w: np.ndarray, tr_idx: np.ndarray, val_idx: np.ndarray, *, opt, batch_size: int,
+                 max_epochs: int, rng, stopper: EarlyStopping, after_step=None, min_batch: int = 1,
+                 penalty=None, penalty_weight: float = 0.0) -> list[float]:
+    """The mini-batch loop every torch estimator of dlxai shares, then the best epoch's weights restored.
+
+    The loss is ``sum(w_i * CE_i) / (batch * mean(w over training rows))`` (so ``sample_weight`` means
+    repetition), plus ``penalty_weight * penalty(logits, rows)`` where a penalty is given (on the validation
+    slice too).  ``after_step`` runs after each optimiser step (a learning-rate schedule); batches smaller than
+    ``min_batch`` are skipped (BatchNorm cannot train on one row).  Returns the mean penalty of each epoch.
+    """
+    import torch
+
+    dev = Xt.device
+    wt = torch.tensor(w, device=dev)
+    w_mean = float(w[tr_idx].mean()) if len(tr_idx) else 1.0
+    loss_fn = torch.nn.CrossEntropyLoss(reduction="none")
+    tr_t = torch.tensor(tr_idx, device=dev)
+    val_t = torch.tensor(val_idx, device=dev)
+    use_penalty = penalty is not None and penalty_weight > 0
+    penalties: list[float] = []
+    for epoch in range(1, int(max_epochs) + 1):
+        module.train()
+        order = tr_t[torch.tensor(rng.permutation(len(tr_idx)), device=dev)]
+        total, total_pen = 0.0, 0.0
+        for i in range(0, len(order), batch_size):
+            b = order[i:i + batch_size]
+            if len(b) < min_batch and len(order) > 1:
+                continue
+            logits = module(Xt[b])
+            loss = (loss_fn(logits, yt[b]) * wt[b]).sum() / (len(b) * w_mean)
+            if use_penalty:
+                pen = penalty(logits, b)
+                loss = loss + penalty_weight * pen
+                total_pen += float(pen.detach()) * len(b)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            if after_step is not None:
+                after_step()
+            total += float(loss.detach()) * len(b)
+        train_loss = total / max(len(order), 1)
+        penalties.append(total_pen / max(len(order), 1))
+        val_loss = None
+        if len(val_idx):
+            module.eval()
+            with torch.no_grad():
+                lv_logits = module(Xt[val_t])
+                lv = loss_fn(lv_logits, yt[val_t])
+                val = (lv * wt[val_t]).sum() / wt[val_t].sum().clamp_min(1e-12)
+                if use_penalty:
+                    val = val + penalty_weight * penalty(lv_logits, val_t)
+                val_loss = float(val)
+        if stopper.end_epoch(module, epoch, train_loss, val_loss):
+            break
+    stopper.restore(module)
+    module.eval()
+    return penalties
+
+
+def batched_logits(module, X: np.ndarray, n_classes: int, *, batch: int = 65536, prepare=None) -> np.ndarray:
+    """float64 logits of ``module`` on ``X`` (float32 rows), ``batch`` rows at a time on the module's device."""
+    import torch
+
+    dev = next(module.parameters()).device
+    out = []
+    module.eval()
+    with torch.no_grad():
+        for i in range(0, X.shape[0], batch):
+            xb = torch.from_numpy(np.ascontiguousarray(X[i:i + batch])).to(dev)
+            out.append(module(prepare(xb) if prepare is not None else xb).double().cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, n_classes))
+
+
 def build_mlp(n_in: int, hidden: tuple[int, ...], n_out: int, dropout: float):
     import torch.nn as nn
 
@@ -169,62 +267,20 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
             raise UserInputError(errors.ONE_CLASS.format(value=self.classes_[0]))
         y_idx = np.searchsorted(self.classes_, y).astype(np.int64)
         n = X.shape[0]
-        if sample_weight is None:
-            w = np.ones(n, dtype=np.float32)
-        else:
-            w = np.asarray(sample_weight, dtype=np.float32).reshape(-1)
-            if w.shape[0] != n:
-                raise UserInputError(errors.LENGTH_MISMATCH.format(lengths=[n, w.shape[0]]))
-            if (w < 0).any() or not np.isfinite(w).all():
-                raise UserInputError("sample_weight must be finite and non-negative.")
-            if w.sum() <= 0:
-                raise UserInputError("sample_weight sums to zero: at least one row must carry weight.")
-
+        w = check_sample_weight(sample_weight, n)
         rng = np.random.default_rng(self.random_state)
         dev = pick_device(self.device)
-        n_val = int(round(n * self.validation_fraction)) if n >= 20 else 0
-        perm = rng.permutation(n)
-        val_idx, tr_idx = perm[:n_val], perm[n_val:]
-        if n_val and w[tr_idx].sum() <= 0:
-            val_idx, tr_idx = val_idx[:0], perm
-
+        tr_idx, val_idx = holdout(n, self.validation_fraction, w, rng)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(self.random_state or 0))
             module = build_mlp(X.shape[1], tuple(int(h) for h in self.hidden_layer_sizes), len(self.classes_),
                                float(self.dropout)).to(dev)
-            Xt = torch.tensor(X, device=dev)
-            yt = torch.tensor(y_idx, device=dev)
-            wt = torch.tensor(w, device=dev)
-            w_mean = float(w[tr_idx].mean()) if len(tr_idx) else 1.0
             opt = torch.optim.Adam(module.parameters(), lr=float(self.learning_rate), weight_decay=float(self.weight_decay))
-            loss_fn = torch.nn.CrossEntropyLoss(reduction="none")
-            tr_t = torch.tensor(tr_idx, device=dev)
-            val_t = torch.tensor(val_idx, device=dev)
-            stopper = EarlyStopping(self.patience, bool(n_val), int(self.max_epochs), self.callback)
+            stopper = EarlyStopping(self.patience, bool(len(val_idx)), int(self.max_epochs), self.callback)
             start = time.perf_counter()
-            bs = int(self.batch_size)
-            for epoch in range(1, int(self.max_epochs) + 1):
-                module.train()
-                order = tr_t[torch.tensor(rng.permutation(len(tr_idx)), device=dev)]
-                total = 0.0
-                for i in range(0, len(order), bs):
-                    b = order[i:i + bs]
-                    loss = (loss_fn(module(Xt[b]), yt[b]) * wt[b]).sum() / (len(b) * w_mean)
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    opt.step()
-                    total += float(loss.detach()) * len(b)
-                train_loss = total / max(len(order), 1)
-                val_loss = None
-                if n_val:
-                    module.eval()
-                    with torch.no_grad():
-                        lv = loss_fn(module(Xt[val_t]), yt[val_t])
-                        val_loss = float((lv * wt[val_t]).sum() / wt[val_t].sum().clamp_min(1e-12))
-                if stopper.end_epoch(module, epoch, train_loss, val_loss):
-                    break
-            stopper.restore(module)
-        module.eval()
+            train_epochs(module, torch.tensor(X, device=dev), torch.tensor(y_idx, device=dev), w, tr_idx, val_idx,
+                         opt=opt, batch_size=int(self.batch_size), max_epochs=int(self.max_epochs), rng=rng,
+                         stopper=stopper)
         self.module_ = module
         self.device_ = str(dev)
         self.history_ = stopper.history
@@ -234,16 +290,9 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
 
     # --- inference ---------------------------------------------------------------------------
     def _logits(self, X) -> np.ndarray:
-        import torch
-
         check_is_fitted(self, "module_")
         X = validate_data(self, X, dtype=np.float32, reset=False)
-        dev = next(self.module_.parameters()).device
-        out = []
-        with torch.no_grad():
-            for i in range(0, X.shape[0], 65536):
-                out.append(self.module_(torch.from_numpy(X[i:i + 65536]).to(dev)).double().cpu().numpy())
-        return np.concatenate(out) if out else np.zeros((0, len(self.classes_)))
+        return batched_logits(self.module_, X, len(self.classes_))
 
     def predict_proba(self, X) -> np.ndarray:
         logits = self._logits(X)
