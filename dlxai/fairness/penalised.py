@@ -122,9 +122,6 @@ class FairPenaltyMLPClassifier(TorchMLPClassifier):
                 or lam < 0:
             raise UserInputError(BAD_FAIRNESS_WEIGHT.format(value=lam))
 
-    def predict(self, X):
-        return self.classes_[np.argmax(self._logits(X), axis=1)] if hasattr(self, "classes_") else self._logits(X)
-
     def fit(self, X, y, sensitive_features=None, sample_weight=None):
         import torch
 

@@ -21,13 +21,13 @@ import torch
 import torch.nn as nn
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import validate_data
 
 from dlxai import errors
 from dlxai.errors import UserInputError
 from dlxai.models.torch_mlp import (
     EarlyStopping,
-    batched_logits,
+    TorchOutputs,
     check_sample_weight,
     holdout,
     pick_device,
@@ -202,7 +202,7 @@ def infer_feature_groups(X: np.ndarray) -> list[list[int]]:
 
 
 # --- the estimator contract ----------------------------------------------------------------------
-class _NetClassifier(ClassifierMixin, BaseEstimator):
+class _NetClassifier(TorchOutputs, ClassifierMixin, BaseEstimator):
     """Shared fit/predict: Adam, cross-entropy, optional early stopping on a held-out slice, progress callback."""
 
     def __sklearn_tags__(self):
@@ -211,8 +211,7 @@ class _NetClassifier(ClassifierMixin, BaseEstimator):
         return tags
 
     # subclasses: _build(X, n_classes) -> module; _module_input(Xt) -> tensor the module eats
-    def _module_input(self, Xt: torch.Tensor) -> torch.Tensor:
-        return Xt
+    _logits_batch = 8192
 
     def _check_params(self) -> None:
         me = self.max_epochs
@@ -267,23 +266,6 @@ class _NetClassifier(ClassifierMixin, BaseEstimator):
         self.fit_seconds_ = time.perf_counter() - start
         return self
 
-    def _logits(self, X) -> np.ndarray:
-        check_is_fitted(self, "module_")
-        X = validate_data(self, X, dtype=np.float32, reset=False)
-        return batched_logits(self.module_, X, len(self.classes_), batch=8192, prepare=self._module_input)
-
-    def predict_proba(self, X) -> np.ndarray:
-        logits = self._logits(X)
-        logits -= logits.max(axis=1, keepdims=True)
-        p = np.exp(logits)
-        return (p / p.sum(axis=1, keepdims=True)).astype(np.float64)
-
-    def decision_function(self, X) -> np.ndarray:
-        logits = self._logits(X)
-        return logits[:, 1] - logits[:, 0] if logits.shape[1] == 2 else logits
-
-    def predict(self, X) -> np.ndarray:
-        return self.classes_[np.argmax(self._logits(X), axis=1)]
 
 
 def _check_image_shape(image_shape, n_features: int) -> tuple[int, int, int]:

@@ -195,7 +195,38 @@ def build_mlp(n_in: int, hidden: tuple[int, ...], n_out: int, dropout: float):
     return nn.Sequential(*layers)
 
 
-class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
+class TorchOutputs:
+    """Inference shared by dlxai's torch estimators: logits in batches on the module's device, softmax
+    probabilities, the binary margin, the argmax class.  ``_module_input`` maps a batch of rows to what the
+    network eats (images reshape them)."""
+
+    _logits_batch = 65536
+
+    def _module_input(self, xb):
+        return xb
+
+    def _logits(self, X) -> np.ndarray:
+        check_is_fitted(self, "module_")
+        X = validate_data(self, X, dtype=np.float32, reset=False)
+        return batched_logits(self.module_, X, len(self.classes_), batch=self._logits_batch,
+                              prepare=self._module_input)
+
+    def predict_proba(self, X) -> np.ndarray:
+        logits = self._logits(X)
+        logits -= logits.max(axis=1, keepdims=True)
+        p = np.exp(logits)
+        return (p / p.sum(axis=1, keepdims=True)).astype(np.float64)
+
+    def decision_function(self, X) -> np.ndarray:
+        logits = self._logits(X)
+        return logits[:, 1] - logits[:, 0] if logits.shape[1] == 2 else logits
+
+    def predict(self, X) -> np.ndarray:
+        logits = self._logits(X)  # checks fitted first
+        return self.classes_[np.argmax(logits, axis=1)]
+
+
+class TorchMLPClassifier(TorchOutputs, ClassifierMixin, BaseEstimator):
     """Feed-forward ReLU network trained with Adam, early stopping on a held-out slice.
 
     Parameters are stored as given (scikit-learn convention); ``fit`` validates them.  Learned
@@ -288,22 +319,3 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
         self.fit_seconds_ = time.perf_counter() - start
         return self
 
-    # --- inference ---------------------------------------------------------------------------
-    def _logits(self, X) -> np.ndarray:
-        check_is_fitted(self, "module_")
-        X = validate_data(self, X, dtype=np.float32, reset=False)
-        return batched_logits(self.module_, X, len(self.classes_))
-
-    def predict_proba(self, X) -> np.ndarray:
-        logits = self._logits(X)
-        logits -= logits.max(axis=1, keepdims=True)
-        p = np.exp(logits)
-        return (p / p.sum(axis=1, keepdims=True)).astype(np.float64)
-
-    def decision_function(self, X) -> np.ndarray:
-        logits = self._logits(X)
-        return logits[:, 1] - logits[:, 0] if logits.shape[1] == 2 else logits
-
-    def predict(self, X) -> np.ndarray:
-        logits = self._logits(X)  # checks fitted first
-        return self.classes_[np.argmax(logits, axis=1)]
