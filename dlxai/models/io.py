@@ -60,6 +60,15 @@ def pickle_allowed() -> bool:
 
 
 # --- input contracts (preprocessing without fitting) -----------------------------------------------
+def _check_columns(X, columns) -> None:
+    """A DataFrame holding every column the model's contract names, or a UserInputError naming the first missing."""
+    if not isinstance(X, pd.DataFrame):
+        raise UserInputError(f"transform needs a DataFrame with named columns; received {type(X).__name__}.")
+    missing = [c for c in columns if c not in X.columns]
+    if missing:
+        raise UserInputError(errors.UNKNOWN_COLUMN.format(column=missing[0], available=list(X.columns)))
+
+
 class ColumnsPreprocessor(TransformerMixin, BaseEstimator):
     """The contract "the model takes these numeric columns, in this order", as a preprocessor."""
 
@@ -80,11 +89,7 @@ class ColumnsPreprocessor(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X: pd.DataFrame) -> np.ndarray:
-        if not isinstance(X, pd.DataFrame):
-            raise UserInputError(f"transform needs a DataFrame with named columns; received {type(X).__name__}.")
-        missing = [c for c in self.columns_ if c not in X.columns]
-        if missing:
-            raise UserInputError(errors.UNKNOWN_COLUMN.format(column=missing[0], available=list(X.columns)))
+        _check_columns(X, self.columns_)
         out = np.empty((len(X), len(self.columns_)), dtype=np.float32)
         for i, c in enumerate(self.columns_):
             col = X[c]
@@ -151,11 +156,7 @@ class SpecPreprocessor(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X: pd.DataFrame) -> np.ndarray:
-        if not isinstance(X, pd.DataFrame):
-            raise UserInputError(f"transform needs a DataFrame with named columns; received {type(X).__name__}.")
-        missing = [c for c in self.columns_ if c not in X.columns]
-        if missing:
-            raise UserInputError(errors.UNKNOWN_COLUMN.format(column=missing[0], available=list(X.columns)))
+        _check_columns(X, self.columns_)
         parts = []
         if self.numeric:
             num = np.empty((len(X), len(self.numeric)), dtype=np.float64)
