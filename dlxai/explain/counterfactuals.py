@@ -579,13 +579,14 @@ def _random_pool(space: CFSpace, r: _Resolved, num0, codes0, target, *, n_candid
 
 
 def _one_feature_moves(space: CFSpace, r: _Resolved, num0, codes0, target, *, skip=None, grid: int = 24,
-                       refine: int = 8, keep_levels: int = 3):
+                       refine: int = 8, keep_levels: int = 3, max_levels: int = 64):
     """The sparsest counterfactuals there are: for every query and every feature it may change, the
     change of that feature *alone* that flips the model, if one exists.
 
     Numeric features try training quantiles inside the allowed range on each side of the query; the
     nearest one that flips is bisected back towards the query (integers rounded away from it).
-    Categorical features try every other level (the ``keep_levels`` surest flips are kept).  ``skip`` (n, features) masks features a query must
+    Categorical features try every other level (the ``max_levels`` most frequent of a high-cardinality
+    column; the ``keep_levels`` surest flips are kept).  ``skip`` (n, features) masks features a query must
     not touch.  Returns (num, codes, query index) of the flips, and per query and feature the best
     P(desired class) seen (what the greedy second step follows)."""
     n, nnum, ncat = len(num0), len(space.numeric), len(space.categorical)
@@ -648,6 +649,8 @@ def _one_feature_moves(space: CFSpace, r: _Resolved, num0, codes0, target, *, sk
         f = nnum + g
         rows = np.nonzero(~skip[:, f])[0]
         levels = [i for i, lv in enumerate(space.levels[g]) if lv != MISSING_LEVEL]
+        if len(levels) > max_levels:  # a high-cardinality column: its most frequent training levels
+            levels = sorted(sorted(levels, key=lambda i: -space.level_freq[g][i])[:max_levels])
         if len(rows) == 0 or not levels:
             continue
         G = len(levels)
