@@ -9,6 +9,12 @@ gradients vs shap.GradientExplainer, equal sample counts, same background, expla
 top class (shap's ranked_outputs=1); shap's batch_size is set to nsamples (its fastest setting).
 On a CUDA machine IG also runs on 100,000 rows.  (LRP is benchmarks/lrp.py.)
 
+Captum runs IG twice: with ``internal_batch_size`` equal to our points per pass (its fair, batched setting: the
+main line) and, on 1,000 rows, with its default ``None``.  The default is what a user gets without tuning, and it
+grows quadratically: Captum takes ``torch.autograd.grad(torch.unbind(outputs), inputs)`` over rows × steps scalar
+outputs at once (captum/_utils/gradient.py), and PyTorch's engine handles that one node's hundreds of thousands of
+gradient edges far slower than one batched backward (10,000 rows did not finish in 480 s on 2 cores).
+
     OMP_NUM_THREADS=2 .venv/bin/python benchmarks/attribution.py [--ig-rows N] [--shap-rows N] [--only ig|shap]
 """
 
@@ -114,7 +120,8 @@ def main() -> None:
         for dev in devices:
             for rows in ([a.ig_rows] if a.ig_rows else ([10_000, 100_000] if dev.type == "cuda" else [10_000])):
                 bs = a.batch_size or (262_144 if dev.type == "cuda" else 8192)
-                print(json.dumps(bench_ig(rows, dev, bs, None)), flush=True)
+                print(json.dumps(bench_ig(rows, dev, bs, bs)), flush=True)
+            print(json.dumps(bench_ig(1000, dev, a.batch_size or 8192, None)), flush=True)  # Captum's default
     if a.only in (None, "shap"):
         for dev in devices:
             print(json.dumps(bench_shap(a.shap_rows, dev, a.n_samples, a.background)), flush=True)
