@@ -49,9 +49,14 @@ BAD_INPUTS = "The model could not run on inputs of shape {shape}: {error}. Pass 
 
 
 def _supported_leaf_types() -> tuple[type, ...]:
-    from zennit.layer import Sum
+    import sys
 
     from dlxai.models.nets import Add
+
+    # zennit's Sum only where zennit is loaded already (a module holding one imported it): importing zennit pulls in
+    # torchvision and torch._dynamo, seconds that checking whether LRP applies must not cost
+    zennit_layer = sys.modules.get("zennit.layer")
+    extra = (zennit_layer.Sum,) if zennit_layer is not None else ()
 
     acts = (nn.ReLU, nn.LeakyReLU, nn.ReLU6, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU, nn.Sigmoid, nn.Tanh,
             nn.Softplus, nn.Hardtanh, nn.PReLU, nn.Hardswish, nn.Hardsigmoid)
@@ -62,7 +67,7 @@ def _supported_leaf_types() -> tuple[type, ...]:
              nn.AlphaDropout)
     layers = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d,
               nn.ConvTranspose3d, nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
-    return acts + pools + shape + layers + (Add, Sum)
+    return acts + pools + shape + layers + (Add,) + extra
 
 
 def _methods_that_apply(module: nn.Module) -> str:

@@ -63,6 +63,21 @@ def test_registry_import_does_not_import_the_method_modules():
     assert out == "[]"
 
 
+def test_choosing_methods_does_not_import_zennit_or_torchvision():
+    """Asking which methods apply (every attribute call does) must not pull torchvision and torch._dynamo in
+    through zennit: that cost seconds on the first explanation of every session."""
+    import subprocess
+    import sys
+
+    code = ("import sys, torch; from dlxai.explain.attribution import applicable_methods; "
+            "net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2)); "
+            "assert 'lrp' in applicable_methods(net); "
+            "print([m for m in ('zennit', 'torchvision', 'torch._dynamo') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=str(importlib.import_module("tests.conftest").ROOT)).stdout.strip()
+    assert out == "[]"
+
+
 @pytest.mark.parametrize("method", OWN)
 def test_model_is_unchanged_after_each_method(method):
     m = _mlp(1)
