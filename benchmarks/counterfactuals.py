@@ -124,7 +124,7 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=50)
     ap.add_argument("--big", type=int, default=1000)
     ap.add_argument("--burden-rows", type=int, default=1000)
-    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=None, help="torch threads for ours (default: torch's own)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--close-penalty", type=float, default=1.0,
                     help="changed_penalty of a second, proximity-first run of ours on the same queries "

@@ -871,7 +871,7 @@ def find_counterfactuals(
     n_sparse_candidates: int = 30,
     seed: int = 0,
     on_failure: str = "raise",
-    num_threads: int = 1,
+    num_threads: int | None = None,
     progress: Callable[[float, str], None] | None = None,
     _lift: tuple[str, ...] = (),
 ) -> CounterfactualResult:
@@ -882,13 +882,18 @@ def find_counterfactuals(
     models and the random search otherwise.  ``on_failure="raise"`` raises
     :data:`NO_COUNTERFACTUAL` (naming the binding constraint) when a row gets none;
     ``"keep"`` returns such rows with ``valid`` all False.  ``progress(fraction, text)`` is
-    called as the search goes.  ``num_threads`` torch threads run it (restored afterwards): its
-    batches are small, and on a shared CPU thread hand-offs cost more than they bring.
+    called as the search goes.  ``num_threads`` ``None`` leaves torch's thread count alone (the count is
+    process-wide: changing it would slow other users of a shared dashboard); a number sets it for the search
+    and restores it afterwards.
     """
     import torch
 
+    if num_threads is not None and (isinstance(num_threads, bool) or not isinstance(num_threads, (int, np.integer))
+                                    or num_threads < 1):
+        raise UserInputError(f"num_threads must be None or a positive whole number; received {num_threads!r}.")
     prev = torch.get_num_threads()
-    torch.set_num_threads(max(1, int(num_threads)))
+    if num_threads is not None:
+        torch.set_num_threads(int(num_threads))
     try:
         return _find(model, dataset, rows, k=k, constraints=constraints, desired_class=desired_class, method=method,
                      steps=steps, learning_rate=learning_rate, kappa=kappa, diversity_weight=diversity_weight,
@@ -898,7 +903,8 @@ def find_counterfactuals(
                      seed=seed, on_failure=on_failure,
                      progress=progress, _lift=_lift)
     finally:
-        torch.set_num_threads(prev)
+        if num_threads is not None:
+            torch.set_num_threads(prev)
 
 
 def _find(model, dataset, rows, *, k, constraints, desired_class, method, steps, learning_rate, kappa,

@@ -191,6 +191,8 @@ def test_bad_parameters(small_mlp, german, rejected):
         find_counterfactuals(small_mlp, german, rejected, constraints=Constraints(immutable=("nope",)))
     with pytest.raises(UserInputError, match="Range for 'age'"):
         find_counterfactuals(small_mlp, german, rejected, constraints=Constraints(ranges={"age": (50, 20)}))
+    with pytest.raises(UserInputError, match="num_threads must be None or a positive whole number"):
+        find_counterfactuals(small_mlp, german, rejected, num_threads=0)
     for bad in (-1.0, float("nan"), "a lot", True):
         with pytest.raises(UserInputError, match="changed_penalty .* must be a number >= 0"):
             find_counterfactuals(small_mlp, german, rejected, changed_penalty=bad)
