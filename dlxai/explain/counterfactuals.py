@@ -710,9 +710,13 @@ def _sparse_moves(space: CFSpace, r: _Resolved, num0, codes0, target, k: int, *,
     return tuple(np.concatenate([p[i] for p in pools]) for i in range(3))
 
 
-def _select(space: CFSpace, num0, codes0, pn, pc, pq, k: int, changed_penalty: float):
+def _select(space: CFSpace, num0, codes0, pn, pc, pq, k: int, changed_penalty: float, repeat_penalty=None):
     """Pick k distinct counterfactuals per query from a pool of valid ones: the best by
-    ``cost + changed_penalty * features changed`` first, then trading that score against distance to the picks."""
+    ``cost + changed_penalty * features changed`` first, then trading that score against distance to the picks.
+    A candidate that changes the same set of features as a pick (capital-gain 16,342 after capital-gain 16,650)
+    also pays ``repeat_penalty`` (default: half of ``changed_penalty``), so a different way to the same decision
+    wins unless it costs more than about half a changed feature extra."""
+    repeat_penalty = changed_penalty / 2 if repeat_penalty is None else repeat_penalty
     n = len(num0)
     best_num = np.repeat(num0, k, axis=0).astype(np.float64)
     best_codes = np.repeat(codes0, k, axis=0)
@@ -726,6 +730,7 @@ def _select(space: CFSpace, num0, codes0, pn, pc, pq, k: int, changed_penalty: f
     uniq = np.sort(uniq)
     pn, pc, pq, emb = pn[uniq], pc[uniq], pq[uniq], emb[uniq]
     score0 = space.cost(num0[pq], codes0[pq], pn, pc) + changed_penalty * space.n_changed(num0[pq], codes0[pq], pn, pc)
+    changed = np.concatenate([~np.isclose(pn, num0[pq], rtol=0, atol=1e-9), pc != codes0[pq]], axis=1)
     order = np.argsort(pq, kind="stable")
     starts = np.searchsorted(pq[order], np.arange(n + 1))
     for i in range(n):
@@ -735,7 +740,8 @@ def _select(space: CFSpace, num0, codes0, pn, pc, pq, k: int, changed_penalty: f
         chosen = [idx[np.argmin(score0[idx])]]
         while len(chosen) < min(k, len(idx)):
             d = np.abs(emb[idx][:, None, :] - emb[chosen][None, :, :]).sum(-1).min(axis=1)
-            score = score0[idx] - 0.5 * np.minimum(d, 4.0)
+            same_set = (changed[idx][:, None, :] == changed[chosen][None, :, :]).all(-1).any(axis=1)
+            score = score0[idx] - 0.5 * np.minimum(d, 4.0) + repeat_penalty * same_set
             score[np.isin(idx, chosen)] = np.inf
             chosen.append(idx[np.argmin(score)])
         for j, c in enumerate(chosen):
