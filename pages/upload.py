@@ -6,6 +6,7 @@ import streamlit as st
 from dlxai import errors, plots
 from dlxai.data import upload as up
 from dlxai.models import io as mio
+from ui import report as ur
 from ui import state
 from ui import upload as uu
 from ui.errors import error_boundary
@@ -142,6 +143,15 @@ with tab_pred:
             st.metric("Demographic parity difference", f"{audit.summary['demographic_parity_difference']:.3f}")
             st.dataframe(audit.by_group, width="stretch")
             st.plotly_chart(plots.group_metric_bars(audit), key="up_p_bars")
+        if st.button("Build the audit PDF of these predictions", key="up_p_pdf",
+                     help="Every sensitive column on its own, with intervals, charts, limitations and a manifest."):
+            with error_boundary("Building the predictions report"):
+                st.session_state[uu.PREDICTIONS_REPORT] = ur.build_with_progress(
+                    uu.predictions_bundle(), title="Audit of the uploaded decisions")
+        res = st.session_state.get(uu.PREDICTIONS_REPORT)
+        if res is not None:
+            st.download_button(f"Download the PDF ({res.pages} pages)", res.pdf, file_name="dlxai-audit.pdf",
+                               mime="application/pdf", key="up_p_dl")
 
 # --- export ------------------------------------------------------------------------------------
 with tab_export:

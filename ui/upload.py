@@ -19,6 +19,8 @@ TABLE = "dlxai.upload.table"  # (key, ParsedTable) of the last parsed data file
 TEST_TABLE = "dlxai.upload.test_table"
 PRED_TABLE = "dlxai.upload.pred_table"
 PREDICTIONS = "dlxai.predictions"  # PredictionsOnly of the last predictions upload
+PREDICTIONS_TABLE = "dlxai.predictions.table"  # the ParsedTable those predictions came from
+PREDICTIONS_REPORT = "dlxai.predictions.report"  # ReportResult of those predictions
 EXPORTS = "dlxai.upload.exports"  # model fingerprint -> {filename: bytes}
 DELIMITERS = {"auto": None, ", (comma)": ",", "; (semicolon)": ";", "tab": "\t", "| (pipe)": "|"}
 ENCODINGS = {"auto (UTF-8, else Latin-1)": None, "UTF-8": "utf-8", "Latin-1": "latin-1"}
@@ -78,7 +80,24 @@ def use_predictions(table: up.ParsedTable, label: str, positive, sensitive, *, p
     p = mio.load_predictions(table.frame, label, positive, sensitive, prediction=prediction,
                              positive_prediction=positive_prediction, score=score, threshold=threshold)
     st.session_state[PREDICTIONS] = p
+    st.session_state[PREDICTIONS_TABLE] = table
+    st.session_state.pop(PREDICTIONS_REPORT, None)  # a report of earlier predictions no longer applies
     return p
+
+
+def predictions_bundle(n_bootstrap: int = 1000, rules=()):
+    """The audit of the last predictions upload, every sensitive column on its own, for the PDF (as the CLI's
+    ``audit --prediction-column/--score-column`` builds it)."""
+    from dlxai.report import audit_predictions
+
+    p, table = st.session_state.get(PREDICTIONS), st.session_state.get(PREDICTIONS_TABLE)
+    if p is None or table is None:
+        raise up.UserInputError("Audit a predictions file first (Upload → Predictions only), then build its report.")
+    k = p.params
+    return audit_predictions(table.frame, target=k["label"], sensitive=list(k["sensitive"]),
+                             prediction_column=k["prediction"], score_column=k["score"], threshold=k["threshold"],
+                             positive_label=k["positive_label"], rules=rules, n_bootstrap=n_bootstrap,
+                             name=table.name, source=f"uploaded file {table.name}")
 
 
 def exports(m) -> dict[str, bytes]:

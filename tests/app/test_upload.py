@@ -170,6 +170,19 @@ def test_predictions_only_audit_is_shown(app):
     assert float(at.metric[0].value) == pytest.approx(expected, abs=1e-3)
     assert p.y_pred.sum() == (df.pred == "good").sum()
 
+    # the same decisions as an audit PDF for a reviewer, without a model
+    at.button(key="up_p_pdf").click().run()
+    assert not at.exception and not errors_of(at), errors_of(at)
+    res = at.session_state["dlxai.predictions.report"]
+    import io
+
+    from pypdf import PdfReader
+
+    text = "\n".join(pg.extract_text() for pg in PdfReader(io.BytesIO(res.pdf)).pages)
+    assert "Audit of the uploaded decisions" in text and "preds.csv" in text
+    assert f"{expected:.3f}" in text  # the page's demographic parity difference, in the PDF
+    assert any(b.label.startswith("Download the PDF") for b in at.download_button)
+
 
 def test_export_tab_offers_three_downloads(app, adult_logreg):
     at = upload_page(app)
