@@ -77,16 +77,23 @@ def _rows(dataset, n_rows: int):
     return X if n_rows >= len(X) else X.sample(n=n_rows, random_state=0).sort_index()
 
 
-def _call(model, dataset, settings: tuple, progress=None, inputs=None):
-    s = dict(settings)
-    kwargs = {"method": s["method"], "target": s["target"], "progress": progress, **dict(s.get("params", ()))}
+def _method_kwargs(dataset, s: dict) -> dict:
+    """The page's settings as keyword arguments of a method: target, its parameters, and the baselines (a
+    non-zero baseline draws on the training rows)."""
+    kwargs = {"target": s["target"], **dict(s.get("params", ()))}
     if "baselines" in s:
         kwargs["baselines"] = s["baselines"]
         if s["baselines"] != "zeros":
             kwargs["reference"] = dataset.X("train")
         if "n_baseline_samples" in s:
             kwargs["n_baseline_samples"] = s["n_baseline_samples"]
-    return attribute(model, _rows(dataset, s["n_rows"]) if inputs is None else inputs, **kwargs)
+    return kwargs
+
+
+def _call(model, dataset, settings: tuple, progress=None, inputs=None):
+    s = dict(settings)
+    rows = _rows(dataset, s["n_rows"]) if inputs is None else inputs
+    return attribute(model, rows, method=s["method"], progress=progress, **_method_kwargs(dataset, s))
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -107,14 +114,8 @@ def randomisation(_model, model_key: str, _dataset, dataset_key: str, settings: 
     from dlxai.explain.quality import randomisation_check
 
     s = dict(settings)
-    kwargs = {"target": s["target"], **dict(s.get("params", ()))}
-    if "baselines" in s:
-        kwargs["baselines"] = s["baselines"]
-        if s["baselines"] != "zeros":
-            kwargs["reference"] = _dataset.X("train")
-        if "n_baseline_samples" in s:
-            kwargs["n_baseline_samples"] = s["n_baseline_samples"]
-    return randomisation_check(_model, _rows(_dataset, n_rows), method=s["method"], progress=_progress, **kwargs)
+    return randomisation_check(_model, _rows(_dataset, n_rows), method=s["method"], progress=_progress,
+                               **_method_kwargs(_dataset, s))
 
 
 def progress_bar(text: str):
