@@ -10,40 +10,15 @@ import argparse
 import numpy as np
 import pandas as pd
 from _common import emit, timed
-from fairlearn.metrics import (
-    MetricFrame,
-    count,
-    demographic_parity_difference,
-    demographic_parity_ratio,
-    equal_opportunity_difference,
-    equalized_odds_difference,
-    equalized_odds_ratio,
-    false_negative_rate,
-    false_positive_rate,
-    selection_rate,
-    true_positive_rate,
-)
-from sklearn.metrics import accuracy_score, precision_score
 
 from dlxai.fairness import audit_fairness
+from tests.fairlearn_reference import fairlearn_metrics
 
 METRICS = ("count", "selection_rate", "accuracy", "tpr", "fpr", "fnr", "precision")
 
 
 def fairlearn_side(yt, yp, sf):
-    mf = MetricFrame(
-        metrics={"count": count, "selection_rate": selection_rate, "accuracy": accuracy_score,
-                 "tpr": true_positive_rate, "fpr": false_positive_rate, "fnr": false_negative_rate,
-                 "precision": lambda a, b: precision_score(a, b, zero_division=0)},
-        y_true=yt, y_pred=yp, sensitive_features=sf,
-    )
-    summary = {
-        "demographic_parity_difference": demographic_parity_difference(yt, yp, sensitive_features=sf),
-        "demographic_parity_ratio": demographic_parity_ratio(yt, yp, sensitive_features=sf),
-        "equalized_odds_difference": equalized_odds_difference(yt, yp, sensitive_features=sf),
-        "equalized_odds_ratio": equalized_odds_ratio(yt, yp, sensitive_features=sf),
-        "equal_opportunity_difference": equal_opportunity_difference(yt, yp, sensitive_features=sf),
-    }
+    mf, summary = fairlearn_metrics(yt, yp, sf)
     return mf.by_group, summary
 
 

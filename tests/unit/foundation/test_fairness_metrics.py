@@ -3,26 +3,13 @@
 import numpy as np
 import pandas as pd
 import pytest
-from fairlearn.metrics import (
-    MetricFrame,
-    count,
-    demographic_parity_difference,
-    demographic_parity_ratio,
-    equal_opportunity_difference,
-    equalized_odds_difference,
-    equalized_odds_ratio,
-    false_negative_rate,
-    false_positive_rate,
-    selection_rate,
-    true_positive_rate,
-)
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sklearn.metrics import accuracy_score, precision_score
 
 from dlxai import errors
 from dlxai.errors import UserInputError
 from dlxai.fairness import audit_fairness
+from tests.fairlearn_reference import fairlearn_metrics
 
 # 8 rows, two groups, counted by hand:
 #   group a: y_true 1 1 0 0, y_pred 1 0 1 0 -> selection 2/4, TPR 1/2, FPR 1/2, acc 2/4, precision 1/2
@@ -48,25 +35,6 @@ def test_eight_rows_counted_by_hand():
     assert not a.four_fifths_violated
 
 
-def _fairlearn(y_true, y_pred, sf):
-    mf = MetricFrame(
-        metrics={
-            "count": count, "selection_rate": selection_rate, "accuracy": accuracy_score,
-            "tpr": true_positive_rate, "fpr": false_positive_rate, "fnr": false_negative_rate,
-            "precision": lambda yt, yp: precision_score(yt, yp, zero_division=0),
-        },
-        y_true=y_true, y_pred=y_pred, sensitive_features=sf,
-    )
-    summary = {
-        "demographic_parity_difference": demographic_parity_difference(y_true, y_pred, sensitive_features=sf),
-        "demographic_parity_ratio": demographic_parity_ratio(y_true, y_pred, sensitive_features=sf),
-        "equalized_odds_difference": equalized_odds_difference(y_true, y_pred, sensitive_features=sf),
-        "equalized_odds_ratio": equalized_odds_ratio(y_true, y_pred, sensitive_features=sf),
-        "equal_opportunity_difference": equal_opportunity_difference(y_true, y_pred, sensitive_features=sf),
-    }
-    return mf, summary
-
-
 def _assert_equal_to_fairlearn(audit, mf, summary):
     by = mf.by_group
     if isinstance(by.index, pd.MultiIndex):
@@ -88,7 +56,7 @@ def test_equals_fairlearn_on_random_data(seed, two_attributes):
     sf = pd.DataFrame({"a": rng.choice(["p", "q", "r", "s"], n, p=[0.4, 0.3, 0.2, 0.1]), "b": rng.choice(["x", "y"], n)})
     sf = sf if two_attributes else sf["a"]
     audit = audit_fairness(yt, yp, sf, n_bootstrap=0)
-    _assert_equal_to_fairlearn(audit, *_fairlearn(yt, yp, sf))
+    _assert_equal_to_fairlearn(audit, *fairlearn_metrics(yt, yp, sf))
 
 
 @pytest.mark.parametrize("attrs", [["sex"], ["race"], ["age_band"], ["sex", "race"]])
@@ -98,7 +66,7 @@ def test_equals_fairlearn_on_adult_predictions(adult, adult_mlp, attrs):
     sf = adult.sensitive("test", attrs)
     sf = sf if len(attrs) == 2 else sf[attrs[0]]
     audit = audit_fairness(yt, yp, sf, n_bootstrap=200)
-    _assert_equal_to_fairlearn(audit, *_fairlearn(yt, yp, sf))
+    _assert_equal_to_fairlearn(audit, *fairlearn_metrics(yt, yp, sf))
 
 
 def test_adult_mlp_favours_men(adult, adult_mlp):
