@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from tests.app.conftest import errors_of
+from tests.app.conftest import errors_of, with_model
 
 
 def _with_german(app, german, german_mlp):
-    app.session_state["dlxai.dataset"] = german
-    app.session_state["dlxai.dataset_key"] = "german"
-    app.session_state["dlxai.model"] = german_mlp
-    app.session_state["dlxai.models"] = {german_mlp.name: german_mlp}
-    return app
+    return with_model(app, (german, german_mlp))
 
 
 def test_counterfactuals_page_shows_a_table_and_the_burden(app, german, german_mlp):

@@ -6,12 +6,6 @@ from tests.app.conftest import errors_of
 from tests.app.conftest import with_model as _with_model
 
 
-def test_page_without_a_model_points_to_training(app):
-    at = app.switch_page("pages/explanations.py").run()
-    assert not at.exception
-    assert any("No model is trained yet" in i.value for i in at.info)
-
-
 def test_integrated_gradients_with_views_and_quality_panel(app, german_tiny):
     at = _with_model(app, german_tiny).switch_page("pages/explanations.py").run()
     assert not at.exception, at.exception

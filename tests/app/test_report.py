@@ -10,12 +10,6 @@ from tests.app.conftest import errors_of
 from tests.app.conftest import with_model as _with_model
 
 
-def test_page_without_a_model_points_to_training(app):
-    at = app.switch_page("pages/report.py").run()
-    assert not at.exception
-    assert any("No model is trained yet" in i.value for i in at.info)
-
-
 def test_build_and_download_the_report(app, german_tiny):
     from ui import report as ur
 
