@@ -33,10 +33,6 @@ FAIL_RGB = (220, 38, 38)
 PASS_RGB = (22, 163, 74)
 
 
-def _t(text) -> str:
-    return str(text)
-
-
 def _font_dir():
     from pathlib import Path
 
@@ -80,7 +76,7 @@ def _pdf_class():
             self.set_y(-12)
             self.set_font(FONT, size=7)
             self.set_text_color(120, 120, 120)
-            self.cell(0, 5, _t(self.footer_text), align="L")
+            self.cell(0, 5, str(self.footer_text), align="L")
             self.set_x(-40)
             self.cell(30, 5, f"Page {self.page_no()}/{{nb}}", align="R")
             self.set_text_color(0, 0, 0)
@@ -106,8 +102,8 @@ class _Writer:
         self.pdf.footer_text = f"{title} - data {bundle.data.sha256[:12]} - dlxai {__version__}"
         self.pdf.set_auto_page_break(True, margin=16)
         self.pdf.set_margins(15, 15, 15)
-        self.pdf.set_title(_t(title))
-        self.pdf.set_author(_t(analyst or organisation or "dlxai"))
+        self.pdf.set_title(str(title))
+        self.pdf.set_author(str(analyst or organisation or "dlxai"))
         self.pdf.set_creator(f"dlxai {__version__}")
 
     # --- primitives ---------------------------------------------------------------------------
@@ -118,25 +114,25 @@ class _Writer:
     def h1(self, text: str, new_page: bool = True) -> None:
         if new_page:
             self.pdf.add_page()
-        self.pdf.start_section(_t(text), level=0)
+        self.pdf.start_section(str(text), level=0)
         self.pdf.set_font(FONT, "B", 16)
         self.pdf.set_text_color(*ACCENT)
-        self.pdf.cell(0, 10, _t(text), new_x="LMARGIN", new_y="NEXT")
+        self.pdf.cell(0, 10, str(text), new_x="LMARGIN", new_y="NEXT")
         self.pdf.set_text_color(0, 0, 0)
         self.pdf.ln(2)
 
     def h2(self, text: str) -> None:
         if self.pdf.get_y() > self.pdf.h - 50:
             self.pdf.add_page()
-        self.pdf.start_section(_t(text), level=1)
+        self.pdf.start_section(str(text), level=1)
         self.pdf.set_font(FONT, "B", 12)
-        self.pdf.cell(0, 8, _t(text), new_x="LMARGIN", new_y="NEXT")
+        self.pdf.cell(0, 8, str(text), new_x="LMARGIN", new_y="NEXT")
 
     def para(self, text: str, size: float = 10, style: str = "", color=None) -> None:
         self.pdf.set_font(FONT, style, size)
         if color:
             self.pdf.set_text_color(*color)
-        self.pdf.multi_cell(0, size * 0.5, _t(text), new_x="LMARGIN", new_y="NEXT")
+        self.pdf.multi_cell(0, size * 0.5, str(text), new_x="LMARGIN", new_y="NEXT")
         self.pdf.set_text_color(0, 0, 0)
         self.pdf.ln(1.5)
 
@@ -145,7 +141,7 @@ class _Writer:
         for item in items:
             self.pdf.set_x(self.pdf.l_margin)
             self.pdf.cell(5, size * 0.5, "-")
-            self.pdf.multi_cell(0, size * 0.5, _t(item), new_x="LMARGIN", new_y="NEXT")
+            self.pdf.multi_cell(0, size * 0.5, str(item), new_x="LMARGIN", new_y="NEXT")
             self.pdf.ln(0.8)
         self.pdf.ln(1)
 
@@ -184,7 +180,7 @@ class _Writer:
 
         def draw(cells, bold):
             pdf.set_font(FONT, "B" if bold else "", size)
-            lines = [self._wrap(_t(c), w - 2 * pad) for c, w in zip(cells, col_w, strict=False)]
+            lines = [self._wrap(str(c), w - 2 * pad) for c, w in zip(cells, col_w, strict=False)]
             h = max(len(x) for x in lines) * lh + 2 * pad
             if pdf.get_y() + h > pdf.h - pdf.b_margin:
                 pdf.add_page()
@@ -301,7 +297,7 @@ class _Writer:
         pdf.set_y(60)
         pdf.set_font(FONT, "B", 24)
         pdf.set_text_color(*ACCENT)
-        pdf.multi_cell(0, 11, _t(self.title), align="C", new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(0, 11, str(self.title), align="C", new_x="LMARGIN", new_y="NEXT")
         pdf.set_text_color(0, 0, 0)
         pdf.ln(4)
         pdf.set_font(FONT, "", 13)
