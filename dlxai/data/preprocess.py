@@ -1,6 +1,13 @@
-"""Preprocessing fitted on the training split only: impute, one-hot encode, scale."""
+"""Preprocessing fitted on the training split only: impute, one-hot encode, scale.
+
+Every preprocessor a model can carry (this one, and the input contracts of uploaded models in
+:mod:`dlxai.models`) exposes the :class:`TabularPreprocessor` protocol; explanations,
+counterfactuals and the surrogate use only that protocol, never one class's private attributes.
+"""
 
 from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -12,6 +19,28 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from dlxai import errors
 from dlxai.errors import NotFittedError, UserInputError
+
+
+@runtime_checkable
+class TabularPreprocessor(Protocol):
+    """What every fitted preprocessor of a tabular model exposes.
+
+    Raw columns are ``numeric`` (imputed with ``medians_``, then ``(x - means_) / scales_``) and
+    ``categorical`` (one-hot over ``categories_``, "missing" a level of its own); ``feature_groups_``
+    maps each raw column to the output columns that encode it.
+    """
+
+    numeric: tuple[str, ...]
+    categorical: tuple[str, ...]
+    feature_names_out_: tuple[str, ...]
+    feature_groups_: dict[str, tuple[int, ...]]
+    n_features_out_: int
+    medians_: np.ndarray
+    means_: np.ndarray
+    scales_: np.ndarray
+    categories_: list[list[str]]
+
+    def transform(self, X: pd.DataFrame) -> np.ndarray: ...
 
 
 class Preprocessor(TransformerMixin, BaseEstimator):
@@ -61,6 +90,15 @@ class Preprocessor(TransformerMixin, BaseEstimator):
                 i += len(cats)
         self.feature_groups_ = {k: tuple(v) for k, v in groups.items()}
         self.n_features_out_ = len(names)
+        named = self.transformer_.named_transformers_
+        if numeric:
+            pipe = named["num"]
+            self.medians_ = np.asarray(pipe[0].statistics_, dtype=np.float64)
+            self.means_ = np.asarray(pipe[-1].mean_, dtype=np.float64)
+            self.scales_ = np.asarray(pipe[-1].scale_, dtype=np.float64)
+        else:
+            self.medians_ = self.means_ = self.scales_ = np.zeros(0)
+        self.categories_ = [list(map(str, c)) for c in named["cat"].categories_] if categorical else []
         return self
 
     def _as_object(self, X: pd.DataFrame) -> pd.DataFrame:

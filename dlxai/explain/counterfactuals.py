@@ -143,15 +143,11 @@ class CFSpace:
         self.categorical = list(prep.categorical)
         self.features = self.numeric + self.categorical
         self.n_out = int(prep.n_features_out_)
-        named = prep.transformer_.named_transformers_
-        if self.numeric:
-            pipe = named["num"]
-            self.medians = np.asarray(pipe[0].statistics_, dtype=np.float64)
-            self.mean = np.asarray(pipe[-1].mean_, dtype=np.float64)
-            self.scale = np.asarray(pipe[-1].scale_, dtype=np.float64)
-        else:
-            self.medians = self.mean = self.scale = np.zeros(0)
-        self.levels = [list(map(str, c)) for c in named["cat"].categories_] if self.categorical else []
+        # the preprocessor protocol (dlxai.data.preprocess.TabularPreprocessor): every contract has these
+        self.medians = np.asarray(prep.medians_, dtype=np.float64)
+        self.mean = np.asarray(prep.means_, dtype=np.float64)
+        self.scale = np.asarray(prep.scales_, dtype=np.float64)
+        self.levels = [list(map(str, c)) for c in prep.categories_]
         self.num_idx = np.array([prep.feature_groups_[c][0] for c in self.numeric], dtype=np.int64)
         self.cat_idx = [np.array(prep.feature_groups_[c], dtype=np.int64) for c in self.categorical]
         train = dataset.X("train")

@@ -86,6 +86,11 @@ class ColumnsPreprocessor(TransformerMixin, BaseEstimator):
         self.feature_names_out_ = tuple(cols)
         self.feature_groups_ = {c: (i,) for i, c in enumerate(cols)}
         self.n_features_out_ = len(cols)
+        # the preprocessor protocol: raw numbers pass through unchanged (no imputation: missing values are refused)
+        self.medians_ = np.zeros(len(cols))
+        self.means_ = np.zeros(len(cols))
+        self.scales_ = np.ones(len(cols))
+        self.categories_ = []
         return self
 
     def transform(self, X: pd.DataFrame) -> np.ndarray:
@@ -191,19 +196,11 @@ def preprocessing_spec(prep) -> dict:
     """The JSON-able numbers behind a fitted preprocessor (dlxai's own, or a contract from this module)."""
     if hasattr(prep, "to_spec"):
         return prep.to_spec()
-    if not hasattr(prep, "transformer_"):
+    if not hasattr(prep, "medians_"):
         raise UnsupportedModelError("The model's preprocessing is not fitted, so it cannot be exported.")
-    numeric, categorical = list(prep.numeric), list(prep.categorical)
-    medians, means, scales, categories = [], [], [], []
-    if numeric:
-        pipe = prep.transformer_.named_transformers_["num"]
-        medians = pipe.steps[0][1].statistics_.tolist()
-        means = pipe.steps[1][1].mean_.tolist()
-        scales = pipe.steps[1][1].scale_.tolist()
-    if categorical:
-        categories = [[str(v) for v in c] for c in prep.transformer_.named_transformers_["cat"].categories_]
-    return {"kind": "standard", "numeric": numeric, "categorical": categorical, "medians": medians, "means": means,
-            "scales": scales, "categories": categories, "feature_names_out": list(prep.feature_names_out_)}
+    return {"kind": "standard", "numeric": list(prep.numeric), "categorical": list(prep.categorical),
+            "medians": prep.medians_.tolist(), "means": prep.means_.tolist(), "scales": prep.scales_.tolist(),
+            "categories": [list(c) for c in prep.categories_], "feature_names_out": list(prep.feature_names_out_)}
 
 
 def preprocessor_from_spec(spec: dict):
