@@ -22,6 +22,7 @@ run: $(VENV)/.stamp-req
 	$(BIN)/python -m streamlit run app.py --server.port $(PORT) --server.headless true
 
 test: $(VENV)/.stamp-dev
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 test-fast: $(VENV)/.stamp-dev
@@ -38,7 +39,8 @@ bench: $(VENV)/.stamp-bench
 	@for b in $(BENCHMARKS); do echo "# $$b" >&2; $(BIN)/python benchmarks/$$b.py || exit 1; done
 
 lint: $(VENV)/.stamp-dev
-	$(BIN)/python -m ruff check dlxai ui pages tests benchmarks app.py
+	$(BIN)/python -m ruff check dlxai ui pages tests benchmarks scripts app.py
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

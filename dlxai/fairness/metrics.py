@@ -250,6 +250,35 @@ def audit_fairness(
         raise UserInputError(errors.LENGTH_MISMATCH.format(lengths=lengths))
     if lengths[0] == 0:
         raise UserInputError(errors.EMPTY_INPUT.format(what="y_true"))
+    counts = confusion_counts(yt, yp, codes, len(labels))
+    return audit_from_counts(counts, labels, attrs, reference_group=reference_group, n_bootstrap=n_bootstrap,
+                             confidence=confidence, seed=seed, min_group_size=min_group_size)
+
+
+def audit_from_counts(
+    counts,
+    labels,
+    attributes,
+    *,
+    reference_group: str | None = None,
+    n_bootstrap: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+    min_group_size: int = 30,
+) -> FairnessAudit:
+    """The audit from per-group confusion counts alone (shape ``(groups, 2, 2)``, ``[group, y_true, y_pred]``).
+
+    Everything, the bootstrap included, is a function of these counts, so counts summed over the
+    partitions of a table (see :mod:`dlxai.report.distributed`) give exactly the single-table audit.
+    ``labels`` name the groups in ``counts`` order, sorted as :func:`group_codes` sorts them.
+    """
+    counts = np.asarray(counts, dtype=np.int64)
+    labels, attrs = [str(g) for g in labels], tuple(str(a) for a in attributes)
+    if counts.ndim != 3 or counts.shape[1:] != (2, 2) or counts.shape[0] != len(labels):
+        raise UserInputError(f"counts must have shape (groups, 2, 2) with one label per group; received shape "
+                             f"{counts.shape} and {len(labels)} labels.")
+    if counts.sum() == 0:
+        raise UserInputError(errors.EMPTY_INPUT.format(what="y_true"))
     if len(labels) < 2:
         raise UserInputError(errors.SINGLE_GROUP.format(column=INTERSECTION_SEP.join(attrs), group=labels[0]))
     if not 0.5 <= confidence < 1.0:
@@ -260,7 +289,6 @@ def audit_fairness(
         raise UserInputError(f"min_group_size must be at least 1; received {min_group_size!r}.")
 
     G = len(labels)
-    counts = confusion_counts(yt, yp, codes, G)
     rates = rates_from_counts(counts)
     summary = {k: float(v) for k, v in summary_from_rates(rates).items()}
     by_group = pd.DataFrame({k: rates[k] for k in GROUP_METRICS}, index=pd.Index(labels, name=INTERSECTION_SEP.join(attrs)))
@@ -278,31 +306,48 @@ def audit_fairness(
     overall_counts = counts.sum(axis=0)
     overall = pd.Series({k: float(v) for k, v in rates_from_counts(overall_counts).items()})
     overall["count"] = int(overall["count"])
-
-    # exact row bootstrap: a multinomial over the confusion cells
-    n = lengths[0]
-    alpha = (1 - confidence) / 2
     B = int(n_bootstrap)
-    if B > 0:
-        rng = np.random.default_rng(seed)
-        draws = rng.multinomial(n, counts.reshape(-1) / n, size=B).reshape(B, G, 2, 2)
-        brates = rates_from_counts(draws)
-        present = brates["count"] > 0
-        bsum = summary_from_rates(brates, present)
-        with _warnings.catch_warnings():
-            _warnings.simplefilter("ignore", RuntimeWarning)
-            lo = {k: np.nanquantile(brates[k], alpha, axis=0) for k in RATE_METRICS}
-            hi = {k: np.nanquantile(brates[k], 1 - alpha, axis=0) for k in RATE_METRICS}
-            summary_ci = {
-                k: (float(np.nanquantile(v, alpha)), float(np.nanquantile(v, 1 - alpha))) for k, v in bsum.items()
-            }
-        ci_low = pd.DataFrame(lo, index=by_group.index)
-        ci_high = pd.DataFrame(hi, index=by_group.index)
-    else:
-        ci_low = pd.DataFrame(np.nan, index=by_group.index, columns=list(RATE_METRICS))
-        ci_high = ci_low.copy()
-        summary_ci = {k: (np.nan, np.nan) for k in summary}
+    ci_low, ci_high, summary_ci = _bootstrap(counts, by_group.index, B, confidence, seed, summary)
+    return FairnessAudit(
+        attributes=attrs,
+        by_group=by_group,
+        overall=overall,
+        summary=summary,
+        ci_low=ci_low,
+        ci_high=ci_high,
+        summary_ci=summary_ci,
+        reference_group=str(reference_group),
+        four_fifths_violated=four_fifths,
+        small_groups=tuple(g for g, c in by_group["count"].items() if c < min_group_size),
+        warnings=_notes(by_group, reference_group, four_fifths, min_group_size),
+        params={"n_bootstrap": B, "confidence": confidence, "seed": seed, "min_group_size": min_group_size},
+    )
 
+
+def _bootstrap(counts: np.ndarray, index: pd.Index, B: int, confidence: float, seed: int, summary: dict):
+    """Exact row bootstrap: a multinomial over the confusion cells."""
+    n = int(counts.sum())
+    G = counts.shape[0]
+    alpha = (1 - confidence) / 2
+    if B <= 0:
+        ci_low = pd.DataFrame(np.nan, index=index, columns=list(RATE_METRICS))
+        return ci_low, ci_low.copy(), {k: (np.nan, np.nan) for k in summary}
+    rng = np.random.default_rng(seed)
+    draws = rng.multinomial(n, counts.reshape(-1) / n, size=B).reshape(B, G, 2, 2)
+    brates = rates_from_counts(draws)
+    present = brates["count"] > 0
+    bsum = summary_from_rates(brates, present)
+    with _warnings.catch_warnings():
+        _warnings.simplefilter("ignore", RuntimeWarning)
+        lo = {k: np.nanquantile(brates[k], alpha, axis=0) for k in RATE_METRICS}
+        hi = {k: np.nanquantile(brates[k], 1 - alpha, axis=0) for k in RATE_METRICS}
+        summary_ci = {
+            k: (float(np.nanquantile(v, alpha)), float(np.nanquantile(v, 1 - alpha))) for k, v in bsum.items()
+        }
+    return pd.DataFrame(lo, index=index), pd.DataFrame(hi, index=index), summary_ci
+
+
+def _notes(by_group: pd.DataFrame, reference_group: str, four_fifths: bool, min_group_size: int) -> tuple[str, ...]:
     small = tuple(g for g, c in by_group["count"].items() if c < min_group_size)
     notes = []
     if small:
@@ -323,17 +368,4 @@ def audit_fairness(
             f"Four-fifths rule: {worst} is selected at {by_group.at[worst, 'impact_ratio']:.2f} times the rate of "
             f"{reference_group} (below {FOUR_FIFTHS})."
         )
-    return FairnessAudit(
-        attributes=attrs,
-        by_group=by_group,
-        overall=overall,
-        summary=summary,
-        ci_low=ci_low,
-        ci_high=ci_high,
-        summary_ci=summary_ci,
-        reference_group=str(reference_group),
-        four_fifths_violated=four_fifths,
-        small_groups=small,
-        warnings=tuple(notes),
-        params={"n_bootstrap": B, "confidence": confidence, "seed": seed, "min_group_size": min_group_size},
-    )
+    return tuple(notes)
