@@ -55,7 +55,12 @@ _LAZY = {
     "build_report": ("dlxai.report.builder", "build_report"),
 }
 
-__all__ = ["DlxaiError", "NotFittedError", "UnsupportedModelError", "UserInputError", "__version__", *_LAZY]
+__all__ = [  # written out (not derived from _LAZY) so linters and editors see the names; a test keeps them equal
+    "AuditModel", "Constraints", "DlxaiError", "NotFittedError", "SearchOptions", "TabularDataset",
+    "UnsupportedModelError", "UserInputError", "__version__", "attribute", "audit_fairness", "audit_model",
+    "audit_predictions", "build_report", "dataset_from_table", "find_counterfactuals", "fit_surrogate", "load_demo",
+    "load_model", "load_predictions", "load_table", "mitigate", "recourse_burden", "sweep", "train_model",
+]
 
 
 def __getattr__(name: str):
