@@ -4,6 +4,7 @@ import streamlit as st
 
 from dlxai.explain import cf_figures
 from dlxai.fairness.recourse import recourse_burden
+from ui import state
 from ui.counterfactuals import (
     burden_costs,
     constraint_editor,
@@ -13,7 +14,6 @@ from ui.counterfactuals import (
     rejected_rows,
 )
 from ui.errors import error_boundary
-from ui.report import remember
 from ui.widgets import require_model
 
 st.title("Counterfactuals")
@@ -22,6 +22,9 @@ st.caption("The smallest changes to a row that flip the model's decision, and th
            "Cost = sum of numeric changes in MADs (median absolute deviations) + number of changed categories.")
 ds, m = require_model()
 mk, dk = m.fingerprint, ds.fingerprint
+if state.threshold() != 0.5:
+    st.caption(f"The counterfactual search decides at a score of 0.5; the decision threshold of the other pages "
+               f"({state.threshold():.2f}) does not apply here.")
 
 rejected = rejected_rows(m, mk, ds, dk)
 features = list(ds.schema.features)
@@ -49,7 +52,7 @@ with error_boundary("The counterfactual search"):
     res = counterfactuals_for_row(m, mk, ds, dk, int(row), int(k), ckey, int(seed), float(penalty))
     query = ds.X("test").iloc[int(row)]
     cfs = res.for_query(0)
-    remember("counterfactuals", res, about=m.fingerprint)
+    state.set_result("counterfactuals", res, about=m.fingerprint)
     st.dataframe(highlight_changes(query, cfs, features), width="stretch")
     met = res.metrics.iloc[0]
     cols = st.columns(5)
@@ -73,7 +76,7 @@ with error_boundary("The recourse burden"):
         st.info("Press **Compute recourse burden** to search counterfactuals for the rejected rows.")
     else:
         burden = recourse_burden(m, ds, attr, costs=costs)
-        remember("counterfactuals", [res, burden] if res is not None else burden, about=m.fingerprint)
+        state.set_result("counterfactuals", [res, burden] if res is not None else burden, about=m.fingerprint)
         st.plotly_chart(cf_figures.burden_bars(burden), key="cf_burden_chart")
         st.dataframe(burden.by_group.style.format(precision=3), width="stretch")
         st.caption(f"Highest burden: {burden.highest}; lowest: {burden.lowest}; gap {burden.gap:.2f} "

@@ -8,7 +8,7 @@ from ui import state
 from ui.cache import performance
 from ui.errors import error_boundary
 from ui.training import train_with_progress
-from ui.widgets import require_dataset
+from ui.widgets import require_dataset, threshold_slider
 
 st.title("Data & model")
 ds = require_dataset()
@@ -40,10 +40,9 @@ if target != ds.schema.target or positive != str(ds.schema.positive_label):
 
 options = ds.group_columns()
 chosen = st.multiselect(
-    "Sensitive attributes (one, or two to audit their intersection)", options,
-    default=[c for c in state.sensitive() if c in options], max_selections=2, key="dm_sensitive",
+    "Sensitive attributes (one, or two to audit their intersection)", options, max_selections=2,
+    **state.bind("dm_sensitive", [c for c in state.sensitive() if c in options][:2], state.set_sensitive),
 )
-state.set_sensitive(chosen)
 if chosen:
     st.plotly_chart(plots.group_sizes(ds.group_sizes(chosen[0]), f"Group sizes: {chosen[0]}"), key="dm_sizes")
 else:
@@ -79,7 +78,7 @@ if m is None:
     st.stop()
 
 st.subheader(f"Performance of {m.name} on the test split")
-threshold = st.slider("Decision threshold", 0.05, 0.95, 0.5, 0.05, key="threshold")
+threshold = threshold_slider(st, "dm_threshold")
 with error_boundary("Evaluating the model"):
     rep = performance(m, m.fingerprint, ds, ds.fingerprint, threshold)
     k = st.columns(4)

@@ -8,7 +8,6 @@ from dlxai.explain.views import compare_importance, global_importance, group_com
 from ui import state
 from ui.errors import error_boundary
 from ui.explain import explanation, faithfulness, freeze, method_picker, parameter_widgets, progress_bar, randomisation
-from ui.report import remember
 from ui.widgets import require_model
 
 st.title("Explanations")
@@ -28,7 +27,7 @@ with error_boundary("The explanation"):
                            f"(target: {settings_dict['target'] if settings_dict['target'] is not None else 'predicted class'}).")
 if result is None:
     st.stop()
-remember("explanations", result, about=m.fingerprint)
+state.set_result("explanations", result, about=m.fingerprint)
 
 views, quality = st.columns([3, 2], gap="large")
 

@@ -7,20 +7,18 @@ from dlxai.fairness import METRIC_LABELS
 from ui import state
 from ui.cache import fairness
 from ui.errors import error_boundary
-from ui.widgets import require_model
+from ui.widgets import require_model, threshold_slider
 
 st.title("Fairness")
 ds, m = require_model()
 
 options = ds.group_columns()
 attrs = st.multiselect(
-    "Sensitive attributes (two are intersected)", options, default=[c for c in state.sensitive() if c in options],
-    max_selections=2, key="fair_attrs",
+    "Sensitive attributes (two are intersected)", options, max_selections=2,
+    **state.bind("fair_attrs", [c for c in state.sensitive() if c in options][:2], state.set_sensitive),
 )
-state.set_sensitive(attrs)
 c1, c2, c3, c4 = st.columns(4)
-threshold = c1.slider("Decision threshold", 0.05, 0.95, float(st.session_state.get("threshold", 0.5)), 0.05,
-                      key="fair_threshold")
+threshold = threshold_slider(c1, "fair_threshold")
 min_size = c2.number_input("Warn below group size", 1, 100_000, 30, key="fair_min_size")
 n_boot = c3.number_input("Bootstrap resamples", 0, 20_000, 1000, step=100, key="fair_boot")
 seed = c4.number_input("Bootstrap seed", 0, 100_000, 0, key="fair_seed")

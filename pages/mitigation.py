@@ -7,7 +7,6 @@ from dlxai.fairness.mitigation_figures import before_after_table, front_figure
 from ui import mitigation as ui_mit
 from ui import state
 from ui.errors import error_boundary
-from ui.report import remember
 from ui.widgets import require_model
 
 st.title("Mitigation")
@@ -58,13 +57,13 @@ if st.button("Run mitigation", type="primary", key="mit_run"):
         ui_mit.run(ds, m, method, constraint, sensitive, strength=strength, sweep_values=sweep_values,
                    estimator_params={"max_epochs": epochs} if is_mlp else None, max_iter=max_iter, seed=seed)
 
-out = ui_mit.last_result(ds)
+out = state.mitigation(ds.fingerprint)
 if out is None:
     st.info("Pick a method and a constraint, then press **Run mitigation**.")
     st.stop()
 
 results = ui_mit.results_of(out)
-remember("mitigation", out)  # about the data, not one model: it holds the before and the after
+state.set_result("mitigation", out)  # about the data, not one model: it holds the before and the after
 if len(results) > 1:
     st.subheader("Accuracy–fairness front")
     gap = st.radio("Fairness axis", ["dp", "eo"], horizontal=True, key="mit_gap",

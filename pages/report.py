@@ -7,7 +7,7 @@ from dlxai.report.sections import MISSING, check_lines
 from ui import report as ur
 from ui import state
 from ui.errors import error_boundary
-from ui.widgets import require_model
+from ui.widgets import require_model, threshold_slider
 
 st.title("Report")
 st.caption("The audit as a PDF a reviewer can sign off: the same numbers and figures as the pages, plus limitations "
@@ -26,7 +26,7 @@ default_attrs = [c for c in (state.sensitive() or list(ds.schema.sensitive)) if 
 a1, a2, a3 = st.columns([2, 1, 1])
 attrs = a1.multiselect("Sensitive attributes (each audited on its own)", options, default=default_attrs,
                        key="rep_attrs")
-threshold = a2.slider("Decision threshold", 0.05, 0.95, 0.5, 0.05, key="rep_threshold")
+threshold = threshold_slider(a2, "rep_threshold")
 n_boot = a3.number_input("Bootstrap resamples", 0, 20_000, 1000, step=100, key="rep_boot")
 
 st.subheader("Pass/fail thresholds")
@@ -42,7 +42,7 @@ extra = st.text_area("More rules, one a line (e.g. accuracy<0.8, equalized_odds_
                      height=68)
 
 st.subheader("Sections")
-found = ur.stored_results(m.fingerprint)
+found = state.results(m.fingerprint)
 choices = list(SECTIONS)
 sections = st.multiselect("Sections to include", choices, default=choices, format_func=SECTIONS.get,
                           key="rep_sections")
@@ -65,19 +65,19 @@ if st.button("Build report", type="primary", key="rep_build"):
         bundle = ur.audit_bundle(ds, ds.fingerprint, m, m.fingerprint, tuple(attrs), float(threshold), tuple(rules),
                                  int(n_boot), 0, 30)
         bundle = ur.attach(bundle, ds, attrs, found)
-        ur.build_with_progress(bundle, title=title, organisation=organisation, analyst=analyst,
-                               sections=sections, chart_engine=engine)
-        st.session_state["rep_bundle_checks"] = check_lines(bundle)
-        st.session_state["rep_passed"] = bundle.passed
+        result = ur.build_with_progress(bundle, title=title, organisation=organisation, analyst=analyst,
+                                        sections=sections, chart_engine=engine)
+        state.set_report(state.BuiltReport(result, check_lines(bundle), bundle.passed, m.fingerprint))
 
-result = ur.last_report()
-if result is not None:
-    verdict = "PASSED" if st.session_state.get("rep_passed", True) else "FAILED"
+built = state.report(m.fingerprint)
+if built is not None:
+    result = built.result
+    verdict = "PASSED" if built.passed else "FAILED"
     (st.success if verdict == "PASSED" else st.error)(
         f"Report ready: {result.pages} pages, {sum(result.chart_engines.values())} charts "
         f"({', '.join(f'{n} {k}' for k, n in result.chart_engines.items()) or 'none'}), verdict {verdict}.")
-    rows = st.session_state.get("rep_bundle_checks") or []
-    if rows:
-        st.dataframe([dict(zip(("Rule", "Attribute", "Value", "Result"), r, strict=False)) for r in rows], width="stretch")
+    if built.checks:
+        st.dataframe([dict(zip(("Rule", "Attribute", "Value", "Result"), r, strict=False)) for r in built.checks],
+                     width="stretch")
     st.download_button("Download the PDF", result.pdf, file_name="dlxai-audit-report.pdf", mime="application/pdf",
                        type="primary", key="rep_download")

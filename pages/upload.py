@@ -37,7 +37,7 @@ with tab_data:
             bar.empty()
     if ft is not None and table is not None:
         with error_boundary("Reading the test file"):
-            test_table = uu.parsed(ft.getvalue(), ft.name, delim, enc, slot=uu.TEST_TABLE)
+            test_table = uu.parsed(ft.getvalue(), ft.name, delim, enc, slot="test")
     if table is not None:
         df = table.frame
         st.success(f"Read **{table.name}**: {len(df):,} rows × {df.shape[1]} columns ({table.format}"
@@ -119,7 +119,7 @@ with tab_pred:
     pt = None
     if fp is not None:
         with error_boundary("Reading the predictions file"):
-            pt = uu.parsed(fp.getvalue(), fp.name, slot=uu.PRED_TABLE)
+            pt = uu.parsed(fp.getvalue(), fp.name, slot="predictions")
             pcols = list(pt.frame.columns)
             p1, p2 = st.columns(2)
             label = p1.selectbox("True label column", pcols, key="up_p_label")
@@ -135,7 +135,7 @@ with tab_pred:
             with error_boundary("Auditing the predictions"):
                 kw = {"prediction": col} if mode == "a prediction column" else {"score": col, "threshold": float(thr)}
                 uu.use_predictions(pt, label, ppos, psens, **kw)
-    pred = st.session_state.get(uu.PREDICTIONS)
+    pred = state.predictions()
     if pred is not None:
         with error_boundary("The predictions audit"):
             audit = pred.audit(list(pred.sensitive.columns[:1]), n_bootstrap=200)
@@ -146,9 +146,9 @@ with tab_pred:
         if st.button("Build the audit PDF of these predictions", key="up_p_pdf",
                      help="Every sensitive column on its own, with intervals, charts, limitations and a manifest."):
             with error_boundary("Building the predictions report"):
-                st.session_state[uu.PREDICTIONS_REPORT] = ur.build_with_progress(
-                    uu.predictions_bundle(), title="Audit of the uploaded decisions")
-        res = st.session_state.get(uu.PREDICTIONS_REPORT)
+                state.set_predictions_report(ur.build_with_progress(
+                    uu.predictions_bundle(), title="Audit of the uploaded decisions"))
+        res = state.predictions_report()
         if res is not None:
             st.download_button(f"Download the PDF ({res.pages} pages)", res.pdf, file_name="dlxai-audit.pdf",
                                mime="application/pdf", key="up_p_dl")

@@ -11,9 +11,7 @@ import streamlit as st
 from dlxai.explain.counterfactuals import Constraints, find_counterfactuals
 from dlxai.explain.surrogate import fit_surrogate, local_surrogate
 from dlxai.fairness.recourse import recourse_costs
-
-BURDEN_COSTS = "dlxai.cf.burden_costs"  # session key: {(model, data, constraints, rows): costs frame}
-BURDEN_MAX = 8
+from ui import state
 
 
 def constraints_key(c: Constraints) -> str:
@@ -41,27 +39,30 @@ def counterfactuals_for_row(_model, model_key: str, _dataset, dataset_key: str, 
 
 
 @st.cache_data(show_spinner="Fitting the surrogate tree…", max_entries=32)
-def surrogate(_model, model_key: str, _dataset, dataset_key: str, depth: int, space: str, sensitive: tuple):
-    return fit_surrogate(_model, _dataset, max_depth=depth, space=space, sensitive=list(sensitive))
+def surrogate(_model, model_key: str, _dataset, dataset_key: str, depth: int, space: str, sensitive: tuple,
+              threshold: float):
+    return fit_surrogate(_model, _dataset, max_depth=depth, space=space, sensitive=list(sensitive),
+                         threshold=threshold)
 
 
 @st.cache_data(show_spinner="Fitting a tree around the row…", max_entries=32)
-def local_tree(_model, model_key: str, _dataset, dataset_key: str, row: int, depth: int, n_samples: int):
-    return local_surrogate(_model, _dataset, _dataset.X("test").iloc[[row]], max_depth=depth, n_samples=n_samples)
+def local_tree(_model, model_key: str, _dataset, dataset_key: str, row: int, depth: int, n_samples: int,
+               threshold: float):
+    return local_surrogate(_model, _dataset, _dataset.X("test").iloc[[row]], max_depth=depth, n_samples=n_samples,
+                           threshold=threshold)
 
 
 def burden_costs(model, dataset, c: Constraints, max_rows: int, *, compute: bool):
     """Counterfactual costs of the rejected rows, kept in the session; computed (with a progress bar) on request."""
-    store = st.session_state.setdefault(BURDEN_COSTS, {})
     key = (model.fingerprint, dataset.fingerprint, constraints_key(c), int(max_rows))
-    if key not in store and compute:
+    costs = state.burden_costs(key)
+    if costs is None and compute:
         bar = st.progress(0.0, text="Finding counterfactuals for rejected rows…")
-        store[key] = recourse_costs(model, dataset, max_rows=int(max_rows), k=1, constraints=c,
-                                    progress=lambda f, text: bar.progress(min(max(f, 0.0), 1.0), text=text))
-        bar.progress(1.0, text=f"{len(store[key])} rejected rows searched")
-        while len(store) > BURDEN_MAX:
-            store.pop(next(iter(store)))
-    return store.get(key)
+        costs = recourse_costs(model, dataset, max_rows=int(max_rows), k=1, constraints=c,
+                               progress=lambda f, text: bar.progress(min(max(f, 0.0), 1.0), text=text))
+        bar.progress(1.0, text=f"{len(costs)} rejected rows searched")
+        state.set_burden_costs(key, costs)
+    return costs
 
 
 def rejected_rows(model, model_key: str, dataset, dataset_key: str, limit: int = 300) -> pd.Series:

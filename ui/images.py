@@ -16,8 +16,8 @@ import streamlit as st
 
 from dlxai.data.images import ImageDataset, load_digits
 from dlxai.models.nets import IMAGE_MODELS, train_image_model
+from ui import state
 
-TRAINED = "dlxai.images.trained"  # kind -> registry key of the model this session trained
 DEFAULT_EPOCHS = {"cnn": 8, "vit": 15}
 SHORT = {"cnn": "CNN", "vit": "ViT"}
 REGISTRY_MAX = 8
@@ -67,7 +67,7 @@ def train(kind: str, epochs: int, seed: int):
                 registry.pop(next(iter(registry)))
         entry = registry[key]
     bar.progress(1.0, text=f"Trained in {entry['estimator'].fit_seconds_:.1f} s · test accuracy {entry['accuracy']:.3f}")
-    st.session_state.setdefault(TRAINED, {})[kind] = key
+    state.set_image_model(kind, key)
     return entry
 
 
@@ -75,7 +75,7 @@ def trained() -> dict:
     """kind -> registry entry (estimator, hash, accuracy) for the models this session trained."""
     registry, _ = _registry()
     out = {}
-    for kind, key in st.session_state.get(TRAINED, {}).items():
+    for kind, key in state.image_models().items():
         if key in registry:
             out[kind] = registry[key]
     return out

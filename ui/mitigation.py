@@ -7,8 +7,6 @@ import streamlit as st
 from dlxai.fairness.mitigation import Front, MitigationResult, mitigate, sweep
 from ui import state
 
-RESULT = "dlxai.mitigation.result"  # (dataset fingerprint, base model name, MitigationResult | Front)
-
 
 def run(ds, m, method: str, constraint: str, sensitive: list[str], *, strength=None, sweep_values=None,
         estimator_params: dict | None = None, max_iter: int = 20, seed: int = 0, n_bootstrap: int = 200):
@@ -30,15 +28,8 @@ def run(ds, m, method: str, constraint: str, sensitive: list[str], *, strength=N
             models[out.deterministic.name] = out.deterministic
     bar.progress(1.0, text="Done")
     state.models().update(models)
-    st.session_state[RESULT] = (ds.fingerprint, m.name, out)
+    state.set_mitigation(ds.fingerprint, out)
     return out
-
-
-def last_result(ds) -> MitigationResult | Front | None:
-    saved = st.session_state.get(RESULT)
-    if saved is None or saved[0] != ds.fingerprint:
-        return None
-    return saved[2]
 
 
 def results_of(out) -> list[MitigationResult]:

@@ -1,40 +1,11 @@
-"""Glue for the Report page: the cached audit bundle, optional results other pages left, the build with progress.
-
-Pages that produce optional results (explanations, counterfactuals, surrogate, mitigation) can hand them to
-the report with :func:`remember` (``ui.report.remember("mitigation", result)``); the Report page lists what
-it found and prints what is missing for the rest.
-"""
+"""Glue for the Report page: the cached audit bundle, the optional results other pages left, the build with
+progress.  Pages hand their results to the report through :func:`ui.state.set_result`."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from dlxai.report import OPTIONAL, audit_model, build_report
-
-RESULT_KEYS = {k: f"dlxai.results.{k}" for k in OPTIONAL}
-LAST = "dlxai.report.last"  # (options key, ReportResult) of the last build
-
-
-def remember(kind: str, result, about: str | None = None) -> None:
-    """Make ``result`` the one the report shows in section ``kind`` (one of :data:`RESULT_KEYS`).
-
-    ``about`` is the fingerprint of the model the result describes; the report leaves the result out once
-    another model is active, so it never presents one model's explanations as another's.
-    """
-    if kind not in RESULT_KEYS:
-        raise KeyError(f"Unknown result kind {kind!r}; use one of {list(RESULT_KEYS)}.")
-    st.session_state[RESULT_KEYS[kind]] = result
-    st.session_state[RESULT_KEYS[kind] + ".about"] = about
-
-
-def stored_results(model_key: str | None = None) -> dict:
-    """Optional results found in this session (kind -> result) that describe the model ``model_key``."""
-    found = {}
-    for k, key in RESULT_KEYS.items():
-        about = st.session_state.get(key + ".about")
-        if st.session_state.get(key) is not None and (about is None or model_key is None or about == model_key):
-            found[k] = st.session_state[key]
-    return found
+from dlxai.report import audit_model, build_report
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -58,7 +29,7 @@ def attach(bundle, dataset, attrs, found: dict):
 
 
 def build_with_progress(bundle, **options):
-    """Build the PDF with a progress bar; the result is kept in the session for the download button."""
+    """Build the PDF with a progress bar."""
     bar = st.progress(0.0, text="Starting the report…")
 
     def progress(fraction, message):
@@ -66,12 +37,7 @@ def build_with_progress(bundle, **options):
 
     result = build_report(bundle, progress=progress, **options)
     bar.progress(1.0, text=f"Report ready: {result.pages} pages in {result.seconds:.1f} s")
-    st.session_state[LAST] = result
     return result
-
-
-def last_report():
-    return st.session_state.get(LAST)
 
 
 def rules_from(dp_max: float | None, eo_max: float | None, ratio_min: float | None, extra: str) -> list[str]:

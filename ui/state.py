@@ -1,22 +1,73 @@
-"""Session-state accessors: the active dataset, the active model, the audit settings.
+"""Every session key of the app, and small accessors to read and write each piece of state.
 
-Pages read and write state only through these functions, so the keys live in one place.
+Pages and the other ``ui`` modules reach ``st.session_state`` only through this module (a test in
+``tests/app/test_state.py`` checks it), so what a session remembers can be read in one place.
+
+Streamlit deletes a widget's state when the page that draws it is not shown, so a value that must outlive
+its page (the decision threshold, the sensitive attributes) lives under a key of its own here; its widgets
+show it and write it back through :func:`bind`.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import streamlit as st
 
 from dlxai.data.dataset import TabularDataset
 from dlxai.models.base import AuditModel
+from dlxai.report import OPTIONAL
 
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from dlxai.data.upload import ParsedTable
+    from dlxai.fairness.mitigation import Front, MitigationResult
+    from dlxai.models.io import PredictionsOnly
+    from dlxai.report import ReportResult
+
+# --- the active audit --------------------------------------------------------------------------
 DATASET = "dlxai.dataset"
 DATASET_KEY = "dlxai.dataset_key"
 MODEL = "dlxai.model"
 MODELS = "dlxai.models"  # name -> AuditModel, every model of this session (trained, mitigated, uploaded)
-SENSITIVE = "dlxai.sensitive"
+SENSITIVE = "dlxai.sensitive"  # the sensitive attributes chosen on Data & model or Fairness
+THRESHOLD = "dlxai.threshold"  # the one decision threshold of every page that turns scores into decisions
+DEFAULT_THRESHOLD = 0.5
+
+# --- results ---------------------------------------------------------------------------------
+RESULTS = "dlxai.results"  # kind (one of RESULT_KINDS) -> (result, fingerprint of the model it describes | None)
+RESULT_KINDS = OPTIONAL
+REPORT = "dlxai.report"  # BuiltReport of the last report built on the Report page
+MITIGATION = "dlxai.mitigation"  # (dataset fingerprint, MitigationResult | Front) of the last mitigation run
+BURDEN_COSTS = "dlxai.cf.burden_costs"  # (model, data, constraints, rows) -> counterfactual costs of rejected rows
+BURDEN_KEEP = 8
+IMAGE_MODELS = "dlxai.images.trained"  # kind -> key of the shared image-model registry entry this session trained
+
+# --- uploads ---------------------------------------------------------------------------------
+PARSED = "dlxai.upload.parsed"  # slot ("data", "test", "predictions") -> (file key, ParsedTable) of its last file
+PREDICTIONS = "dlxai.predictions"  # PredictionsOnly of the last predictions upload
+PREDICTIONS_TABLE = "dlxai.predictions.table"  # the ParsedTable those predictions came from
+PREDICTIONS_REPORT = "dlxai.predictions.report"  # ReportResult of those predictions
+EXPORTS = "dlxai.upload.exports"  # (model fingerprint, {filename: bytes}) of the last model exported
 
 
+def bind(widget_key: str, value, setter: Callable[[Any], None]) -> dict:
+    """Keyword arguments for a widget that shows ``value`` and hands each change to ``setter``.
+
+    The widget's own key is refilled from ``value`` on every run, so it never relies on widget state that
+    Streamlit dropped while another page was shown.  Pass no ``value``/``default`` to the widget itself.
+    """
+    st.session_state[widget_key] = value
+    return {"key": widget_key, "on_change": _changed, "args": (widget_key, setter)}
+
+
+def _changed(widget_key: str, setter: Callable[[Any], None]) -> None:
+    setter(st.session_state[widget_key])
+
+
+# --- the active audit --------------------------------------------------------------------------
 def dataset() -> TabularDataset | None:
     return st.session_state.get(DATASET)
 
@@ -26,11 +77,14 @@ def dataset_key() -> str | None:
 
 
 def set_dataset(ds: TabularDataset, key: str) -> None:
-    """Make ``ds`` active.  A different dataset drops the models trained on the old one."""
+    """Make ``ds`` active.  A different dataset drops the models trained on the old one, and the results
+    and the report that describe them."""
     if st.session_state.get(DATASET_KEY) != key:
         st.session_state[MODEL] = None
         st.session_state[MODELS] = {}
         st.session_state[SENSITIVE] = [ds.schema.sensitive[0]] if ds.schema.sensitive else []
+        st.session_state.pop(RESULTS, None)
+        st.session_state.pop(REPORT, None)
     st.session_state[DATASET] = ds
     st.session_state[DATASET_KEY] = key
 
@@ -59,3 +113,127 @@ def sensitive() -> list[str]:
 
 def set_sensitive(cols: list[str]) -> None:
     st.session_state[SENSITIVE] = list(cols)
+
+
+def threshold() -> float:
+    """The decision threshold: a row is decided favourably when its score is at least this."""
+    return float(st.session_state.get(THRESHOLD, DEFAULT_THRESHOLD))
+
+
+def set_threshold(value: float) -> None:
+    st.session_state[THRESHOLD] = float(value)
+
+
+# --- results ---------------------------------------------------------------------------------
+def set_result(kind: str, result, about: str | None = None) -> None:
+    """Make ``result`` the one the report shows in section ``kind`` (one of :data:`RESULT_KINDS`).
+
+    ``about`` is the fingerprint of the model the result describes; the report leaves the result out once
+    another model is active, so it never presents one model's explanations as another's.
+    """
+    if kind not in RESULT_KINDS:
+        raise KeyError(f"Unknown result kind {kind!r}; use one of {list(RESULT_KINDS)}.")
+    st.session_state.setdefault(RESULTS, {})[kind] = (result, about)
+
+
+def results(model_key: str | None = None) -> dict:
+    """Results other pages left (kind -> result) that describe the model ``model_key`` (or no one model)."""
+    return {kind: result for kind, (result, about) in st.session_state.get(RESULTS, {}).items()
+            if result is not None and (about is None or model_key is None or about == model_key)}
+
+
+class BuiltReport(NamedTuple):
+    result: ReportResult
+    checks: list  # (rule, attribute, value, PASS/FAIL/UNDEFINED) rows of its executive summary
+    passed: bool
+    about: str  # fingerprint of the model it audits
+
+
+def set_report(report: BuiltReport) -> None:
+    st.session_state[REPORT] = report
+
+
+def report(model_key: str) -> BuiltReport | None:
+    """The last report built for the model ``model_key``."""
+    r = st.session_state.get(REPORT)
+    return r if r is not None and r.about == model_key else None
+
+
+def set_mitigation(dataset_fingerprint: str, out: MitigationResult | Front) -> None:
+    st.session_state[MITIGATION] = (dataset_fingerprint, out)
+
+
+def mitigation(dataset_fingerprint: str) -> MitigationResult | Front | None:
+    """The last mitigation run on the data ``dataset_fingerprint``."""
+    saved = st.session_state.get(MITIGATION)
+    return saved[1] if saved is not None and saved[0] == dataset_fingerprint else None
+
+
+def burden_costs(key: tuple) -> pd.DataFrame | None:
+    return st.session_state.get(BURDEN_COSTS, {}).get(key)
+
+
+def set_burden_costs(key: tuple, costs: pd.DataFrame) -> None:
+    """Keep ``costs`` under ``key``, with the :data:`BURDEN_KEEP` most recent others."""
+    store = st.session_state.setdefault(BURDEN_COSTS, {})
+    store[key] = costs
+    while len(store) > BURDEN_KEEP:
+        store.pop(next(iter(store)))
+
+
+def image_models() -> dict:
+    """kind -> registry key of each image model this session trained."""
+    return dict(st.session_state.get(IMAGE_MODELS, {}))
+
+
+def set_image_model(kind: str, registry_key: tuple) -> None:
+    st.session_state.setdefault(IMAGE_MODELS, {})[kind] = registry_key
+
+
+# --- uploads ---------------------------------------------------------------------------------
+def parsed_table(slot: str, file_key: tuple) -> ParsedTable | None:
+    """The table last parsed into ``slot``, if it came from the same file and options (``file_key``)."""
+    hit = st.session_state.get(PARSED, {}).get(slot)
+    return hit[1] if hit is not None and hit[0] == file_key else None
+
+
+def set_parsed_table(slot: str, file_key: tuple, table: ParsedTable) -> None:
+    """Keep ``table`` as ``slot``'s one parsed file."""
+    st.session_state.setdefault(PARSED, {})[slot] = (file_key, table)
+
+
+def drop_parsed_table(slot: str) -> None:
+    """Forget ``slot``'s last table (before parsing the next, so two never sit in memory together)."""
+    st.session_state.get(PARSED, {}).pop(slot, None)
+
+
+def predictions() -> PredictionsOnly | None:
+    return st.session_state.get(PREDICTIONS)
+
+
+def predictions_table() -> ParsedTable | None:
+    return st.session_state.get(PREDICTIONS_TABLE)
+
+
+def set_predictions(p: PredictionsOnly, table: ParsedTable) -> None:
+    """Keep the predictions just audited; a report of earlier predictions no longer applies."""
+    st.session_state[PREDICTIONS] = p
+    st.session_state[PREDICTIONS_TABLE] = table
+    st.session_state.pop(PREDICTIONS_REPORT, None)
+
+
+def predictions_report() -> ReportResult | None:
+    return st.session_state.get(PREDICTIONS_REPORT)
+
+
+def set_predictions_report(result: ReportResult) -> None:
+    st.session_state[PREDICTIONS_REPORT] = result
+
+
+def exports(model_fingerprint: str) -> dict[str, bytes] | None:
+    saved = st.session_state.get(EXPORTS)
+    return saved[1] if saved is not None and saved[0] == model_fingerprint else None
+
+
+def set_exports(model_fingerprint: str, files: dict[str, bytes]) -> None:
+    st.session_state[EXPORTS] = (model_fingerprint, files)

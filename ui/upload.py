@@ -9,19 +9,10 @@ from __future__ import annotations
 
 import hashlib
 
-import streamlit as st
-
 from dlxai.data import upload as up
 from dlxai.models import io as mio
 from ui import state
 
-TABLE = "dlxai.upload.table"  # (key, ParsedTable) of the last parsed data file
-TEST_TABLE = "dlxai.upload.test_table"
-PRED_TABLE = "dlxai.upload.pred_table"
-PREDICTIONS = "dlxai.predictions"  # PredictionsOnly of the last predictions upload
-PREDICTIONS_TABLE = "dlxai.predictions.table"  # the ParsedTable those predictions came from
-PREDICTIONS_REPORT = "dlxai.predictions.report"  # ReportResult of those predictions
-EXPORTS = "dlxai.upload.exports"  # model fingerprint -> {filename: bytes}
 DELIMITERS = {"auto": None, ", (comma)": ",", "; (semicolon)": ";", "tab": "\t", "| (pipe)": "|"}
 ENCODINGS = {"auto (UTF-8, else Latin-1)": None, "UTF-8": "utf-8", "Latin-1": "latin-1"}
 PICKLE_BANNER = (
@@ -34,17 +25,17 @@ def digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def parsed(data: bytes, name: str, delimiter=None, encoding=None, *, slot: str = TABLE,
+def parsed(data: bytes, name: str, delimiter=None, encoding=None, *, slot: str = "data",
            max_bytes: int = up.DEFAULT_MAX_BYTES, progress=None) -> up.ParsedTable:
     """:func:`dlxai.data.upload.read_table`, remembered per file content and options in the session
-    (never in a shared cache: an upload belongs to one visitor)."""
+    (never in a shared cache: an upload belongs to one visitor).  ``slot``: "data", "test" or "predictions"."""
     key = (digest(data), name, delimiter, encoding)
-    hit = st.session_state.get(slot)
-    if hit is not None and hit[0] == key:
-        return hit[1]
-    st.session_state.pop(slot, None)
+    hit = state.parsed_table(slot, key)
+    if hit is not None:
+        return hit
+    state.drop_parsed_table(slot)
     table = up.read_table(data, name, delimiter=delimiter, encoding=encoding, max_bytes=max_bytes, progress=progress)
-    st.session_state[slot] = (key, table)
+    state.set_parsed_table(slot, key, table)
     return table
 
 
@@ -79,9 +70,7 @@ def use_predictions(table: up.ParsedTable, label: str, positive, sensitive, *, p
                     positive_prediction=None, score=None, threshold: float = 0.5):
     p = mio.load_predictions(table.frame, label, positive, sensitive, prediction=prediction,
                              positive_prediction=positive_prediction, score=score, threshold=threshold)
-    st.session_state[PREDICTIONS] = p
-    st.session_state[PREDICTIONS_TABLE] = table
-    st.session_state.pop(PREDICTIONS_REPORT, None)  # a report of earlier predictions no longer applies
+    state.set_predictions(p, table)
     return p
 
 
@@ -90,7 +79,7 @@ def predictions_bundle(n_bootstrap: int = 1000, rules=()):
     ``audit --prediction-column/--score-column`` builds it)."""
     from dlxai.report import audit_predictions
 
-    p, table = st.session_state.get(PREDICTIONS), st.session_state.get(PREDICTIONS_TABLE)
+    p, table = state.predictions(), state.predictions_table()
     if p is None or table is None:
         raise up.UserInputError("Audit a predictions file first (Upload → Predictions only), then build its report.")
     k = p.params
@@ -102,9 +91,9 @@ def predictions_bundle(n_bootstrap: int = 1000, rules=()):
 
 def exports(m) -> dict[str, bytes]:
     """Download files of the active model (computed once per model)."""
-    cache = st.session_state.setdefault(EXPORTS, {})
-    if m.fingerprint not in cache:
+    files = state.exports(m.fingerprint)
+    if files is None:
         weights, spec = mio.export_safetensors(m)
-        cache.clear()
-        cache[m.fingerprint] = {"model.safetensors": weights, "model.json": spec, "model.onnx": mio.export_onnx(m)}
-    return cache[m.fingerprint]
+        files = {"model.safetensors": weights, "model.json": spec, "model.onnx": mio.export_onnx(m)}
+        state.set_exports(m.fingerprint, files)
+    return files

@@ -21,6 +21,14 @@ def sidebar_status(where=None) -> None:
             st.markdown(f"**Sensitive:** {', '.join(state.sensitive())}")
 
 
+def threshold_slider(where, key: str) -> float:
+    """The decision threshold: the slider on every page shows and sets the same value (widget ``key``)."""
+    return float(where.slider("Decision threshold", 0.05, 0.95, step=0.05,
+                              help="A row is decided favourably when its score is at least this. The same "
+                                   "threshold applies on every page.",
+                              **state.bind(key, state.threshold(), state.set_threshold)))
+
+
 def require_dataset():
     """The active dataset, or a pointer to Home and ``st.stop()``."""
     ds = state.dataset()

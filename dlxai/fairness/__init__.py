@@ -1,4 +1,4 @@
-"""Group fairness metrics with confidence intervals (and, later, mitigation)."""
+"""Group fairness: metrics with confidence intervals, recourse burden, and mitigation (in their own modules)."""
 
 from dlxai.fairness.metrics import (
     GROUP_METRICS,

@@ -11,7 +11,7 @@ from tests.app.conftest import with_model as _with_model
 
 
 def test_build_and_download_the_report(app, german_tiny):
-    from ui import report as ur
+    from ui import state
 
     at = _with_model(app, german_tiny).switch_page("pages/report.py").run()
     assert not at.exception, at.exception
@@ -24,7 +24,7 @@ def test_build_and_download_the_report(app, german_tiny):
     assert not errors_of(at)
     ready = [s.value for s in at.success] + [e.value for e in at.error]
     assert any(v.startswith("Report ready:") for v in ready), ready
-    result = at.session_state[ur.LAST]
+    result = at.session_state[state.REPORT].result
     text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(result.pdf)).pages)
     assert "Credit audit Q3" in text and "Example Bank" in text and "demographic_parity_difference>0.1" in text
     assert f"{result.pages} pages" in ready[0]
@@ -46,12 +46,12 @@ def test_a_malformed_rule_is_a_user_error_and_keeps_the_page(app, german_tiny):
 
 def test_results_left_by_other_pages_fill_their_sections(app, german_tiny):
     from dlxai.explain.attribution import attribute
-    from ui import report as ur
+    from ui import state
 
     ds, m = german_tiny
     ig = attribute(m, ds.X("test").head(10), method="integrated_gradients", n_steps=8)
     at = _with_model(app, german_tiny)
-    at.session_state[ur.RESULT_KEYS["explanations"]] = ig
+    at.session_state[state.RESULTS] = {"explanations": (ig, m.fingerprint)}
     at = at.switch_page("pages/report.py").run()
     assert any("included from this session" in c.value for c in at.caption)
     at.multiselect(key="rep_sections").set_value(["summary", "explanations"])
@@ -59,7 +59,7 @@ def test_results_left_by_other_pages_fill_their_sections(app, german_tiny):
     at.number_input(key="rep_boot").set_value(0)
     at.button(key="rep_build").click().run()
     assert not at.exception, at.exception
-    result = at.session_state[ur.LAST]
+    result = at.session_state[state.REPORT].result
     text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(result.pdf)).pages)
     assert "Global importance (integrated_gradients, 10 rows)" in text and "Importance by sex" in text
     assert result.missing == ()
