@@ -3,7 +3,8 @@
 import streamlit as st
 
 from dlxai.report import SECTIONS, parse_rule
-from dlxai.report.sections import MISSING, check_lines
+from dlxai.report.messages import MISSING
+from dlxai.report.sections import check_lines
 from ui import report as ur
 from ui import state
 from ui.errors import error_boundary

@@ -102,8 +102,9 @@ def warm_up() -> threading.Thread | None:
 def _engine_choice(engine: str) -> str:
     if engine not in ENGINES:
         from dlxai.errors import UserInputError
+        from dlxai.report.messages import UNKNOWN_CHART_ENGINE
 
-        raise UserInputError(f"Unknown chart engine {engine!r}. Choose one of: {list(ENGINES)}.")
+        raise UserInputError(UNKNOWN_CHART_ENGINE.format(engine=engine, choices=list(ENGINES)))
     if engine == AUTO:
         forced = os.environ.get(ENV_ENGINE, "").strip().lower()
         if forced in (KALEIDO, MATPLOTLIB):

@@ -23,3 +23,33 @@ MODEL_IO_MISSING = (
     "Audit the model's decisions instead: add them to the data and pass --prediction-column or --score-column."
 )
 UNKNOWN_SECTION = "Unknown report section {name!r}. Choose from: {choices}."
+UNKNOWN_CHART_ENGINE = "Unknown chart engine {engine!r}. Choose one of: {choices}."
+NOT_A_BUNDLE = "build_report needs an AuditBundle (from audit_model or audit_predictions); received {kind}."
+EMPTY_TITLE = "The report title is empty. Type a title, e.g. 'Credit model audit Q3'."
+NO_SECTION = "No report section was chosen. Choose at least one of: {choices}."
+
+# optional section key -> what the report prints when its result is missing (the Report page shows it too)
+MISSING = {
+    "explanations": "Explanations were not run: open the Explanations page and explain the model (or pass "
+                    "--explain to `python -m dlxai demo`), and build the report again.",
+    "counterfactuals": "Counterfactuals were not run: open the Counterfactuals page to generate examples and the "
+                       "recourse burden per group, and build the report again.",
+    "surrogate": "No surrogate model was fitted: open the Surrogate page to fit rules that mimic the model, and "
+                 "build the report again.",
+    "mitigation": "Mitigation was not run: open the Mitigation page to compare mitigated models, and build the "
+                  "report again.",
+    "performance": "Performance was not computed (no labels or scores were given).",
+}
+NO_SENSITIVE_AUDITED = "No sensitive attribute was audited."
+NO_LIMITATION = "No data-driven limitation was found."
+NO_COUNTERFACTUAL = "Row {row}: no valid counterfactual found."
+
+# notes printed in the PDF where a chart could not be drawn (the tables hold the numbers)
+CHART_NOT_RENDERED = "[Chart '{label}' not rendered: {note}. The numbers are in the tables.]"
+FIGURE_NOT_DRAWN = "[{what} not drawn: {error}]"
+
+# progress messages while a report is built
+DRAWING_FIGURES = "Drawing the figures"
+WRITING_SECTION = "Writing {section}"
+RENDERING_CHART = "Rendering chart: {label}"
+REPORT_READY = "Report ready: {pages} pages"

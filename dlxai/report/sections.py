@@ -1,7 +1,7 @@
 """What the report says, as plain data: section names, findings, limitations, the manifest.
 
-Kept apart from the PDF drawing (:mod:`dlxai.report.builder`) so the page, the CLI and the tests can use the
-same sentences.
+Kept apart from the PDF drawing (:mod:`dlxai.report.builder`, :mod:`dlxai.report.renderers`) so the page, the CLI
+and the tests can use the same sentences.
 """
 
 from __future__ import annotations
@@ -27,17 +27,6 @@ SECTIONS = {
 }
 OPTIONAL = ("explanations", "counterfactuals", "surrogate", "mitigation")
 DEFAULT_SECTIONS = tuple(SECTIONS)
-MISSING = {
-    "explanations": "Explanations were not run: open the Explanations page and explain the model (or pass "
-                    "--explain to `python -m dlxai demo`), and build the report again.",
-    "counterfactuals": "Counterfactuals were not run: open the Counterfactuals page to generate examples and the "
-                       "recourse burden per group, and build the report again.",
-    "surrogate": "No surrogate model was fitted: open the Surrogate page to fit rules that mimic the model, and "
-                 "build the report again.",
-    "mitigation": "Mitigation was not run: open the Mitigation page to compare mitigated models, and build the "
-                  "report again.",
-    "performance": "Performance was not computed (no labels or scores were given).",
-}
 LOW_FIDELITY = 0.9
 
 
@@ -110,13 +99,10 @@ def limitations(bundle) -> list[str]:
     if bundle.randomized:
         out.append("The model is a randomized classifier: the same row can receive different decisions on different "
                    "calls, so individual decisions (and explanations of them) are not reproducible.")
-    mit = bundle.mitigation
-    for item in (mit if isinstance(mit, (list, tuple)) else [mit] if mit is not None else []):
-        for r in ([item] if hasattr(item, "model") else list(getattr(item, "results", ()))):
-            if getattr(getattr(r, "model", None), "randomized", False):
-                out.append(f"The mitigated model {getattr(r, 'label', r.model.name)} is a randomized classifier: "
-                           "its decisions are drawn at random (seeded), so a single row's decision and its "
-                           "explanation are not stable.")
+    for r in _mitigation_results(bundle.mitigation):
+        if getattr(r.model, "randomized", False):
+            out.append(f"The mitigated model {r.label} is a randomized classifier: its decisions are drawn at random "
+                       "(seeded), so a single row's decision and its explanation are not stable.")
     fid = _fidelity(bundle.surrogate)
     if fid is not None and fid < LOW_FIDELITY:
         out.append(f"The surrogate model agrees with the audited model on only {fid:.1%} of rows (below "
@@ -133,13 +119,29 @@ def limitations(bundle) -> list[str]:
     return out
 
 
+def _mitigation_results(mitigation) -> list:
+    """The MitigationResults in the mitigation section: one, a Front's, or those of a list of them."""
+    if mitigation is None:
+        return []
+    from dlxai.fairness.mitigation import Front, MitigationResult
+
+    out = []
+    for item in mitigation if isinstance(mitigation, (list, tuple)) else [mitigation]:
+        if isinstance(item, MitigationResult):
+            out.append(item)
+        elif isinstance(item, Front):
+            out.extend(item.results)
+    return out
+
+
 def _fidelity(surrogate) -> float | None:
+    """The held-out fidelity of a surrogate tree (None for anything else, or when it is not finite)."""
     if surrogate is None:
         return None
-    for name in ("fidelity", "fidelity_test", "test_fidelity", "agreement"):
-        v = getattr(surrogate, name, None)
-        if isinstance(v, (int, float, np.floating)) and np.isfinite(v):
-            return float(v)
+    from dlxai.explain.surrogate import SurrogateTree
+
+    if isinstance(surrogate, SurrogateTree) and np.isfinite(surrogate.fidelity):
+        return float(surrogate.fidelity)
     return None
 
 

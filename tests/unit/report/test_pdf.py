@@ -15,7 +15,8 @@ from pypdf import PdfReader
 from dlxai import plots
 from dlxai.errors import UserInputError
 from dlxai.report import SECTIONS, audit_model, build_report, charts, messages
-from dlxai.report.sections import MISSING, fmt
+from dlxai.report.messages import MISSING
+from dlxai.report.sections import fmt
 
 
 @pytest.fixture(scope="module")

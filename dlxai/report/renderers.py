@@ -1,0 +1,257 @@
+"""The optional sections' results on the page: one renderer per result type, chosen by the result's class.
+
+:func:`render` dispatches with :func:`functools.singledispatch` on the real result classes (attributions and their
+quality checks, counterfactuals, recourse burden, surrogate trees, mitigation results and fronts).  The classes are
+registered on the first call, importing their modules then, so ``import dlxai.report`` stays as light as it was.
+Any other object falls back to :func:`generic`: its scalars as a key-value table, its frames as tables and its
+``figure()`` as a chart, so a new result type prints something sensible before it has a renderer of its own.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+import numpy as np
+import pandas as pd
+
+from dlxai.report import messages
+from dlxai.report import sections as S
+from dlxai.report.pdf import Document
+
+
+def render(result, doc: Document, bundle) -> None:
+    """Draw ``result`` (one item of an optional section of ``bundle``) on ``doc``."""
+    _register_result_types()
+    _render(result, doc, bundle)
+
+
+@functools.singledispatch
+def _render(result, doc: Document, bundle) -> None:
+    generic(result, doc)
+
+
+@functools.cache
+def _register_result_types() -> None:
+    from dlxai.explain.attribution import AttributionResult
+    from dlxai.explain.counterfactuals import CounterfactualResult
+    from dlxai.explain.quality import Completeness, Faithfulness, RandomisationCheck
+    from dlxai.explain.surrogate import SurrogateTree
+    from dlxai.fairness.mitigation import Front, MitigationResult
+    from dlxai.fairness.recourse import RecourseBurden
+
+    for cls, renderer in ((AttributionResult, attribution), (CounterfactualResult, counterfactuals),
+                          (RecourseBurden, burden), (SurrogateTree, surrogate), (Completeness, completeness),
+                          (Faithfulness, faithfulness), (RandomisationCheck, randomisation),
+                          (MitigationResult, mitigation), (Front, front)):
+        _render.register(cls, renderer)
+
+
+def _cell(v) -> str:
+    return S.fmt(v) if isinstance(v, (float, np.floating)) else str(v)
+
+
+def _figure_failed(doc: Document, what: str, exc: Exception) -> None:
+    doc.para(messages.FIGURE_NOT_DRAWN.format(what=what, error=f"{type(exc).__name__}: {exc}"), 8, "I")
+
+
+# --- explanations --------------------------------------------------------------------------------
+def attribution(r, doc: Document, bundle) -> None:
+    """Global importance, importance per group (from ``bundle.extras``), three local explanations, completeness."""
+    from dlxai.report import figures
+
+    by = r.by_feature()
+    imp = by.abs().mean(axis=0).sort_values(ascending=False)
+    doc.h2(f"Global importance ({r.method}, {r.n:,} rows)")
+    doc.table(("Feature", "Mean |attribution|"), [(str(k), S.fmt(v, 4)) for k, v in imp.head(15).items()],
+              widths=(2, 1))
+    doc.chart(figures.importance_bars(imp.head(12)), "global importance", 360)
+    groups = (bundle.extras or {}).get("explanation_groups") or {}
+    for attr, table in groups.items():
+        doc.h2(f"Importance by {attr}")
+        doc.table([attr, *map(str, table.columns)],
+                  [[str(g), *(S.fmt(v, 4) for v in row)] for g, row in zip(table.index, table.to_numpy())], size=7.5)
+        doc.chart(figures.group_importance_bars(table, attr), f"importance by {attr}", 340)
+    doc.h2("Example local explanations")
+    err = r.completeness_error
+    for i in range(min(3, len(by))):
+        row = by.iloc[i]
+        top = row.reindex(row.abs().sort_values(ascending=False).index).head(5)
+        label = f"Row {by.index[i]}" + ("" if err is None else f" (completeness error {err[i]:.2%})")
+        doc.para(label, 9, "B")
+        doc.table(("Feature", "Attribution"), [(str(k), S.fmt(v, 4)) for k, v in top.items()], widths=(2, 1), size=8)
+    if err is not None:
+        doc.para(f"Completeness: attributions sum to f(x) - f(baseline) within {np.median(err):.2%} (median "
+                 f"relative error over {len(err):,} rows; largest {np.max(err):.2%}).", 9)
+
+
+def _quality(doc: Document, q, rows) -> None:
+    doc.h2(f"Quality check: {type(q).__name__}")
+    doc.kv(rows, size=8.5)
+
+
+def completeness(q, doc: Document, bundle) -> None:
+    _quality(doc, q, [("Method", q.method), ("Mean relative error", f"{q.mean:.2%}"), ("Median", f"{q.median:.2%}"),
+                      (f"Rows within {q.tolerance:.0%}", f"{q.share_within:.1%}")])
+
+
+def faithfulness(q, doc: Document, bundle) -> None:
+    _quality(doc, q, [("Deletion AUC (lower is better)", S.fmt(q.deletion_auc)),
+                      ("Random-order deletion AUC", S.fmt(q.random_deletion_auc)),
+                      ("Insertion AUC (higher is better)", S.fmt(q.insertion_auc)),
+                      ("Random-order insertion AUC", S.fmt(q.random_insertion_auc)),
+                      ("Faithful (beats random order both ways)", "yes" if q.faithful else "NO"),
+                      ("Rows / units", f"{q.n_rows:,} / {q.n_units:,}")])
+
+
+def randomisation(q, doc: Document, bundle) -> None:
+    _quality(doc, q, [("Method", q.method), ("Final Spearman after re-initialising all layers", S.fmt(q.final)),
+                      ("Passed (explanations depend on the learned weights)", "yes" if q.passed else "NO")])
+
+
+# --- counterfactuals and recourse ----------------------------------------------------------------
+def counterfactuals(r, doc: Document, bundle) -> None:
+    """The search's quality, then the cheapest counterfactual of the first three rows: what would need to change."""
+    sm = r.summary()
+    doc.h2(f"Counterfactual examples ({sm['method']}, {sm['queries']} rows, k = {sm['k']})")
+    doc.kv([("Validity (share that flips the decision)", S.fmt(sm["validity"])),
+            ("Rows with at least one counterfactual", S.fmt(sm["queries_with_cf"])),
+            ("Proximity (mean cost)", S.fmt(sm["proximity"])), ("Sparsity (features changed)", S.fmt(sm["sparsity"])),
+            ("Diversity", S.fmt(sm["diversity"])), ("Plausibility (cost to nearest real row)", S.fmt(sm["plausibility"]))],
+           size=8.5)
+    for i in range(min(3, len(r.queries))):
+        try:
+            cf = r.for_query(i)
+        except KeyError:
+            continue
+        if cf.empty:
+            doc.para(messages.NO_COUNTERFACTUAL.format(row=r.queries.index[i]), 8.5, "I")
+            continue
+        best, q = cf.iloc[0], r.queries.iloc[i]
+        changed = [c for c in r.queries.columns if c in cf.columns and str(q[c]) != str(best[c])]
+        doc.para(f"Row {r.queries.index[i]}: cheapest counterfactual (cost {S.fmt(best['cost'])}, P(favourable) "
+                 f"{S.fmt(best['proba'])})", 8.5, "B")
+        doc.table(("Feature", "Now", "Would need"), [(c, S._short(q[c]), S._short(best[c])) for c in changed],
+                  widths=(1.4, 1, 1), size=8)
+
+
+def burden(b, doc: Document, bundle) -> None:
+    from dlxai.explain import cf_figures
+
+    doc.h2(f"Recourse burden by {b.attribute}")
+    bg = b.by_group
+    cols = [c for c in ("rejected", "with_recourse", "no_recourse_rate", "burden", "ci_low", "ci_high", "ratio")
+            if c in bg.columns]
+
+    def cell(c, v):
+        return f"{int(v):,}" if c in ("rejected", "with_recourse") and np.isfinite(v) else S.fmt(v)
+
+    doc.table([b.attribute, *(c.replace("_", " ") for c in cols)],
+              [[str(g), *(cell(c, bg.at[g, c]) for c in cols)] for g in bg.index], size=7.5)
+    doc.para(f"Gap between the highest ({b.highest}) and the lowest ({b.lowest}) burden: {S.fmt(b.gap)} "
+             f"(interval {S.fmt(b.gap_ci[0])} - {S.fmt(b.gap_ci[1])}).", 9)
+    try:
+        doc.chart(cf_figures.burden_bars(b), f"recourse burden by {b.attribute}", 340)
+    except Exception as exc:  # noqa: BLE001 - the table holds the numbers
+        _figure_failed(doc, "Burden chart", exc)
+
+
+def surrogate(t, doc: Document, bundle) -> None:
+    """Fidelity, the rules of the largest leaves, and fidelity per group."""
+    from dlxai.explain import cf_figures
+
+    doc.h2("Surrogate decision tree")
+    doc.kv([("Fidelity on test rows (agreement with the model)", S.fmt(t.fidelity)),
+            ("Fidelity on training rows", S.fmt(t.train_fidelity)),
+            ("Depth / leaves", f"{t.depth} / {t.n_leaves}")], size=8.5)
+    doc.para("Rules (largest leaves first)", 9, "B")
+    rules = sorted(t.rules, key=lambda r: -r["rows"])[:12]
+    doc.bullets([f"IF {' AND '.join(r['conditions']) or 'always'} THEN {r['prediction']} ({r['rows']:,} rows, "
+                 f"{r['purity']:.0%} agree)" for r in rules], 8)
+    fb = t.fidelity_by_group
+    if len(fb):
+        shown = fb.reset_index()
+        doc.table([str(c) for c in shown.columns], [[_cell(v) for v in row] for row in shown.to_numpy()], size=7.5)
+        try:
+            doc.chart(cf_figures.fidelity_bars(t), "surrogate fidelity by group", 320)
+        except Exception as exc:  # noqa: BLE001 - the table holds the numbers
+            _figure_failed(doc, "Fidelity chart", exc)
+
+
+# --- mitigation ------------------------------------------------------------------------------------
+def mitigation(r, doc: Document, bundle) -> None:
+    doc.h2(r.label)
+    doc.kv([("Method", r.method), ("Constraint", r.constraint), ("Strength", S._short(r.strength)),
+            ("Sensitive", ", ".join(r.sensitive)), ("Fit time (s)", S.fmt(r.fit_seconds, 1)),
+            ("Randomized decisions", "yes" if getattr(r.model, "randomized", False) else "no"),
+            ("Model SHA-256", r.model.fingerprint)], size=8.5)
+    t = r.table()
+    cols = [c for c in ("accuracy", "dp", "eo", "tpr_gap", "selection_rate") if c in t.columns]
+    doc.para("Before / after on the test split", 9, "B")
+    doc.table(["Model", *cols], [[str(i), *(S.fmt(t.at[i, c]) for c in cols)] for i in t.index], size=8,
+              widths=(2.6, *([1] * len(cols))))
+    if r.notes:
+        doc.bullets(r.notes, 8.5)
+
+
+def front(f, doc: Document, bundle) -> None:
+    """The front's points and chart, then its first three models as mitigation results."""
+    from dlxai.report import figures
+
+    doc.h2(f"Front: {f.method} under {f.constraint}")
+    pts = f.points
+    cols = [c for c in ("label", "strength", "accuracy", "dp", "eo") if c in pts.columns]
+    doc.table(cols, [[_cell(v) for v in row] for row in pts[cols].to_numpy()], size=8)
+    if {"dp", "accuracy"} <= set(pts.columns):
+        doc.chart(figures.front_scatter(pts), "mitigation front", 340)
+    for r in f.results[:3]:
+        mitigation(r, doc, bundle)
+
+
+# --- anything else ---------------------------------------------------------------------------------
+def _fields(obj) -> list[tuple[str, object]]:
+    if dataclasses.is_dataclass(obj):
+        return [(f.name, getattr(obj, f.name)) for f in dataclasses.fields(obj)]
+    to_dict = getattr(obj, "to_dict", None)
+    return list(to_dict().items()) if callable(to_dict) else [("result", obj)]
+
+
+def _split(items) -> tuple[list, list]:
+    """(name, printed value) scalars and (name, frame) tables of an object's fields; other fields are left out."""
+    scalars, frames = [], []
+    for name, v in items:
+        if isinstance(v, (pd.DataFrame, pd.Series)):
+            frames.append((name, v.to_frame() if isinstance(v, pd.Series) else v))
+        elif isinstance(v, np.ndarray) and v.ndim <= 2 and v.size <= 400:
+            frames.append((name, pd.DataFrame(np.atleast_2d(v))))
+        elif isinstance(v, (int, float, str, bool, np.number)) or v is None:
+            scalars.append((name, S._short(v)))
+        elif isinstance(v, dict):
+            scalars.extend(S.flatten(v, name)[:30])
+    return scalars, frames
+
+
+def generic(obj, doc: Document) -> None:
+    """Any result object: its scalars as a table, its frames as tables, its figures as charts."""
+    if isinstance(obj, (list, tuple)):
+        for item in obj[:5]:
+            generic(item, doc)
+        return
+    if isinstance(obj, dict):
+        doc.kv(S.flatten(obj)[:60], size=8)
+        return
+    scalars, frames = _split(_fields(obj))
+    if scalars:
+        doc.kv(scalars, size=8)
+    for name, df in frames:
+        doc.para(name.replace("_", " ").capitalize(), 9, "B")
+        shown = df.head(15)
+        header = [str(shown.index.name or "")] + [str(c) for c in shown.columns[:6]]
+        rows = [[str(i)] + [_cell(v) for v in r[:6]] for i, r in zip(shown.index, shown.to_numpy().tolist(), strict=False)]
+        doc.table(header, rows, size=7)
+    figure = getattr(obj, "figure", None)
+    if callable(figure):
+        try:
+            doc.chart(figure(), type(obj).__name__)
+        except Exception as exc:  # noqa: BLE001 - a figure is a bonus; the tables are there
+            _figure_failed(doc, f"Figure of {type(obj).__name__}", exc)
