@@ -214,19 +214,20 @@ class _Writer:
 
     def _figure_specs(self, keys) -> list:
         """(key, label, make_figure, charts_per_row, height_px) of every chart the chosen sections draw."""
-        from dlxai import plots
+        from dlxai.plots.fairness import disparity_summary, group_metric_bars, impact_ratio_bars
+        from dlxai.plots.performance import calibration_curve, confusion_matrix
 
         b, specs = self.b, []
         if "performance" in keys and b.performance is not None:
-            specs.append(("confusion", "confusion matrix", lambda: plots.confusion_matrix(b.performance), 2, 360))
+            specs.append(("confusion", "confusion matrix", lambda: confusion_matrix(b.performance), 2, 360))
             if self._show_calibration():
-                specs.append(("calibration", "calibration", lambda: plots.calibration_curve(b.performance), 2, 360))
+                specs.append(("calibration", "calibration", lambda: calibration_curve(b.performance), 2, 360))
         if "fairness" in keys:
             for attr, a in b.fairness.items():
                 specs += [
-                    (f"bars|{attr}", f"rates by {attr}", lambda a=a: plots.group_metric_bars(a), 1, 360),
-                    (f"impact|{attr}", f"impact ratio by {attr}", lambda a=a: plots.impact_ratio_bars(a), 2, 380),
-                    (f"disparity|{attr}", f"disparity summary by {attr}", lambda a=a: plots.disparity_summary(a), 2,
+                    (f"bars|{attr}", f"rates by {attr}", lambda a=a: group_metric_bars(a), 1, 360),
+                    (f"impact|{attr}", f"impact ratio by {attr}", lambda a=a: impact_ratio_bars(a), 2, 380),
+                    (f"disparity|{attr}", f"disparity summary by {attr}", lambda a=a: disparity_summary(a), 2,
                      380),
                 ]
         return specs
@@ -447,21 +448,21 @@ class _Writer:
 
     # --- optional results with a known shape --------------------------------------------------
     def _attribution(self, r) -> None:
-        from dlxai.report import figures
+        from dlxai.plots.explain import global_bars, group_importance_bars
 
         by = r.by_feature()
         imp = by.abs().mean(axis=0).sort_values(ascending=False)
         self.h2(f"Global importance ({r.method}, {r.n:,} rows)")
         self.table(("Feature", "Mean |attribution|"), [(str(k), S.fmt(v, 4)) for k, v in imp.head(15).items()],
                    widths=(2, 1))
-        self.chart(figures.importance_bars(imp.head(12)), "global importance", 360)
+        self.chart(global_bars(imp, top=12, highlight=self.b.params.get("sensitive", ())), "global importance", 360)
         groups = (self.b.extras or {}).get("explanation_groups") or {}
         for attr, table in groups.items():
             self.h2(f"Importance by {attr}")
             self.table([attr, *map(str, table.columns)],
                        [[str(g), *(S.fmt(v, 4) for v in row)] for g, row in zip(table.index, table.to_numpy())],
                        size=7.5)
-            self.chart(figures.group_importance_bars(table, attr), f"importance by {attr}", 340)
+            self.chart(group_importance_bars(table.T, attr), f"importance by {attr}", 340)
         self.h2("Example local explanations")
         err = r.completeness_error
         for i in range(min(3, len(by))):
@@ -499,7 +500,7 @@ class _Writer:
                        widths=(1.4, 1, 1), size=8)
 
     def _burden(self, b) -> None:
-        from dlxai.explain import cf_figures
+        from dlxai.plots.counterfactuals import burden_bars
 
         self.h2(f"Recourse burden by {b.attribute}")
         bg = b.by_group
@@ -513,12 +514,12 @@ class _Writer:
         self.para(f"Gap between the highest ({b.highest}) and the lowest ({b.lowest}) burden: {S.fmt(b.gap)} "
                   f"(interval {S.fmt(b.gap_ci[0])} - {S.fmt(b.gap_ci[1])}).", 9)
         try:
-            self.chart(cf_figures.burden_bars(b), f"recourse burden by {b.attribute}", 340)
+            self.chart(burden_bars(b), f"recourse burden by {b.attribute}", 340)
         except Exception as exc:  # noqa: BLE001 - the table holds the numbers
             self.para(f"[Burden chart not drawn: {type(exc).__name__}: {exc}]", 8, "I")
 
     def _surrogate(self, t) -> None:
-        from dlxai.explain import cf_figures
+        from dlxai.plots.counterfactuals import fidelity_bars
 
         self.h2("Surrogate decision tree")
         depth = getattr(t, "depth", None)
@@ -535,7 +536,7 @@ class _Writer:
             self.table([str(c) for c in shown.columns], [[S.fmt(v) if isinstance(v, (float, np.floating)) else str(v)
                                                            for v in row] for row in shown.to_numpy()], size=7.5)
             try:
-                self.chart(cf_figures.fidelity_bars(t), "surrogate fidelity by group", 320)
+                self.chart(fidelity_bars(t), "surrogate fidelity by group", 320)
             except Exception as exc:  # noqa: BLE001
                 self.para(f"[Fidelity chart not drawn: {type(exc).__name__}: {exc}]", 8, "I")
 
@@ -573,7 +574,7 @@ class _Writer:
             self.bullets(r.notes, 8.5)
 
     def _front(self, f) -> None:
-        from dlxai.report import figures
+        from dlxai.plots.mitigation import front_figure
 
         self.h2(f"Front: {f.method} under {f.constraint}")
         pts = f.points
@@ -581,7 +582,7 @@ class _Writer:
         self.table(cols, [[S.fmt(v) if isinstance(v, (float, np.floating)) else str(v) for v in row]
                           for row in pts[cols].to_numpy()], size=8)
         if {"dp", "accuracy"} <= set(pts.columns):
-            self.chart(figures.front_scatter(pts), "mitigation front", 340)
+            self.chart(front_figure(f), "mitigation front", 340)
         for r in f.results[:3]:
             self._mitigation(r)
 
