@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from dlxai.explain import cf_figures
 from dlxai.fairness.recourse import recourse_burden
+from dlxai.plots.counterfactuals import burden_bars
 from ui import state
 from ui.counterfactuals import (
     burden_costs,
@@ -77,7 +77,7 @@ with error_boundary("The recourse burden"):
     else:
         burden = recourse_burden(m, ds, attr, costs=costs)
         state.set_result("counterfactuals", [res, burden] if res is not None else burden, about=m.fingerprint)
-        st.plotly_chart(cf_figures.burden_bars(burden), key="cf_burden_chart")
+        st.plotly_chart(burden_bars(burden), key="cf_burden_chart")
         st.dataframe(burden.by_group.style.format(precision=3), width="stretch")
         st.caption(f"Highest burden: {burden.highest}; lowest: {burden.lowest}; gap {burden.gap:.2f} "
                    f"(95% CI {burden.gap_ci[0]:.2f} – {burden.gap_ci[1]:.2f}), {len(costs)} rejected rows.")

@@ -2,8 +2,9 @@
 
 import streamlit as st
 
-from dlxai import plots
 from dlxai.models import MODEL_KINDS
+from dlxai.plots.fairness import group_sizes
+from dlxai.plots.performance import calibration_curve, confusion_matrix, training_curve
 from ui import state
 from ui.cache import performance
 from ui.errors import error_boundary
@@ -44,7 +45,7 @@ chosen = st.multiselect(
     **state.bind("dm_sensitive", [c for c in state.sensitive() if c in options][:2], state.set_sensitive),
 )
 if chosen:
-    st.plotly_chart(plots.group_sizes(ds.group_sizes(chosen[0]), f"Group sizes: {chosen[0]}"), key="dm_sizes")
+    st.plotly_chart(group_sizes(ds.group_sizes(chosen[0]), f"Group sizes: {chosen[0]}"), key="dm_sizes")
 else:
     st.warning("No sensitive attribute selected: the Fairness page needs at least one.")
 
@@ -87,8 +88,8 @@ with error_boundary("Evaluating the model"):
     k[2].metric("ROC AUC", f"{rep.roc_auc:.3f}")
     k[3].metric("Brier score", f"{rep.brier:.3f}")
     a, b = st.columns(2)
-    a.plotly_chart(plots.confusion_matrix(rep), key="dm_cm")
-    b.plotly_chart(plots.calibration_curve(rep), key="dm_cal")
+    a.plotly_chart(confusion_matrix(rep), key="dm_cm")
+    b.plotly_chart(calibration_curve(rep), key="dm_cal")
     history = getattr(m.estimator, "history_", None)
     if history:
-        st.plotly_chart(plots.training_curve(history), key="dm_hist")
+        st.plotly_chart(training_curve(history), key="dm_hist")

@@ -2,9 +2,17 @@
 
 import streamlit as st
 
-from dlxai.explain import figures
 from dlxai.explain.quality import SANITY_MAX_SPEARMAN, completeness
 from dlxai.explain.views import compare_importance, global_importance, group_comparison, local_view
+from dlxai.plots.explain import (
+    completeness_hist,
+    faithfulness_curves,
+    global_bars,
+    group_share_bars,
+    importance_comparison_bars,
+    local_bars,
+    randomisation_bars,
+)
 from ui import state
 from ui.errors import error_boundary
 from ui.explain import explanation, faithfulness, freeze, method_picker, parameter_widgets, progress_bar, randomisation
@@ -42,13 +50,13 @@ with views:
             proba = float(m.predict_proba(ds.test.loc[[result.row_index[pos]]])[0])
             st.markdown(f"Test row **{result.row_index[pos]}** · P(favourable) = **{proba:.3f}** · "
                         f"explained class **{int(result.target[pos])}**")
-            st.plotly_chart(figures.local_bars(lv), key="ex_local_fig")
+            st.plotly_chart(local_bars(lv), key="ex_local_fig")
             with st.expander("Values"):
                 st.dataframe(lv, width="stretch", hide_index=True)
     with tab_global:
         with error_boundary("The global view"):
             gi = global_importance(result)
-            st.plotly_chart(figures.global_bars(gi, highlight=state.sensitive()), key="ex_global_fig")
+            st.plotly_chart(global_bars(gi, highlight=state.sensitive()), key="ex_global_fig")
             st.caption(f"Mean |attribution| over {result.n} rows; sensitive attributes in red.")
     with tab_groups:
         options = ds.group_columns()
@@ -57,7 +65,7 @@ with views:
         with error_boundary("The group comparison"):
             labels = ds.test.loc[result.row_index, attr]
             cmp = group_comparison(result, labels, attr, data=ds.train)
-            st.plotly_chart(figures.group_share_bars(cmp), key="ex_groups_fig")
+            st.plotly_chart(group_share_bars(cmp), key="ex_groups_fig")
             c = st.columns(3)
             c[0].metric(f"Largest share on {attr}", f"{cmp.sensitive_share.max():.1%}",
                         help="0% when the model does not see the attribute itself.")
@@ -78,7 +86,7 @@ with views:
             with error_boundary(f"Explaining {other.name}"):
                 res_other = explanation(other, other.fingerprint, ds, ds.fingerprint, settings)
                 table = compare_importance({m.name: result, other.name: res_other})
-                st.plotly_chart(figures.importance_comparison_bars(table, highlight=state.sensitive()),
+                st.plotly_chart(importance_comparison_bars(table, highlight=state.sensitive()),
                                 key="ex_models_fig")
                 st.dataframe(table.style.format("{:.1%}"), width="stretch")
 
@@ -93,7 +101,7 @@ with quality:
             st.metric("Completeness error (median)", f"{100 * comp.median:.2f}%",
                       help="|Σ attribution − (f(x) − f(baseline))| relative to |f(x) − f(baseline)|.")
             st.caption(f"{comp.share_within:.0%} of rows within {100 * comp.tolerance:g}%; mean {100 * comp.mean:.2f}%.")
-            st.plotly_chart(figures.completeness_hist(comp), key="ex_comp_fig")
+            st.plotly_chart(completeness_hist(comp), key="ex_comp_fig")
     with error_boundary("The faithfulness check"):
         f = faithfulness(m, m.fingerprint, ds, ds.fingerprint, settings)
         c = st.columns(2)
@@ -101,7 +109,7 @@ with quality:
                     delta=f"{f.deletion_auc - f.random_deletion_auc:+.3f} vs random", delta_color="inverse")
         c[1].metric("Insertion AUC (higher is better)", f"{f.insertion_auc:.3f}",
                     delta=f"{f.insertion_auc - f.random_insertion_auc:+.3f} vs random")
-        st.plotly_chart(figures.faithfulness_curves(f), key="ex_faith_fig")
+        st.plotly_chart(faithfulness_curves(f), key="ex_faith_fig")
     with error_boundary("The randomisation check"):
         if m.kind != "mlp" and getattr(m.estimator, "module_", None) is None:
             st.info("The randomisation check re-initialises a network's layers; this model has none.")
@@ -116,4 +124,4 @@ with quality:
             else:
                 st.warning(f"ρ ≥ {SANITY_MAX_SPEARMAN}: the ranking barely changes with random weights, so it "
                            "reflects the inputs more than the model. Read it with care.")
-            st.plotly_chart(figures.randomisation_bars(check, SANITY_MAX_SPEARMAN), key="ex_rand_fig")
+            st.plotly_chart(randomisation_bars(check, SANITY_MAX_SPEARMAN), key="ex_rand_fig")

@@ -2,8 +2,9 @@
 
 import streamlit as st
 
-from dlxai import errors, plots
+from dlxai import errors
 from dlxai.fairness import METRIC_LABELS
+from dlxai.plots.fairness import disparity_summary, group_metric_bars, impact_ratio_bars
 from ui import state
 from ui.cache import fairness
 from ui.errors import error_boundary
@@ -50,10 +51,10 @@ with error_boundary("The fairness audit"):
     for w in audit.warnings:
         st.warning(w)
 
-    st.plotly_chart(plots.group_metric_bars(audit), key="fair_bars")
+    st.plotly_chart(group_metric_bars(audit), key="fair_bars")
     a, b = st.columns(2)
-    a.plotly_chart(plots.impact_ratio_bars(audit), key="fair_impact")
-    b.plotly_chart(plots.disparity_summary(audit), key="fair_summary")
+    a.plotly_chart(impact_ratio_bars(audit), key="fair_impact")
+    b.plotly_chart(disparity_summary(audit), key="fair_summary")
 
     st.subheader("Per-group table")
     table = audit.by_group.copy()

@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from dlxai.explain.image_figures import attention_heatmap, image_heatmaps, token_labels
 from dlxai.explain.lrp import COMPOSITE_LABELS, COMPOSITES
 from dlxai.models.nets import IMAGE_MODELS
+from dlxai.plots.images import attention_heatmap, image_heatmaps, token_labels
 from ui import images
 from ui.errors import error_boundary
 

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from dlxai.fairness.mitigation import CONSTRAINTS, METHOD_CONSTRAINTS, METHODS, STRENGTH
-from dlxai.fairness.mitigation_figures import before_after_table, front_figure
+from dlxai.plots.mitigation import before_after_table, front_figure
 from ui import mitigation as ui_mit
 from ui import state
 from ui.errors import error_boundary

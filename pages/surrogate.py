@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dlxai.explain import cf_figures
+from dlxai.plots.counterfactuals import fidelity_bars, tree_figure
 from ui import state
 from ui.counterfactuals import local_tree, surrogate
 from ui.errors import error_boundary
@@ -30,8 +30,8 @@ with error_boundary("The surrogate tree"):
     b.metric("Fidelity (training rows)", f"{sur.train_fidelity:.3f}")
     c.metric("Leaves", f"{sur.n_leaves}")
     if len(sur.fidelity_by_group):
-        st.plotly_chart(cf_figures.fidelity_bars(sur), key="sur_fid")
-    st.plotly_chart(cf_figures.tree_figure(sur.tree, sur.feature_names, sur.class_names), key="sur_tree")
+        st.plotly_chart(fidelity_bars(sur), key="sur_fid")
+    st.plotly_chart(tree_figure(sur.tree, sur.feature_names, sur.class_names), key="sur_tree")
     st.subheader("Rules")
     st.code(sur.text, language=None)
 
@@ -46,6 +46,6 @@ with error_boundary("The local surrogate"):
     st.markdown(f"The model decides **{loc.row_prediction}** for row {row}; the local tree's rule for it: "
                 f"**{' AND '.join(loc.path) or 'always'}**. {loc.positive_share:.0%} of its neighbours are "
                 f"decided {ds.schema.positive_label}.")
-    st.plotly_chart(cf_figures.tree_figure(loc.tree, loc.feature_names, ("not " + str(ds.schema.positive_label),
+    st.plotly_chart(tree_figure(loc.tree, loc.feature_names, ("not " + str(ds.schema.positive_label),
                                                                          str(ds.schema.positive_label)),
                                            title="Local surrogate"), key="sur_local_tree")

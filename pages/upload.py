@@ -3,9 +3,10 @@ audits, and downloads of the active model.  A failed upload keeps the previous d
 
 import streamlit as st
 
-from dlxai import errors, plots
+from dlxai import errors
 from dlxai.data import upload as up
 from dlxai.models import io as mio
+from dlxai.plots.fairness import group_metric_bars, group_sizes
 from ui import report as ur
 from ui import state
 from ui import upload as uu
@@ -70,7 +71,7 @@ with tab_data:
             st.dataframe([{"column": p.name, "type": p.kind, "dtype": p.dtype, "missing": p.n_missing,
                            "distinct": p.n_unique, "note": p.note} for p in pv.profiles], width="stretch")
             for c, sizes in pv.group_sizes.items():
-                st.plotly_chart(plots.group_sizes(sizes, f"Group sizes: {c}"), key=f"up_sizes_{c}")
+                st.plotly_chart(group_sizes(sizes, f"Group sizes: {c}"), key=f"up_sizes_{c}")
         if st.button("Use this dataset", type="primary", key="up_use_data"):
             with error_boundary("Using the uploaded data"):
                 ds = uu.use_dataset(table, target, positive, sensitive, categorical, ignore, test=test_table,
@@ -142,7 +143,7 @@ with tab_pred:
             st.subheader(f"Fairness of the uploaded predictions by {audit.attribute_label}")
             st.metric("Demographic parity difference", f"{audit.summary['demographic_parity_difference']:.3f}")
             st.dataframe(audit.by_group, width="stretch")
-            st.plotly_chart(plots.group_metric_bars(audit), key="up_p_bars")
+            st.plotly_chart(group_metric_bars(audit), key="up_p_bars")
         if st.button("Build the audit PDF of these predictions", key="up_p_pdf",
                      help="Every sensitive column on its own, with intervals, charts, limitations and a manifest."):
             with error_boundary("Building the predictions report"):

@@ -60,20 +60,21 @@ def _show_calibration(bundle) -> bool:
 
 def _figure_specs(bundle, keys) -> list[ChartSpec]:
     """Every chart the chosen fixed sections draw, to prefetch."""
-    from dlxai import plots
+    from dlxai.plots.fairness import disparity_summary, group_metric_bars, impact_ratio_bars
+    from dlxai.plots.performance import calibration_curve, confusion_matrix
 
     b, specs = bundle, []
     if "performance" in keys and b.performance is not None:
-        specs.append(ChartSpec("confusion", "confusion matrix", lambda: plots.confusion_matrix(b.performance), 2, 360))
+        specs.append(ChartSpec("confusion", "confusion matrix", lambda: confusion_matrix(b.performance), 2, 360))
         if _show_calibration(b):
-            specs.append(ChartSpec("calibration", "calibration", lambda: plots.calibration_curve(b.performance), 2,
+            specs.append(ChartSpec("calibration", "calibration", lambda: calibration_curve(b.performance), 2,
                                    360))
     if "fairness" in keys:
         for attr, a in b.fairness.items():
             specs += [
-                ChartSpec(f"bars|{attr}", f"rates by {attr}", lambda a=a: plots.group_metric_bars(a), 1, 360),
-                ChartSpec(f"impact|{attr}", f"impact ratio by {attr}", lambda a=a: plots.impact_ratio_bars(a), 2, 380),
-                ChartSpec(f"disparity|{attr}", f"disparity summary by {attr}", lambda a=a: plots.disparity_summary(a),
+                ChartSpec(f"bars|{attr}", f"rates by {attr}", lambda a=a: group_metric_bars(a), 1, 360),
+                ChartSpec(f"impact|{attr}", f"impact ratio by {attr}", lambda a=a: impact_ratio_bars(a), 2, 380),
+                ChartSpec(f"disparity|{attr}", f"disparity summary by {attr}", lambda a=a: disparity_summary(a),
                           2, 380),
             ]
     return specs

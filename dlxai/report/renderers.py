@@ -58,20 +58,20 @@ def _figure_failed(doc: Document, what: str, exc: Exception) -> None:
 # --- explanations --------------------------------------------------------------------------------
 def attribution(r, doc: Document, bundle) -> None:
     """Global importance, importance per group (from ``bundle.extras``), three local explanations, completeness."""
-    from dlxai.report import figures
+    from dlxai.plots.explain import global_bars, group_importance_bars
 
     by = r.by_feature()
     imp = by.abs().mean(axis=0).sort_values(ascending=False)
     doc.h2(f"Global importance ({r.method}, {r.n:,} rows)")
     doc.table(("Feature", "Mean |attribution|"), [(str(k), S.fmt(v, 4)) for k, v in imp.head(15).items()],
               widths=(2, 1))
-    doc.chart(figures.importance_bars(imp.head(12)), "global importance", 360)
+    doc.chart(global_bars(imp, top=12, highlight=bundle.params.get("sensitive", ())), "global importance", 360)
     groups = (bundle.extras or {}).get("explanation_groups") or {}
     for attr, table in groups.items():
         doc.h2(f"Importance by {attr}")
         doc.table([attr, *map(str, table.columns)],
                   [[str(g), *(S.fmt(v, 4) for v in row)] for g, row in zip(table.index, table.to_numpy())], size=7.5)
-        doc.chart(figures.group_importance_bars(table, attr), f"importance by {attr}", 340)
+        doc.chart(group_importance_bars(table.T, attr), f"importance by {attr}", 340)
     doc.h2("Example local explanations")
     err = r.completeness_error
     for i in range(min(3, len(by))):
@@ -136,7 +136,7 @@ def counterfactuals(r, doc: Document, bundle) -> None:
 
 
 def burden(b, doc: Document, bundle) -> None:
-    from dlxai.explain import cf_figures
+    from dlxai.plots.counterfactuals import burden_bars
 
     doc.h2(f"Recourse burden by {b.attribute}")
     bg = b.by_group
@@ -151,14 +151,14 @@ def burden(b, doc: Document, bundle) -> None:
     doc.para(f"Gap between the highest ({b.highest}) and the lowest ({b.lowest}) burden: {S.fmt(b.gap)} "
              f"(interval {S.fmt(b.gap_ci[0])} - {S.fmt(b.gap_ci[1])}).", 9)
     try:
-        doc.chart(cf_figures.burden_bars(b), f"recourse burden by {b.attribute}", 340)
+        doc.chart(burden_bars(b), f"recourse burden by {b.attribute}", 340)
     except Exception as exc:  # noqa: BLE001 - the table holds the numbers
         _figure_failed(doc, "Burden chart", exc)
 
 
 def surrogate(t, doc: Document, bundle) -> None:
     """Fidelity, the rules of the largest leaves, and fidelity per group."""
-    from dlxai.explain import cf_figures
+    from dlxai.plots.counterfactuals import fidelity_bars
 
     doc.h2("Surrogate decision tree")
     doc.kv([("Fidelity on test rows (agreement with the model)", S.fmt(t.fidelity)),
@@ -173,7 +173,7 @@ def surrogate(t, doc: Document, bundle) -> None:
         shown = fb.reset_index()
         doc.table([str(c) for c in shown.columns], [[_cell(v) for v in row] for row in shown.to_numpy()], size=7.5)
         try:
-            doc.chart(cf_figures.fidelity_bars(t), "surrogate fidelity by group", 320)
+            doc.chart(fidelity_bars(t), "surrogate fidelity by group", 320)
         except Exception as exc:  # noqa: BLE001 - the table holds the numbers
             _figure_failed(doc, "Fidelity chart", exc)
 
@@ -196,14 +196,14 @@ def mitigation(r, doc: Document, bundle) -> None:
 
 def front(f, doc: Document, bundle) -> None:
     """The front's points and chart, then its first three models as mitigation results."""
-    from dlxai.report import figures
+    from dlxai.plots.mitigation import front_figure
 
     doc.h2(f"Front: {f.method} under {f.constraint}")
     pts = f.points
     cols = [c for c in ("label", "strength", "accuracy", "dp", "eo") if c in pts.columns]
     doc.table(cols, [[_cell(v) for v in row] for row in pts[cols].to_numpy()], size=8)
     if {"dp", "accuracy"} <= set(pts.columns):
-        doc.chart(figures.front_scatter(pts), "mitigation front", 340)
+        doc.chart(front_figure(f), "mitigation front", 340)
     for r in f.results[:3]:
         mitigation(r, doc, bundle)
 

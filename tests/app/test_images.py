@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from tests.app.conftest import errors_of
 
 
@@ -43,15 +41,3 @@ def test_images_page_trains_cnn_and_vit_and_shows_heatmaps(app):
     at = at.run()
     assert not at.exception and not errors_of(at)
     assert len(at.get("plotly_chart")) == 4
-
-
-def test_heatmap_figure_has_one_panel_per_method():
-    import plotly.graph_objects as go
-
-    from dlxai.explain.image_figures import image_heatmaps
-
-    img = np.random.default_rng(0).random((1, 8, 8))
-    fig = image_heatmaps(img, {"IG": img - 0.5, "LRP": img})
-    assert isinstance(fig, go.Figure)
-    assert [t.type for t in fig.data] == ["heatmap"] * 3
-    assert fig.data[1].zmin == -fig.data[1].zmax  # signed maps get a symmetric scale

@@ -41,14 +41,3 @@ def test_recourse_burden_from_a_real_search(german_mlp, german):
     for g in b.by_group.index:
         c = costs["cost"].to_numpy()[sex == g]
         assert b.by_group.loc[g, "burden"] == pytest.approx(np.nanmean(c))
-
-
-def test_burden_chart_shows_each_group_with_its_interval():
-    from dlxai.explain.cf_figures import burden_bars
-
-    b = burden_from_costs([1.0, 2.0, 3.0, 4.0, 6.0, 8.0], ["A", "A", "A", "B", "B", "B"], n_bootstrap=200)
-    fig = burden_bars(b)
-    bar = fig.data[0]
-    assert list(bar.x) == ["A", "B"] and list(bar.y) == [2.0, 6.0]
-    assert np.allclose(np.asarray(bar.error_y.array) + bar.y, b.by_group["ci_high"].to_numpy())
-    assert "gap 4.00" in fig.layout.title.text

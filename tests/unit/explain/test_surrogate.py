@@ -65,14 +65,3 @@ def test_local_surrogate(german_mlp, german):
         local_surrogate(german_mlp, german, row, max_depth=20)
     with pytest.raises(UserInputError, match="one raw feature row"):
         local_surrogate(german_mlp, german, german.X("test").iloc[:2])
-
-
-def test_tree_figure_draws_every_node(sur):
-    from dlxai.explain.cf_figures import fidelity_bars, tree_figure
-
-    fig = tree_figure(sur.tree, sur.feature_names, sur.class_names)
-    nodes = fig.data[1]
-    assert len(nodes.x) == sur.tree.tree_.node_count
-    assert sum(str(t).count("<br>") for t in nodes.text) == sur.tree.tree_.node_count
-    bars = fidelity_bars(sur)
-    assert sorted(float(v) for tr in bars.data for v in tr.y) == sorted(sur.fidelity_by_group["fidelity"].tolist())

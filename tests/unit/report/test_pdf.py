@@ -12,8 +12,9 @@ import pytest
 import torch
 from pypdf import PdfReader
 
-from dlxai import plots
 from dlxai.errors import UserInputError
+from dlxai.plots.fairness import disparity_summary, group_metric_bars, impact_ratio_bars
+from dlxai.plots.performance import calibration_curve, confusion_matrix
 from dlxai.report import SECTIONS, audit_model, build_report, charts, messages
 from dlxai.report.messages import MISSING
 from dlxai.report.sections import fmt
@@ -114,8 +115,8 @@ def test_pages_are_not_blank_and_charts_are_embedded(report):
 
 def test_fallback_needs_no_browser_and_draws_every_plots_figure(bundle):
     a = next(iter(bundle.fairness.values()))
-    figs = [plots.group_metric_bars(a), plots.impact_ratio_bars(a), plots.disparity_summary(a),
-            plots.confusion_matrix(bundle.performance), plots.calibration_curve(bundle.performance)]
+    figs = [group_metric_bars(a), impact_ratio_bars(a), disparity_summary(a), confusion_matrix(bundle.performance),
+            calibration_curve(bundle.performance)]
     for fig in figs:
         r = charts.render_png(fig, 600, 300, engine="matplotlib")
         assert r.engine == "matplotlib" and r.png[:8] == b"\x89PNG\r\n\x1a\n"
@@ -124,7 +125,7 @@ def test_fallback_needs_no_browser_and_draws_every_plots_figure(bundle):
 @pytest.mark.skipif(charts.find_browser() is None, reason="no Chromium here (CI installs it)")
 def test_kaleido_renders_the_pages_figures_with_chromium(bundle):
     a = next(iter(bundle.fairness.values()))
-    r = charts.render_png(plots.impact_ratio_bars(a), 500, 300, engine="kaleido")
+    r = charts.render_png(impact_ratio_bars(a), 500, 300, engine="kaleido")
     assert r.engine == "kaleido", r.note
     from PIL import Image
 

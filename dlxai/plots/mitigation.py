@@ -1,4 +1,4 @@
-"""Mitigation results -> plotly figures: the accuracy-fairness front and the before/after table."""
+"""Mitigation results -> figures: the accuracy-fairness front and the before/after table."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import plotly.graph_objects as go
 
 from dlxai.fairness.mitigation import Front, MitigationResult
+from dlxai.plots.style import PALETTE, layout
 
-PALETTE = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2"]
 GAP_LABEL = {"dp": "Demographic parity difference", "eo": "Equalized odds difference"}
 
 
@@ -37,13 +37,9 @@ def front_figure(front: Front, gap: str = "dp") -> go.Figure:
             customdata=p[["label"]].to_numpy(),
             hovertemplate="%{customdata[0]}<br>gap %{x:.3f}<br>accuracy %{y:.3f}<extra></extra>",
         )
-    fig.update_layout(
-        title=f"Accuracy vs {GAP_LABEL[gap].lower()} on the test split ({', '.join(front.sensitive)}; 95% bootstrap "
-              "intervals)",
-        template="plotly_white", height=440, margin=dict(l=60, r=20, t=60, b=50),
-        xaxis=dict(title=f"{GAP_LABEL[gap]} (0 is parity)", rangemode="tozero"), yaxis=dict(title="Accuracy"),
-    )
-    return fig
+    return layout(fig, f"Accuracy vs {GAP_LABEL[gap].lower()} on the test split ({', '.join(front.sensitive)}; 95% "
+                       "bootstrap intervals)", height=440,
+                  xaxis=dict(title=f"{GAP_LABEL[gap]} (0 is parity)", rangemode="tozero"), yaxis=dict(title="Accuracy"))
 
 
 def before_after_table(result: MitigationResult) -> go.Figure:
@@ -62,6 +58,5 @@ def before_after_table(result: MitigationResult) -> go.Figure:
     }
     fig = go.Figure(go.Table(header=dict(values=list(cols), fill_color="#e5e7eb", align="left"),
                              cells=dict(values=list(cols.values()), align="left")))
-    fig.update_layout(title=f"Before and after: {result.label}", height=120 + 40 * len(t),
-                      margin=dict(l=10, r=10, t=50, b=10))
-    return fig
+    return layout(fig, f"Before and after: {result.label}", height=120 + 40 * len(t),
+                  margin=dict(l=10, r=10, t=50, b=10))

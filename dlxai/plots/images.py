@@ -6,7 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-DIVERGING = "RdBu_r"  # red: evidence for the class, blue: against it
+from dlxai.plots.style import DIVERGING, layout
 
 
 def _to_hw(a) -> np.ndarray:
@@ -37,8 +37,7 @@ def image_heatmaps(image, heatmaps: dict, *, title: str = "", signed: bool = Tru
         fig.update_yaxes(autorange="reversed", scaleanchor=f"x{'' if i == 1 else i}", showticklabels=False,
                          row=1, col=i)
         fig.update_xaxes(showticklabels=False, row=1, col=i)
-    fig.update_layout(title=title, template="plotly_white", height=height, margin=dict(l=10, r=10, t=70, b=10))
-    return fig
+    return layout(fig, title, height=height, margin=dict(l=10, r=10, t=70, b=10))
 
 
 def attention_heatmap(matrix, *, title: str = "", labels: list[str] | None = None, height: int = 420) -> go.Figure:
@@ -49,8 +48,7 @@ def attention_heatmap(matrix, *, title: str = "", labels: list[str] | None = Non
                                hovertemplate="query %{y} → key %{x}: %{z:.3f}<extra></extra>"))
     fig.update_yaxes(autorange="reversed", title="query token")
     fig.update_xaxes(title="key token")
-    fig.update_layout(title=title, template="plotly_white", height=height, margin=dict(l=60, r=20, t=60, b=50))
-    return fig
+    return layout(fig, title, height=height)
 
 
 def token_labels(n_tokens: int, prefix: int = 1, grid: tuple[int, int] | None = None) -> list[str]:

@@ -1,16 +1,11 @@
-"""Figures for counterfactuals, recourse burden and surrogate trees (plotly, no graphviz)."""
+"""Recourse and surrogates -> figures: recourse burden by group, the surrogate tree (plotly, no graphviz), fidelity."""
 
 from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
 
-PALETTE = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#db2777"]
-
-
-def _layout(fig: go.Figure, title: str, height: int = 380, **kw) -> go.Figure:
-    fig.update_layout(title=title, template="plotly_white", margin=dict(l=60, r=20, t=60, b=50), height=height, **kw)
-    return fig
+from dlxai.plots.style import PALETTE, colour, layout
 
 
 def burden_bars(burden) -> go.Figure:
@@ -29,9 +24,9 @@ def burden_bars(burden) -> go.Figure:
     ))
     conf = int(round(100 * burden.params.get("confidence", 0.95)))
     lo_gap, hi_gap = burden.gap_ci
-    return _layout(fig, f"Recourse burden by {burden.attribute}: gap {burden.gap:.2f} ({conf}% CI "
-                        f"{lo_gap:.2f} – {hi_gap:.2f})",
-                   yaxis=dict(title="mean cost of the cheapest counterfactual"), xaxis=dict(title=burden.attribute))
+    return layout(fig, f"Recourse burden by {burden.attribute}: gap {burden.gap:.2f} ({conf}% CI "
+                       f"{lo_gap:.2f} – {hi_gap:.2f})",
+                  yaxis=dict(title="mean cost of the cheapest counterfactual"), xaxis=dict(title=burden.attribute))
 
 
 def tree_figure(tree, feature_names, class_names=("0", "1"), title: str = "Surrogate tree") -> go.Figure:
@@ -79,8 +74,8 @@ def tree_figure(tree, feature_names, class_names=("0", "1"), title: str = "Surro
                     colorbar=dict(title=f"share {class_names[1]}")),
     ))
     depth = int(tree.get_depth())
-    return _layout(fig, title + " (left branch: condition true)", height=200 + 110 * (depth + 1),
-                   xaxis=dict(visible=False), yaxis=dict(visible=False, range=[-depth - 0.8, 0.4]))
+    return layout(fig, title + " (left branch: condition true)", height=200 + 110 * (depth + 1),
+                  xaxis=dict(visible=False), yaxis=dict(visible=False, range=[-depth - 0.8, 0.4]))
 
 
 def fidelity_bars(surrogate) -> go.Figure:
@@ -89,8 +84,8 @@ def fidelity_bars(surrogate) -> go.Figure:
     fig = go.Figure()
     for i, (attr, part) in enumerate(bg.groupby("attribute", sort=False)):
         fig.add_bar(name=str(attr), x=[f"{attr}: {g}" for g in part["group"]], y=part["fidelity"],
-                    marker_color=PALETTE[i % len(PALETTE)], customdata=part["count"],
+                    marker_color=colour(i), customdata=part["count"],
                     hovertemplate="%{x}: %{y:.3f} (%{customdata} rows)<extra></extra>")
     fig.add_hline(y=surrogate.fidelity, line_dash="dash", annotation_text=f"overall {surrogate.fidelity:.3f}")
-    return _layout(fig, "Fidelity (agreement with the model) on held-out rows, by group",
-                   yaxis=dict(title="fidelity", range=[0, 1.05]))
+    return layout(fig, "Fidelity (agreement with the model) on held-out rows, by group",
+                  yaxis=dict(title="fidelity", range=[0, 1.05]))

@@ -1,0 +1,37 @@
+"""Recourse burden bars, the surrogate tree and its fidelity bars show the result's numbers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dlxai.explain.surrogate import fit_surrogate
+from dlxai.fairness.recourse import burden_from_costs
+from dlxai.plots.counterfactuals import burden_bars, fidelity_bars, tree_figure
+
+
+@pytest.fixture(scope="module")
+def sur(german_mlp, german):
+    return fit_surrogate(german_mlp, german, max_depth=3, sensitive=["sex", "age_band"])
+
+
+def test_burden_chart_shows_each_group_with_its_interval():
+    b = burden_from_costs([1.0, 2.0, 3.0, 4.0, 6.0, 8.0], ["A", "A", "A", "B", "B", "B"], n_bootstrap=200)
+    fig = burden_bars(b)
+    bar = fig.data[0]
+    assert list(bar.x) == ["A", "B"] and list(bar.y) == [2.0, 6.0]
+    assert np.allclose(np.asarray(bar.error_y.array) + bar.y, b.by_group["ci_high"].to_numpy())
+    assert "gap 4.00" in fig.layout.title.text
+
+
+def test_tree_figure_draws_every_node(sur):
+    fig = tree_figure(sur.tree, sur.feature_names, sur.class_names)
+    nodes = fig.data[1]
+    assert len(nodes.x) == sur.tree.tree_.node_count
+    assert sum(str(t).count("<br>") for t in nodes.text) == sur.tree.tree_.node_count
+
+
+def test_fidelity_bars_show_every_group(sur):
+    bars = fidelity_bars(sur)
+    assert sorted(float(v) for tr in bars.data for v in tr.y) == sorted(sur.fidelity_by_group["fidelity"].tolist())
+    assert [tr.name for tr in bars.data] == ["sex", "age_band"]
