@@ -12,7 +12,10 @@ import hashlib
 import streamlit as st
 
 from dlxai.data import upload as up
-from dlxai.models import io as mio
+from dlxai.data.predictions import load_predictions
+from dlxai.models.contracts import DEFAULT_TIME_BUDGET_S
+from dlxai.models.export import export_onnx, export_safetensors
+from dlxai.models.formats import load_model
 from ui import state
 
 TABLE = "dlxai.upload.table"  # (key, ParsedTable) of the last parsed data file
@@ -64,21 +67,24 @@ def use_dataset(table: up.ParsedTable, target: str, positive, sensitive, categor
 
 
 def use_model(data: bytes, name: str, *, spec: bytes | None = None, input_columns=None, trusted=None,
-              output: str = "auto", time_budget_s: float = mio.DEFAULT_TIME_BUDGET_S):
+              output: str = "auto", time_budget_s: float = DEFAULT_TIME_BUDGET_S):
     """Load a model, check its input contract on the active test rows, and only then make it active."""
     ds = state.dataset()
     if ds is None:
         raise up.UserInputError("Load or upload a dataset before a model: the model is checked on its rows.")
-    m = mio.load_model(data, name, spec=spec, input_columns=input_columns, trusted=trusted, output=output,
-                       sample=ds.X("test"), time_budget_s=time_budget_s, dataset_name=ds.name)
+    m = load_model(data, name, spec=spec, input_columns=input_columns, trusted=trusted, output=output,
+                   sample=ds.X("test"), time_budget_s=time_budget_s, dataset_name=ds.name)
     state.set_model(m)
     return m
 
 
 def use_predictions(table: up.ParsedTable, label: str, positive, sensitive, *, prediction=None,
-                    positive_prediction=None, score=None, threshold: float = 0.5):
-    p = mio.load_predictions(table.frame, label, positive, sensitive, prediction=prediction,
-                             positive_prediction=positive_prediction, score=score, threshold=threshold)
+                    positive_prediction=None, score=None, threshold: float | None = None,
+                    higher_is_favourable: bool = True):
+    """Validate a predictions table (the CLI's rules: :func:`dlxai.data.predictions.decisions`), then keep it."""
+    p = load_predictions(table.frame, label, positive, sensitive, prediction=prediction,
+                         positive_prediction=positive_prediction, score=score, threshold=threshold,
+                         higher_is_favourable=higher_is_favourable)
     st.session_state[PREDICTIONS] = p
     st.session_state[PREDICTIONS_TABLE] = table
     st.session_state.pop(PREDICTIONS_REPORT, None)  # a report of earlier predictions no longer applies
@@ -96,6 +102,7 @@ def predictions_bundle(n_bootstrap: int = 1000, rules=()):
     k = p.params
     return audit_predictions(table.frame, target=k["label"], sensitive=list(k["sensitive"]),
                              prediction_column=k["prediction"], score_column=k["score"], threshold=k["threshold"],
+                             higher_is_favourable=k["higher_is_favourable"] is not False,
                              positive_label=k["positive_label"], rules=rules, n_bootstrap=n_bootstrap,
                              name=table.name, source=f"uploaded file {table.name}")
 
@@ -104,7 +111,7 @@ def exports(m) -> dict[str, bytes]:
     """Download files of the active model (computed once per model)."""
     cache = st.session_state.setdefault(EXPORTS, {})
     if m.fingerprint not in cache:
-        weights, spec = mio.export_safetensors(m)
+        weights, spec = export_safetensors(m)
         cache.clear()
-        cache[m.fingerprint] = {"model.safetensors": weights, "model.json": spec, "model.onnx": mio.export_onnx(m)}
+        cache[m.fingerprint] = {"model.safetensors": weights, "model.json": spec, "model.onnx": export_onnx(m)}
     return cache[m.fingerprint]
