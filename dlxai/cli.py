@@ -67,8 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a column that defines groups (repeatable; each is audited on its own)")
     src = a.add_mutually_exclusive_group()
     src.add_argument("--prediction-column", metavar="COL", help="decisions: 0/1, booleans, or the target's labels")
-    src.add_argument("--score-column", metavar="COL", help="probabilities of the positive label (needs --threshold)")
-    a.add_argument("--threshold", type=float, metavar="T", help="decision threshold for --score-column or --model")
+    src.add_argument("--score-column", metavar="COL",
+                     help="numeric scores on any scale, e.g. probabilities or a 1-10 decile (needs --threshold)")
+    a.add_argument("--threshold", type=float, metavar="T",
+                   help="decision threshold on the score's scale (--score-column), or on probabilities (--model)")
+    a.add_argument("--score-direction", choices=("higher", "lower"),
+                   help="for --score-column: whether a score at or above the threshold (higher, the default) or at or "
+                        "below it (lower) is the favourable decision")
     a.add_argument("--model", metavar="FILE", help="ONNX, TorchScript, safetensors+spec or skops model (no pickle)")
     a.add_argument("--model-spec", metavar="JSON", help="the model's spec (preprocessing / input columns)")
     a.add_argument("--input-columns", metavar="COLS", help="comma-separated numeric input columns of the model, "
@@ -103,9 +108,12 @@ def _read(path: str):
 
 
 def _audit(args, progress):
+    from dlxai.data.predictions import SCORE_DIRECTIONS
     from dlxai.errors import UserInputError
     from dlxai.report import audit_predictions, messages
 
+    if args.score_direction is not None and args.score_column is None:
+        raise UserInputError("--score-direction applies to --score-column only. Drop it, or pass --score-column.")
     frame = _read(args.data)
     common = dict(rules=args.fail_on, n_bootstrap=args.n_bootstrap, seed=args.seed,
                   min_group_size=args.min_group_size, progress=progress)
@@ -114,22 +122,21 @@ def _audit(args, progress):
             raise UserInputError(messages.PREDICTION_SOURCE.format(pred=None, score=None))
         return audit_predictions(frame, target=args.target, sensitive=args.sensitive,
                                  prediction_column=args.prediction_column, score_column=args.score_column,
-                                 threshold=args.threshold, positive_label=args.positive_label,
-                                 name=Path(args.data).name, source=str(args.data), **common)
+                                 threshold=args.threshold,
+                                 higher_is_favourable=SCORE_DIRECTIONS[args.score_direction or "higher"],
+                                 positive_label=args.positive_label, name=Path(args.data).name, source=str(args.data),
+                                 **common)
     if args.prediction_column or args.score_column:
         raise UserInputError(messages.PREDICTION_SOURCE.format(pred=args.prediction_column, score=args.score_column))
-    try:
-        from dlxai.models import io as model_io
-    except ImportError as exc:
-        raise UserInputError(messages.MODEL_IO_MISSING.format(path=args.model)) from exc
-    return _audit_model_file(frame, args, model_io, common)
+    return _audit_model_file(frame, args, common)
 
 
-def _audit_model_file(frame, args, model_io, common):
+def _audit_model_file(frame, args, common):
     """A model file: its decisions on the data's rows, audited like a prediction column."""
     import numpy as np
 
     from dlxai.errors import UserInputError
+    from dlxai.models.formats import load_model
     from dlxai.report import audit_predictions, messages
 
     mp = Path(args.model)
@@ -150,8 +157,8 @@ def _audit_model_file(frame, args, model_io, common):
     if not 0 < threshold < 1:
         raise UserInputError(f"The decision threshold must lie strictly between 0 and 1; received {threshold!r}.")
     common["progress"](0.0, f"Loading model {mp.name}")
-    model = model_io.load_model(mp.read_bytes(), mp.name, spec=spec, input_columns=cols, trusted=args.trust or None,
-                                sample=frame)
+    model = load_model(mp.read_bytes(), mp.name, spec=spec, input_columns=cols, trusted=args.trust or None,
+                       sample=frame)
     proba = np.asarray(model.predict_proba(frame), dtype=float)
     scored = frame.assign(__dlxai_score__=proba)
     bundle = audit_predictions(scored, target=args.target, sensitive=args.sensitive,

@@ -60,7 +60,7 @@ NOT_FITTED = "{name} is not fitted yet. Call fit(X, y) before {method}()."
 UNKNOWN_DATASET = "Unknown bundled dataset {name!r}. Choose one of: {choices}."
 UNKNOWN_GROUP = "Reference group {group!r} is not among the groups {groups}."
 
-# --- uploads (issue 6: dlxai/data/upload.py, dlxai/models/io.py) ------------------------------
+# --- uploads (dlxai/data/upload.py, dlxai/data/predictions.py, dlxai/models/formats.py) ------
 UPLOAD_EMPTY = "{name!r} is empty (no header, no rows). Upload a CSV or Parquet file with a header row and data rows."
 UPLOAD_HEADER_ONLY = (
     "{name!r} has a header ({columns}) but no data rows. Upload the file with its rows, not just the column names."
@@ -151,4 +151,24 @@ MODEL_CONVERSION_FAILED = (
 PREDICTIONS_BOTH = (
     "Choose either a binary prediction column or a score column with a threshold, not both / neither; received "
     "prediction={prediction!r}, score={score!r}."
+)
+SCORE_NEEDS_THRESHOLD = (
+    "The score column {column!r} needs a decision threshold (--threshold on the command line): a finite number on "
+    "the score's scale, e.g. 0.5 for probabilities or 5 for a 1-10 score."
+)
+THRESHOLD_WITHOUT_SCORE = (
+    "A decision threshold applies to a score column only; received threshold {threshold!r} with the prediction "
+    "column {column!r}. Drop the threshold, or use a score column instead."
+)
+BAD_SCORE_THRESHOLD = (
+    "The decision threshold must be a finite number on the score's scale (e.g. 0.5 for probabilities, 5 for a 1-10 "
+    "score); received {value!r}."
+)
+SCORE_NOT_NUMERIC = (
+    "The score column {column!r} must hold numbers; it holds values such as {examples}. Pick the column of scores, "
+    "or audit this one as a prediction column."
+)
+SCORE_NOT_FINITE = (
+    "The score column {column!r} has {n} missing or infinite values; every row needs a finite score. Fill or drop "
+    "those rows."
 )

@@ -5,7 +5,11 @@ import streamlit as st
 
 from dlxai import errors
 from dlxai.data import upload as up
-from dlxai.models import io as mio
+from dlxai.data.predictions import SCORE_DIRECTIONS
+from dlxai.fairness import audit_fairness
+from dlxai.models.adapters import MODEL_AGNOSTIC, OUTPUT_KINDS
+from dlxai.models.export import exportable
+from dlxai.models.formats import detect_format, pickle_allowed, skops_untrusted_types
 from dlxai.plots.fairness import group_metric_bars, group_sizes
 from ui import report as ur
 from ui import state
@@ -16,7 +20,7 @@ DATA_TYPES = ["csv", "tsv", "txt", "parquet", "gz", "zip", "bz2", "xz"]
 MODEL_TYPES = ["onnx", "pt", "pth", "ts", "safetensors", "skops", "pkl", "pickle", "joblib", "bin"]
 
 st.title("Upload your data and model")
-if mio.pickle_allowed():
+if pickle_allowed():
     st.warning(uu.PICKLE_BANNER, icon="☣️")
 ds_now, m_now = state.dataset(), state.model()
 st.caption(f"Active now: data **{ds_now.name if ds_now else '—'}**, model **{m_now.name if m_now else '—'}**. "
@@ -90,12 +94,12 @@ with tab_model:
     input_columns = st.multiselect("…or the numeric columns the model takes, in order (without a spec)",
                                    list(ds.schema.features) if ds is not None else [], default=feats, key="up_cols")
     c1, c2 = st.columns(2)
-    output = c1.radio("Model output", mio.OUTPUT_KINDS, horizontal=True, key="up_output")
+    output = c1.radio("Model output", OUTPUT_KINDS, horizontal=True, key="up_output")
     budget = c2.number_input("Time budget for the check (s)", 0.5, 120.0, 10.0, key="up_budget")
     trusted = None
     with error_boundary("Reading the model file"):
-        if fm is not None and mio.detect_format(fm.getvalue(), fm.name) == "skops":
-            types = mio.skops_untrusted_types(fm.getvalue())
+        if fm is not None and detect_format(fm.getvalue(), fm.name) == "skops":
+            types = skops_untrusted_types(fm.getvalue())
             if types:
                 st.warning("This file needs these types that skops does not trust by default: " + ", ".join(types))
                 if st.checkbox("I know this model and trust these types", key="up_trust"):
@@ -108,14 +112,14 @@ with tab_model:
             st.success(f"**{m.name}** is active. Contract check: {c.n_rows} rows, {c.n_inputs} inputs, output "
                        f"{c.output_shape} read as {c.output_kind}, {c.seconds * 1000:.0f} ms.")
             if m.conversion_error:
-                st.warning(errors.MODEL_CONVERSION_FAILED.format(detail=m.conversion_error, available=mio.MODEL_AGNOSTIC))
+                st.warning(errors.MODEL_CONVERSION_FAILED.format(detail=m.conversion_error, available=MODEL_AGNOSTIC))
             for w in m.warnings:
                 st.warning(w)
 
 # --- predictions only ---------------------------------------------------------------------------
 with tab_pred:
-    st.markdown("A CSV with the true label, the sensitive columns, and a prediction or a score column: a fairness "
-                "audit without a model.")
+    st.markdown("A CSV with the true label, the sensitive columns, and a prediction or a score column (any scale: "
+                "probabilities, a 1-10 decile, a credit score): a fairness audit without a model.")
     fp = st.file_uploader("Predictions file", type=DATA_TYPES, key="up_pred")
     pt = None
     if fp is not None:
@@ -129,17 +133,22 @@ with tab_pred:
             psens = st.multiselect("Sensitive columns", [c for c in pcols if c != label],
                                    default=up.suggest_sensitive(pt.frame, label), key="up_p_sens")
             mode = st.radio("Decisions from", ["a prediction column", "a score and a threshold"], key="up_p_mode")
-            q1, q2 = st.columns(2)
+            q1, q2, q3 = st.columns(3)
             col = q1.selectbox("Column", [c for c in pcols if c != label], key="up_p_col")
-            thr = q2.number_input("Threshold", value=0.5, key="up_p_thr", disabled=mode == "a prediction column")
+            thr = q2.number_input("Threshold (on the score's scale)", value=0.5, key="up_p_thr",
+                                  disabled=mode == "a prediction column")
+            direction = q3.radio("Favourable when the score is", list(SCORE_DIRECTIONS), key="up_p_dir",
+                                 format_func=lambda d: f"{d} (score {'≥' if SCORE_DIRECTIONS[d] else '≤'} threshold)",
+                                 disabled=mode == "a prediction column")
         if pt is not None and st.button("Audit the predictions", type="primary", key="up_p_go"):
             with error_boundary("Auditing the predictions"):
-                kw = {"prediction": col} if mode == "a prediction column" else {"score": col, "threshold": float(thr)}
+                kw = {"prediction": col} if mode == "a prediction column" else {
+                    "score": col, "threshold": float(thr), "higher_is_favourable": SCORE_DIRECTIONS[direction]}
                 uu.use_predictions(pt, label, ppos, psens, **kw)
     pred = state.predictions()
     if pred is not None:
         with error_boundary("The predictions audit"):
-            audit = pred.audit(list(pred.sensitive.columns[:1]), n_bootstrap=200)
+            audit = audit_fairness(pred.y_true, pred.y_pred, pred.sensitive.iloc[:, :1], n_bootstrap=200)
             st.subheader(f"Fairness of the uploaded predictions by {audit.attribute_label}")
             st.metric("Demographic parity difference", f"{audit.summary['demographic_parity_difference']:.3f}")
             st.dataframe(audit.by_group, width="stretch")
@@ -159,7 +168,7 @@ with tab_export:
     m = state.model()
     if m is None:
         st.info("No active model: train one on Data & model first.")
-    elif not mio.exportable(m):
+    elif not exportable(m):
         st.info(f"{m.name} is not one of dlxai's own architectures; only models trained in the app export.")
     else:
         with error_boundary("Exporting the model"):

@@ -10,7 +10,10 @@ from __future__ import annotations
 import hashlib
 
 from dlxai.data import upload as up
-from dlxai.models import io as mio
+from dlxai.data.predictions import load_predictions
+from dlxai.models.contracts import DEFAULT_TIME_BUDGET_S
+from dlxai.models.export import export_onnx, export_safetensors
+from dlxai.models.formats import load_model
 from ui import state
 
 DELIMITERS = {"auto": None, ", (comma)": ",", "; (semicolon)": ";", "tab": "\t", "| (pipe)": "|"}
@@ -55,21 +58,24 @@ def use_dataset(table: up.ParsedTable, target: str, positive, sensitive, categor
 
 
 def use_model(data: bytes, name: str, *, spec: bytes | None = None, input_columns=None, trusted=None,
-              output: str = "auto", time_budget_s: float = mio.DEFAULT_TIME_BUDGET_S):
+              output: str = "auto", time_budget_s: float = DEFAULT_TIME_BUDGET_S):
     """Load a model, check its input contract on the active test rows, and only then make it active."""
     ds = state.dataset()
     if ds is None:
         raise up.UserInputError("Load or upload a dataset before a model: the model is checked on its rows.")
-    m = mio.load_model(data, name, spec=spec, input_columns=input_columns, trusted=trusted, output=output,
-                       sample=ds.X("test"), time_budget_s=time_budget_s, dataset_name=ds.name)
+    m = load_model(data, name, spec=spec, input_columns=input_columns, trusted=trusted, output=output,
+                   sample=ds.X("test"), time_budget_s=time_budget_s, dataset_name=ds.name)
     state.set_model(m)
     return m
 
 
 def use_predictions(table: up.ParsedTable, label: str, positive, sensitive, *, prediction=None,
-                    positive_prediction=None, score=None, threshold: float = 0.5):
-    p = mio.load_predictions(table.frame, label, positive, sensitive, prediction=prediction,
-                             positive_prediction=positive_prediction, score=score, threshold=threshold)
+                    positive_prediction=None, score=None, threshold: float | None = None,
+                    higher_is_favourable: bool = True):
+    """Validate a predictions table (the CLI's rules: :func:`dlxai.data.predictions.decisions`), then keep it."""
+    p = load_predictions(table.frame, label, positive, sensitive, prediction=prediction,
+                         positive_prediction=positive_prediction, score=score, threshold=threshold,
+                         higher_is_favourable=higher_is_favourable)
     state.set_predictions(p, table)
     return p
 
@@ -85,6 +91,7 @@ def predictions_bundle(n_bootstrap: int = 1000, rules=()):
     k = p.params
     return audit_predictions(table.frame, target=k["label"], sensitive=list(k["sensitive"]),
                              prediction_column=k["prediction"], score_column=k["score"], threshold=k["threshold"],
+                             higher_is_favourable=k["higher_is_favourable"] is not False,
                              positive_label=k["positive_label"], rules=rules, n_bootstrap=n_bootstrap,
                              name=table.name, source=f"uploaded file {table.name}")
 
@@ -93,7 +100,7 @@ def exports(m) -> dict[str, bytes]:
     """Download files of the active model (computed once per model)."""
     files = state.exports(m.fingerprint)
     if files is None:
-        weights, spec = mio.export_safetensors(m)
-        files = {"model.safetensors": weights, "model.json": spec, "model.onnx": mio.export_onnx(m)}
+        weights, spec = export_safetensors(m)
+        files = {"model.safetensors": weights, "model.json": spec, "model.onnx": export_onnx(m)}
         state.set_exports(m.fingerprint, files)
     return files

@@ -80,7 +80,7 @@ class DecorrelatedPreprocessor:
         names = list(self.base.feature_names_out_)
         self.feature_names_out_ = tuple(names[i] for i in keep)
         self.n_features_out_ = len(keep)
-        self.columns_ = tuple(getattr(self.base, "columns_", ()))
+        self.columns_ = tuple(self.base.numeric) + tuple(self.base.categorical)  # the preprocessor protocol
         return self
 
     def transform(self, X: pd.DataFrame) -> np.ndarray:

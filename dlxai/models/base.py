@@ -13,7 +13,7 @@ import pandas as pd
 from dlxai.errors import UnsupportedModelError, UserInputError
 
 if TYPE_CHECKING:
-    from dlxai.data.preprocess import Preprocessor
+    from dlxai.data.preprocess import TabularPreprocessor
 
 
 @dataclass(eq=False)
@@ -26,7 +26,7 @@ class AuditModel:
     """
 
     estimator: Any
-    preprocessor: Preprocessor | None
+    preprocessor: TabularPreprocessor | None
     kind: str
     name: str
     feature_columns: tuple[str, ...]

@@ -16,13 +16,14 @@ from __future__ import annotations
 import platform
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from dlxai import __version__, errors
+from dlxai.data.predictions import Decisions, decisions
 from dlxai.errors import UserInputError
 from dlxai.fairness.metrics import SUMMARY_METRICS, FairnessAudit, audit_fairness
 from dlxai.performance import PerformanceReport, evaluate
@@ -367,6 +368,7 @@ def audit_predictions(
     prediction_column: str | None = None,
     score_column: str | None = None,
     threshold: float | None = None,
+    higher_is_favourable: bool = True,
     positive_label=None,
     rules=(),
     n_bootstrap: int = 1000,
@@ -378,21 +380,17 @@ def audit_predictions(
     progress: Progress | None = None,
 ) -> AuditBundle:
     """Audit decisions already made: a ``prediction_column`` (0/1, booleans, or the target's own labels) or a
-    ``score_column`` of probabilities cut at ``threshold``.  No model is needed."""
+    ``score_column`` on any finite scale cut at ``threshold`` (favourable at or above it, or at or below it when
+    ``higher_is_favourable`` is False), read by :func:`dlxai.data.predictions.decisions`.  No model is needed."""
     progress = progress or _noop
     if not isinstance(frame, pd.DataFrame):
         raise UserInputError(f"Data must be a pandas DataFrame; received {type(frame).__name__}.")
     if len(frame) == 0:
         raise UserInputError(errors.EMPTY_INPUT.format(what="the data"))
     attrs = list(sensitive or [])
-    _check_common(attrs, n_bootstrap, min_group_size, threshold)
+    _check_common(attrs, n_bootstrap, min_group_size, None)  # the threshold is on the score's scale: decisions() checks it
     if (prediction_column is None) == (score_column is None):
         raise UserInputError(messages.PREDICTION_SOURCE.format(pred=prediction_column, score=score_column))
-    if score_column is not None and threshold is None:
-        raise UserInputError(messages.SCORE_NEEDS_THRESHOLD.format(column=score_column))
-    if prediction_column is not None and threshold is not None:
-        raise UserInputError(f"--threshold applies to a score column only; received it with the prediction column "
-                             f"{prediction_column!r}. Drop --threshold or pass --score-column instead.")
     for c in [target, *attrs, prediction_column or score_column]:
         if c not in frame.columns:
             raise UserInputError(errors.UNKNOWN_COLUMN.format(column=c, available=list(frame.columns)))
@@ -417,21 +415,10 @@ def audit_predictions(
         positive = match[0]
     y = (t == positive).to_numpy(np.int64)
     progress(0.05, "Reading decisions")
-    if score_column is not None:
-        s = pd.to_numeric(frame[score_column], errors="coerce")
-        if s.isna().any():
-            raise UserInputError(f"The score column {score_column!r} holds {int(s.isna().sum())} missing or "
-                                 "non-numeric values. Scores must be numbers in [0, 1].")
-        scores = s.to_numpy(np.float64)
-        if (scores < 0).any() or (scores > 1).any():
-            raise UserInputError(f"The score column {score_column!r} holds values outside [0, 1] "
-                                 f"(min {scores.min():g}, max {scores.max():g}). Pass probabilities of the positive "
-                                 "label.")
-        pred = (scores >= float(threshold)).astype(np.int64)
-        performance = evaluate(y, scores, threshold=float(threshold))
-    else:
-        pred = _decisions(frame[prediction_column], prediction_column, values, positive)
-        performance = evaluate(y, pred.astype(np.float64), threshold=0.5)
+    made = decisions(frame, prediction=prediction_column, score=score_column, threshold=threshold,
+                     higher_is_favourable=higher_is_favourable, target_values=values, positive=positive)
+    pred = made.y_pred
+    performance = _performance(y, made, threshold, higher_is_favourable)
     sens = frame[attrs]
     fairness = _fairness(y, pred, sens, attrs, n_bootstrap=n_bootstrap, seed=seed, min_group_size=min_group_size,
                          confidence=confidence, progress=progress, start=0.1, span=0.9)
@@ -440,12 +427,11 @@ def audit_predictions(
                        positive_rate=float(y.mean()), sha256=sha, split="file", group_sizes=_group_sizes(sens),
                        source=source)
     card = {"name": "predictions-only audit", "kind": "predictions", "source": source or name,
-            "decisions_from": (f"score column {score_column!r} >= {threshold:g}" if score_column
-                               else f"prediction column {prediction_column!r}"),
-            "parameters": None, "sha256": None}
+            "decisions_from": made.described, "parameters": None, "sha256": None}
     params = {
         "mode": "predictions", "target": target, "positive_label": _jsonable(positive), "sensitive": attrs,
         "prediction_column": prediction_column, "score_column": score_column, "threshold": threshold,
+        "higher_is_favourable": bool(higher_is_favourable) if score_column is not None else None,
         "n_bootstrap": int(n_bootstrap), "confidence": confidence, "bootstrap_seed": seed,
         "min_group_size": int(min_group_size), "rules": [r.text for r in parsed], "data_sha256": sha,
     }
@@ -454,18 +440,16 @@ def audit_predictions(
                        evaluate_rules(parsed, fairness, performance), user_rules, params)
 
 
-def _decisions(col: pd.Series, name: str, target_values, positive) -> np.ndarray:
-    if col.isna().any():
-        raise UserInputError(f"The prediction column {name!r} is missing in {int(col.isna().sum())} rows. "
-                             "Every row needs a decision.")
-    uniq = list(pd.unique(col))
-    if pd.api.types.is_bool_dtype(col):
-        return col.to_numpy().astype(np.int64)
-    if pd.api.types.is_numeric_dtype(col) and set(np.asarray(uniq, dtype=float)) <= {0.0, 1.0}:
-        return col.to_numpy().astype(np.int64)
-    as_text = {str(v) for v in target_values}
-    if {str(v) for v in uniq} <= as_text:
-        return (col.astype(str) == str(positive)).to_numpy(np.int64)
-    raise UserInputError(errors.NOT_BINARY_PREDICTIONS.format(what=f"The prediction column {name!r}",
-                                                             values=sorted(map(str, uniq))[:5])
-                         + f" Labels of the target ({sorted(as_text)}) are accepted too.")
+def _performance(y: np.ndarray, made: Decisions, threshold, higher_is_favourable: bool) -> PerformanceReport:
+    """Scores that are probabilities of the favourable label are evaluated as such (calibration, Brier); a
+    prediction column, and a score on another scale, through the decisions (a score adds its ranking's ROC AUC)."""
+    if made.scores is not None and higher_is_favourable and ((made.scores >= 0) & (made.scores <= 1)).all():
+        return evaluate(y, made.scores, threshold=float(threshold))
+    performance = evaluate(y, made.y_pred.astype(np.float64), threshold=0.5)
+    if made.scores is None:
+        return performance
+    from sklearn.metrics import roc_auc_score
+
+    ranked = made.scores if higher_is_favourable else -made.scores
+    auc = float(roc_auc_score(y, ranked)) if len(np.unique(y)) == 2 else float("nan")
+    return replace(performance, threshold=float(threshold), roc_auc=auc)

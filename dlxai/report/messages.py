@@ -10,18 +10,11 @@ PREDICTION_SOURCE = (
     "threshold (--score-column, --threshold), or a model (--model); received prediction column {pred!r} and score "
     "column {score!r}."
 )
-SCORE_NEEDS_THRESHOLD = (
-    "The score column {column!r} needs a decision threshold: pass --threshold T with 0 < T < 1 (e.g. 0.5)."
-)
 UNREADABLE_DATA = "Cannot read {path!r} as {kind}: {reason}. Pass a CSV (.csv, .csv.gz, .tsv) or Parquet (.parquet) file."
 UNKNOWN_DATA_FORMAT = (
     "Cannot tell the format of {path!r} from its extension {ext!r}. Use .csv, .csv.gz, .tsv or .parquet."
 )
 MISSING_FILE = "The file {path!r} does not exist. Check the path."
-MODEL_IO_MISSING = (
-    "--model {path!r} needs dlxai's safe model loader (dlxai.models.io), which this installation does not have. "
-    "Audit the model's decisions instead: add them to the data and pass --prediction-column or --score-column."
-)
 UNKNOWN_SECTION = "Unknown report section {name!r}. Choose from: {choices}."
 UNKNOWN_CHART_ENGINE = "Unknown chart engine {engine!r}. Choose one of: {choices}."
 NOT_A_BUNDLE = "build_report needs an AuditBundle (from audit_model or audit_predictions); received {kind}."

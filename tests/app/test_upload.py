@@ -110,11 +110,11 @@ def test_bad_mapping_keeps_the_previous_data(app, adult_logreg):
 
 
 def test_model_upload_onnx_with_spec_becomes_active(app, adult_logreg):
-    from dlxai.models import io as mio
+    from dlxai.models.export import export_onnx, export_safetensors
 
     at = upload_page(app)
-    spec = mio.export_safetensors(adult_logreg)[1]
-    at.file_uploader(key="up_model").set_value(("lr.onnx", mio.export_onnx(adult_logreg), "application/octet-stream"))
+    spec = export_safetensors(adult_logreg)[1]
+    at.file_uploader(key="up_model").set_value(("lr.onnx", export_onnx(adult_logreg), "application/octet-stream"))
     at.file_uploader(key="up_spec").set_value(("lr.json", spec, "application/json"))
     at.run()
     at.button(key="up_load_model").click().run()
@@ -182,6 +182,30 @@ def test_predictions_only_audit_is_shown(app):
     assert "Audit of the uploaded decisions" in text and "preds.csv" in text
     assert f"{expected:.3f}" in text  # the page's demographic parity difference, in the PDF
     assert any(b.label.startswith("Download the PDF") for b in at.download_button)
+
+
+def test_predictions_only_with_a_decile_score_where_lower_is_favourable(app):
+    """A 1-10 risk decile cut at 5, favourable at or below it: accepted on any scale, as by the CLI."""
+    at = upload_page(app)
+    rng = np.random.default_rng(5)
+    df = pd.DataFrame({"label": rng.choice(["good", "bad"], 300), "sex": rng.choice(["F", "M"], 300),
+                       "risk": rng.integers(1, 11, 300)})
+    at.file_uploader(key="up_pred").set_value(("deciles.csv", df.to_csv(index=False).encode(), "text/csv")).run()
+    at.selectbox(key="up_p_label").set_value("label").run()
+    at.selectbox(key="up_p_pos").set_value("good")
+    at.multiselect(key="up_p_sens").set_value(["sex"])
+    at.radio(key="up_p_mode").set_value("a score and a threshold").run()
+    at.selectbox(key="up_p_col").set_value("risk")
+    at.number_input(key="up_p_thr").set_value(5.0)
+    at.radio(key="up_p_dir").set_value("lower").run()
+    at.button(key="up_p_go").click().run()
+    assert not at.exception and not errors_of(at), errors_of(at)
+    p = at.session_state["dlxai.predictions"]
+    np.testing.assert_array_equal(p.y_pred, (df.risk <= 5).to_numpy(np.int64))
+    assert p.params["threshold"] == 5.0 and p.params["higher_is_favourable"] is False
+    at.button(key="up_p_pdf").click().run()  # the PDF audits the same decisions (it once refused scores outside [0, 1])
+    assert not at.exception and not errors_of(at), errors_of(at)
+    assert at.session_state["dlxai.predictions.report"].pages > 0
 
 
 def test_export_tab_offers_three_downloads(app, adult_logreg):

@@ -120,7 +120,10 @@ def test_label_valued_predictions_and_explicit_positive_label(csv, tmp_path, tab
     (["--prediction-column", "pred", "--fail-on", "demographic_parity_difference>abc"], "Cannot read the threshold rule"),
     (["--prediction-column", "nope"], "Column 'nope' is not in the data"),
     (["--score-column", "score"], "needs a decision threshold"),
-    (["--score-column", "score", "--threshold", "1.5"], "strictly between 0 and 1"),
+    (["--score-column", "score", "--threshold", "nan"], "must be a finite number on the score's scale"),
+    (["--score-column", "label_pred", "--threshold", "0.5"], "The score column 'label_pred' must hold numbers"),
+    (["--prediction-column", "pred", "--threshold", "0.5"], "applies to a score column only"),
+    (["--prediction-column", "pred", "--score-direction", "lower"], "--score-direction applies to --score-column only"),
     ([], "Give exactly one source of decisions"),
     (["--prediction-column", "score"], "must hold only 0 and 1"),
     (["--prediction-column", "pred", "--positive-label", "maybe"], "does not occur in 'y'"),
@@ -196,9 +199,9 @@ def test_demo_writes_a_full_report_and_json_offline(tmp_path):
 
 
 def test_audit_of_a_safetensors_model_file_equals_the_models_own_decisions(tmp_path, german, german_mlp):
-    from dlxai.models import io as mio
+    from dlxai.models.export import export_safetensors
 
-    weights, spec = mio.export_safetensors(german_mlp)
+    weights, spec = export_safetensors(german_mlp)
     (tmp_path / "m.safetensors").write_bytes(weights)
     (tmp_path / "m.json").write_bytes(spec)
     data = tmp_path / "test.csv"

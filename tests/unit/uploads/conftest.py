@@ -26,9 +26,9 @@ def width(tiny_mlp):
 
 @pytest.fixture(scope="session")
 def spec_json(tiny_mlp):
-    from dlxai.models import io as mio
+    from dlxai.models.export import export_safetensors
 
-    return mio.export_safetensors(tiny_mlp)[1]
+    return export_safetensors(tiny_mlp)[1]
 
 
 @pytest.fixture(scope="session")

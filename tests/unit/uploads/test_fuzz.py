@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from dlxai.data import upload as up
 from dlxai.errors import DlxaiError
-from dlxai.models import io as mio
+from dlxai.models.export import export_onnx
+from dlxai.models.formats import load_model
 
 FUZZ = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                          HealthCheck.function_scoped_fixture])
@@ -84,14 +85,14 @@ PREFIXES = [b"", b"PK\x03\x04", b"\x80\x04\x95", b"PAR1", b"\x08\x07\x12\x07pyto
        name=st.sampled_from(["m.onnx", "m.pt", "m.safetensors", "m.skops", "m.bin"]))
 def test_random_model_files_never_escape(german, prefix, body, name):
     try:
-        mio.load_model(prefix + body, name, input_columns=["duration", "age"], sample=german.X("test"))
+        load_model(prefix + body, name, input_columns=["duration", "age"], sample=german.X("test"))
     except DlxaiError as exc:
         assert str(exc)
 
 
 @pytest.fixture(scope="module")
 def onnx_blob(tiny_mlp):
-    return mio.export_onnx(tiny_mlp)
+    return export_onnx(tiny_mlp)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -103,7 +104,7 @@ def test_mutated_onnx_never_escapes(german, spec_json, onnx_blob, data):
         raw[i] = data.draw(st.integers(0, 255))
     cut = data.draw(st.sampled_from([len(raw), len(raw) // 2, 40]))
     try:
-        m = mio.load_model(bytes(raw[:cut]), "m.onnx", spec=spec_json, sample=german.X("test"))
+        m = load_model(bytes(raw[:cut]), "m.onnx", spec=spec_json, sample=german.X("test"))
         assert np.isfinite(m.predict_proba(german.X("test").head(10))).all()
     except DlxaiError as exc:
         assert str(exc)

@@ -1,4 +1,4 @@
-"""Safe model loading: every format on real files, the input contract, predictions-only, pickle refusal."""
+"""Safe model loading: every format on real files, the input contract, export, pickle refusal."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ import torch
 
 from dlxai import errors
 from dlxai.errors import UnsupportedModelError, UserInputError
-from dlxai.models import io as mio
+from dlxai.models.contracts import check_contract
+from dlxai.models.export import export_onnx, export_safetensors, export_spec
+from dlxai.models.formats import PICKLE_ENV, UntrustedTypesError, detect_format, load_model, skops_untrusted_types
 from tests.unit.uploads import makers
 
 
@@ -27,19 +29,19 @@ def assert_same_weights(module, before):
 
 
 def test_detect_format_by_content_not_name(tiny_mlp, spec_json, width):
-    w, _ = mio.export_safetensors(tiny_mlp)
-    assert mio.detect_format(w, "weights.bin") == "safetensors"
-    assert mio.detect_format(makers.torchscript_bytes(makers.linear(width)), "model.onnx") == "torchscript"
-    assert mio.detect_format(makers.onnx_bytes(makers.linear(width), width), "x") == "onnx"
-    assert mio.detect_format(makers.pickle_bytes({"a": 1}), "model.pt") == "pickle"
+    w, _ = export_safetensors(tiny_mlp)
+    assert detect_format(w, "weights.bin") == "safetensors"
+    assert detect_format(makers.torchscript_bytes(makers.linear(width)), "model.onnx") == "torchscript"
+    assert detect_format(makers.onnx_bytes(makers.linear(width), width), "x") == "onnx"
+    assert detect_format(makers.pickle_bytes({"a": 1}), "model.pt") == "pickle"
     buf = io.BytesIO()
     torch.save(makers.linear(3).state_dict(), buf)
-    assert mio.detect_format(buf.getvalue(), "m.pt") == "torch_state_dict"
+    assert detect_format(buf.getvalue(), "m.pt") == "torch_state_dict"
 
 
 def test_onnx_with_spec_matches_the_torch_module(german, tiny_mlp, spec_json):
-    onnx = mio.export_onnx(tiny_mlp)
-    m = mio.load_model(onnx, "m.onnx", spec=spec_json, sample=german.X("test"), dataset_name=german.name)
+    onnx = export_onnx(tiny_mlp)
+    m = load_model(onnx, "m.onnx", spec=spec_json, sample=german.X("test"), dataset_name=german.name)
     X = german.X("test")
     np.testing.assert_allclose(m.predict_proba(X), tiny_mlp.predict_proba(X), atol=1e-6)
     assert m.contract.ok and m.contract.output_shape == (256, 2) and m.contract.output_kind == "logits"
@@ -54,14 +56,14 @@ def test_onnx_with_spec_matches_the_torch_module(german, tiny_mlp, spec_json):
 
 
 def test_onnx_copies_and_keeps_working(german, tiny_mlp, spec_json):
-    m = mio.load_model(mio.export_onnx(tiny_mlp), "m.onnx", spec=spec_json, sample=german.X("test"))
+    m = load_model(export_onnx(tiny_mlp), "m.onnx", spec=spec_json, sample=german.X("test"))
     c = copy.deepcopy(m)
     X = german.X("test").head(30)
     np.testing.assert_array_equal(c.predict_proba(X), m.predict_proba(X))
 
 
 def test_onnx_conversion_failure_says_what_remains(german, spec_json, width):
-    m = mio.load_model(makers.onnx_unconvertible(width), "odd.onnx", spec=spec_json, sample=german.X("test"))
+    m = load_model(makers.onnx_unconvertible(width), "odd.onnx", spec=spec_json, sample=german.X("test"))
     assert m.conversion_error and "NotImplementedError" in m.conversion_error
     assert m.predict_proba(german.X("test")).shape == (len(german.test),)  # onnxruntime still predicts
     with pytest.raises(UnsupportedModelError, match="gradient methods .* are unavailable. Still available: performance"):
@@ -77,7 +79,7 @@ def test_onnx_conversion_failure_says_what_remains(german, spec_json, width):
 ])
 def test_torchscript_outputs_are_read_as_probabilities(german, prep_spec, width, make, output, kind):
     module = make(width)
-    m = mio.load_model(makers.torchscript_bytes(module), "m.pt", spec=prep_spec, output=output,
+    m = load_model(makers.torchscript_bytes(module), "m.pt", spec=prep_spec, output=output,
                        sample=german.X("test"))
     assert m.contract.output_kind == kind
     X = german.X("test").head(64)
@@ -98,7 +100,7 @@ def test_torchscript_outputs_are_read_as_probabilities(german, prep_spec, width,
 def test_declared_numeric_columns_contract(german):
     cols = ["duration", "credit_amount", "age"]
     module = makers.linear(3)
-    m = mio.load_model(makers.onnx_bytes(module, 3), "m.onnx", input_columns=cols, sample=german.X("test"))
+    m = load_model(makers.onnx_bytes(module, 3), "m.onnx", input_columns=cols, sample=german.X("test"))
     X = german.X("test")
     x = torch.tensor(X[cols].to_numpy(np.float32))
     with torch.no_grad():
@@ -109,13 +111,13 @@ def test_declared_numeric_columns_contract(german):
 
 def test_no_contract_is_refused(width):
     with pytest.raises(UserInputError, match="needs an input contract"):
-        mio.load_model(makers.onnx_bytes(makers.linear(width), width), "m.onnx")
+        load_model(makers.onnx_bytes(makers.linear(width), width), "m.onnx")
 
 
 def test_state_dict_via_weights_only(german, tiny_mlp, spec_json):
     buf = io.BytesIO()
     torch.save(tiny_mlp.estimator.module_.state_dict(), buf)
-    m = mio.load_model(buf.getvalue(), "m.pt", spec=spec_json, sample=german.X("test"))
+    m = load_model(buf.getvalue(), "m.pt", spec=spec_json, sample=german.X("test"))
     np.testing.assert_allclose(m.predict_proba(german.X("test")), tiny_mlp.predict_proba(german.X("test")), atol=1e-7)
     assert m.kind == "mlp"
 
@@ -124,8 +126,8 @@ def test_skops_logreg_loads_without_confirmation(german, tiny_logreg):
     from sklearn.linear_model import LogisticRegression
 
     est = LogisticRegression().fit(tiny_logreg.transform(german.X("train")), german.y("train"))
-    spec = mio.export_spec(tiny_logreg)
-    m = mio.load_model(makers.skops_bytes(est), "lr.skops", spec=spec, sample=german.X("test"))
+    spec = export_spec(tiny_logreg)
+    m = load_model(makers.skops_bytes(est), "lr.skops", spec=spec, sample=german.X("test"))
     np.testing.assert_allclose(m.predict_proba(german.X("test")),
                                est.predict_proba(tiny_logreg.transform(german.X("test")))[:, 1])
 
@@ -135,27 +137,27 @@ def test_skops_untrusted_types_need_confirmation(german, tiny_logreg):
 
     est = HistGradientBoostingClassifier(max_iter=5, random_state=0).fit(
         tiny_logreg.transform(german.X("train")), german.y("train"))
-    blob, spec = makers.skops_bytes(est), mio.export_spec(tiny_logreg)
-    assert mio.skops_untrusted_types(blob) == ["sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"]
-    with pytest.raises(mio.UntrustedTypesError, match="not trusted by default") as info:
-        mio.load_model(blob, "hgb.skops", spec=spec, sample=german.X("test"))
-    assert info.value.types == mio.skops_untrusted_types(blob)
-    m = mio.load_model(blob, "hgb.skops", spec=spec, trusted=info.value.types, sample=german.X("test"))
+    blob, spec = makers.skops_bytes(est), export_spec(tiny_logreg)
+    assert skops_untrusted_types(blob) == ["sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"]
+    with pytest.raises(UntrustedTypesError, match="not trusted by default") as info:
+        load_model(blob, "hgb.skops", spec=spec, sample=german.X("test"))
+    assert info.value.types == skops_untrusted_types(blob)
+    m = load_model(blob, "hgb.skops", spec=spec, trusted=info.value.types, sample=german.X("test"))
     np.testing.assert_allclose(m.predict_proba(german.X("test")),
                                est.predict_proba(tiny_logreg.transform(german.X("test")))[:, 1])
 
 
 def test_pickle_is_refused_by_default(monkeypatch, spec_json, tiny_logreg):
-    monkeypatch.delenv(mio.PICKLE_ENV, raising=False)
+    monkeypatch.delenv(PICKLE_ENV, raising=False)
     for name in ("model.pkl", "model.joblib", "model.pt"):
         with pytest.raises(UserInputError, match="runs whatever code it contains") as info:
-            mio.load_model(makers.pickle_bytes(tiny_logreg.estimator), name, spec=spec_json)
-        assert "ONNX" in str(info.value) and "skops" in str(info.value) and mio.PICKLE_ENV in str(info.value)
+            load_model(makers.pickle_bytes(tiny_logreg.estimator), name, spec=spec_json)
+        assert "ONNX" in str(info.value) and "skops" in str(info.value) and PICKLE_ENV in str(info.value)
 
 
 def test_pickle_allowed_by_operator_env(monkeypatch, german, tiny_logreg):
-    monkeypatch.setenv(mio.PICKLE_ENV, "1")
-    m = mio.load_model(makers.pickle_bytes(tiny_logreg.estimator), "lr.pkl", spec=mio.export_spec(tiny_logreg),
+    monkeypatch.setenv(PICKLE_ENV, "1")
+    m = load_model(makers.pickle_bytes(tiny_logreg.estimator), "lr.pkl", spec=export_spec(tiny_logreg),
                        sample=german.X("test"))
     assert m.warnings and "DLXAI_ALLOW_PICKLE=1" in m.warnings[0]
     np.testing.assert_allclose(m.predict_proba(german.X("test")), tiny_logreg.predict_proba(german.X("test")))
@@ -164,7 +166,7 @@ def test_pickle_allowed_by_operator_env(monkeypatch, german, tiny_logreg):
 def test_loading_never_mutates_the_callers_module(german, spec_json, width):
     module = makers.linear(width)
     before = weights(module)
-    m = mio.load_model(makers.torchscript_bytes(module), "m.pt", spec=spec_json, sample=german.X("test"))
+    m = load_model(makers.torchscript_bytes(module), "m.pt", spec=spec_json, sample=german.X("test"))
     m.predict_proba(german.X("test"))
     assert_same_weights(module, before)
 
@@ -173,43 +175,21 @@ def test_export_never_mutates_the_model_even_after_an_error(tiny_mlp, monkeypatc
     module = tiny_mlp.estimator.module_
     before = weights(module)
     fp = tiny_mlp.fingerprint
-    mio.export_onnx(tiny_mlp)
-    mio.export_safetensors(tiny_mlp)
+    export_onnx(tiny_mlp)
+    export_safetensors(tiny_mlp)
 
     def boom(*a, **k):
         raise RuntimeError("export failed half-way")
 
     monkeypatch.setattr(torch.onnx, "export", boom)
     with pytest.raises(RuntimeError):
-        mio.export_onnx(tiny_mlp)
+        export_onnx(tiny_mlp)
     assert_same_weights(module, before)
     assert module.training is False and tiny_mlp.fingerprint == fp
 
 
-def test_predictions_only_with_a_prediction_column_equals_a_direct_audit():
-    from dlxai.fairness import audit_fairness
-
-    df = makers.predictions_frame()
-    p = mio.load_predictions(df, "label", "good", ["sex"], prediction="pred")
-    np.testing.assert_array_equal(p.y_true, (df["label"] == "good").to_numpy(int))
-    np.testing.assert_array_equal(p.y_pred, (df["pred"] == "good").to_numpy(int))
-    a = p.audit(n_bootstrap=0)
-    ref = audit_fairness(p.y_true, p.y_pred, df[["sex"]], n_bootstrap=0)
-    assert a.summary == ref.summary
-    assert a.by_group.loc["M", "selection_rate"] == pytest.approx(((df.sex == "M") & (df.pred == "good")).sum() / (df.sex == "M").sum())
-
-
-def test_predictions_only_with_score_and_threshold():
-    df = makers.predictions_frame()
-    p = mio.load_predictions(df, "label", "good", ["sex", "race"], score="score", threshold=0.6)
-    np.testing.assert_array_equal(p.y_pred, (df["score"] >= 0.6).to_numpy(int))
-    assert p.params["threshold"] == 0.6
-    a = p.audit(["sex", "race"], n_bootstrap=0)
-    assert len(a.by_group) == 6 and a.by_group["count"].sum() == len(df)
-
-
 def test_contract_report_without_raising(german, spec_json, width):
-    m = mio.load_model(makers.torchscript_bytes(makers.nan_module(width)), "nan.pt", spec=spec_json)
-    rep = mio.check_contract(m, german.X("test"), raise_on_problem=False)
+    m = load_model(makers.torchscript_bytes(makers.nan_module(width)), "nan.pt", spec=spec_json)
+    rep = check_contract(m, german.X("test"), raise_on_problem=False)
     assert not rep.ok and "NaN" in rep.problems[0] and rep.n_rows == 256
     assert errors.MODEL_CONTRACT.split("{")[0] in "The model does not fit the data's input contract: "

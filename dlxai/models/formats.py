@@ -1,0 +1,311 @@
+"""Model files: which format a file is, whether it may be read, and loading it with its input contract.
+
+Formats read by default (none of them runs arbitrary Python):
+
+* **ONNX** -> :class:`~dlxai.models.adapters.OnnxClassifier` (onnxruntime); converted with onnx2torch
+  for gradient methods, and when that fails the model says which methods remain.
+* **TorchScript** (``torch.jit.save``) -> :class:`~dlxai.models.adapters.TorchModuleClassifier`.
+* **safetensors** (or a ``torch.save`` state_dict read with ``weights_only=True``) for dlxai's own
+  architectures, with the JSON spec that :func:`dlxai.models.export.export_spec` writes.
+* **skops** for scikit-learn, only with the untrusted types the user confirmed (``trusted=[...]``).
+
+Pickle/joblib is refused (:data:`dlxai.errors.MODEL_PICKLE_REFUSED`) unless the operator sets
+``DLXAI_ALLOW_PICKLE=1``.  Every loaded model carries an input contract
+(:mod:`dlxai.models.contracts`), checked on sample rows before anything else runs it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import warnings
+import zipfile
+
+import numpy as np
+import pandas as pd
+
+from dlxai import errors
+from dlxai.errors import UnsupportedModelError, UserInputError
+from dlxai.models.adapters import OUTPUT_KINDS, OnnxClassifier, TorchModuleClassifier, UploadedModel
+from dlxai.models.contracts import DEFAULT_TIME_BUDGET_S, ColumnsPreprocessor, check_contract, preprocessor_from_spec
+
+SPEC_FORMAT = "dlxai-model-spec"
+SPEC_VERSION = 1
+PICKLE_ENV = "DLXAI_ALLOW_PICKLE"
+PICKLE_EXTENSIONS = (".pkl", ".pickle", ".joblib", ".jbl", ".sav", ".dill", ".cloudpickle")
+PICKLE_WARNING = "Loaded from a pickle because DLXAI_ALLOW_PICKLE=1: only do this with files you created yourself."
+
+
+class UntrustedTypesError(UserInputError):
+    """A skops file needs types the user has not confirmed; ``types`` lists them for the UI."""
+
+    def __init__(self, message: str, types: list[str]):
+        super().__init__(message)
+        self.types = list(types)
+
+
+def pickle_allowed() -> bool:
+    """Whether the operator opted in to pickle/joblib files (single-user local use only: loading runs code)."""
+    return os.environ.get(PICKLE_ENV, "").strip() == "1"
+
+
+# --- format detection --------------------------------------------------------------------------------
+def _is_pickle(raw: bytes, name: str) -> bool:
+    if name.lower().endswith(PICKLE_EXTENSIONS):
+        return True
+    if len(raw) >= 2 and raw[0] == 0x80 and raw[1] in (2, 3, 4, 5):
+        return True
+    return raw[:2] in (b"x\x9c", b"x\xda", b"x\x01") and name.lower().endswith((".pt", ".pth", ".bin", ".model"))
+
+
+def detect_format(data, name: str = "model") -> str:
+    """``onnx | torchscript | torch_state_dict | safetensors | skops | pickle`` from the bytes (not the name)."""
+    raw = _bytes(data)
+    if not raw:
+        raise UserInputError(f"The model file {name!r} is empty. Upload the exported model file.")
+    if _is_pickle(raw, name):
+        return "pickle"
+    if raw.startswith(b"PK\x03\x04"):
+        try:
+            with zipfile.ZipFile(io.BytesIO(raw)) as zf:
+                names = zf.namelist()
+        except (zipfile.BadZipFile, OSError, ValueError) as exc:
+            raise UserInputError(errors.MODEL_UNKNOWN_FORMAT.format(name=name, head=raw[:8])) from exc
+        if "schema.json" in names:
+            return "skops"
+        if any(n.endswith("constants.pkl") or "/code/" in n for n in names):
+            return "torchscript"
+        if any(n.endswith("data.pkl") for n in names):
+            return "torch_state_dict"
+        raise UserInputError(errors.MODEL_UNKNOWN_FORMAT.format(name=name, head=raw[:8]))
+    if len(raw) > 10:
+        n = int.from_bytes(raw[:8], "little")
+        if 2 <= n <= len(raw) - 8 and raw[8:9] == b"{":
+            return "safetensors"
+    return "onnx"  # protobuf has no magic; parsing decides (and says "claims to be ONNX and is not")
+
+
+def _bytes(data) -> bytes:
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return bytes(data)
+    if hasattr(data, "getvalue"):
+        return bytes(data.getvalue())
+    if isinstance(data, (str, os.PathLike)) and os.path.exists(data):
+        with open(data, "rb") as fh:
+            return fh.read()
+    raise UserInputError(f"Expected the model file's bytes; received {type(data).__name__}.")
+
+
+def parse_spec(spec) -> dict:
+    """A spec given as dict, JSON text or JSON bytes, validated."""
+    if spec is None:
+        return {}
+    if isinstance(spec, (bytes, bytearray, str)):
+        try:
+            spec = json.loads(spec)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise UserInputError(errors.MODEL_SPEC_INVALID.format(detail=f"not JSON ({exc})")) from exc
+    if not isinstance(spec, dict):
+        raise UserInputError(errors.MODEL_SPEC_INVALID.format(detail=f"expected a JSON object, got {type(spec).__name__}"))
+    if spec.get("format", SPEC_FORMAT) != SPEC_FORMAT:
+        raise UserInputError(errors.MODEL_SPEC_INVALID.format(detail=f"format {spec.get('format')!r} is not {SPEC_FORMAT!r}"))
+    return spec
+
+
+# --- loaders ----------------------------------------------------------------------------------------
+def skops_untrusted_types(data) -> list[str]:
+    """The types a skops file would load that skops does not trust by default (show these to the user)."""
+    import skops.io as sio
+
+    try:
+        return sorted(sio.get_untrusted_types(data=_bytes(data)))
+    except Exception as exc:  # noqa: BLE001 - skops raises many kinds on a malformed file
+        raise UserInputError(f"The file is not a readable skops archive ({type(exc).__name__}: {exc}). "
+                             "Save the model again with skops.io.dump.") from exc
+
+
+def _load_onnx(raw: bytes, name: str, output: str):
+    import onnx
+
+    try:
+        proto = onnx.load_from_string(raw)
+        onnx.checker.check_model(proto)
+        if not proto.graph.node or not proto.graph.input:
+            raise ValueError("the graph has no nodes or no inputs")
+    except Exception as exc:  # noqa: BLE001 - protobuf/onnx raise assorted errors on garbage
+        raise UserInputError(errors.MODEL_NOT_ONNX.format(name=name, detail=f"{type(exc).__name__}: {str(exc)[:200]}")) from exc
+    est = OnnxClassifier(raw, output)
+    try:
+        est._session()
+    except Exception as exc:  # noqa: BLE001 - onnxruntime's errors are not one class
+        raise UserInputError(errors.MODEL_NOT_ONNX.format(name=name, detail=f"onnxruntime cannot run it: {str(exc)[:300]}")) from exc
+    conversion_error = ""
+    try:
+        from onnx2torch import convert
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            module = convert(proto).eval()
+        est.torch_ = module
+    except Exception as exc:  # noqa: BLE001 - any failure only means: no gradient methods
+        conversion_error = f"{type(exc).__name__}: {str(exc)[:200]}"
+    return est, conversion_error
+
+
+def _load_torchscript(raw: bytes, name: str, output: str):
+    import torch
+
+    try:
+        module = torch.jit.load(io.BytesIO(raw), map_location="cpu").eval()
+    except Exception as exc:  # noqa: BLE001
+        raise UserInputError(f"{name!r} looks like TorchScript but cannot be loaded ({type(exc).__name__}: "
+                             f"{str(exc)[:200]}). Save it with torch.jit.script(model).save(path).") from exc
+    return TorchModuleClassifier(module, output)
+
+
+def _state_dict_from(raw: bytes, fmt: str, name: str) -> dict:
+    if fmt == "safetensors":
+        from safetensors.torch import load as st_load
+
+        try:
+            return st_load(raw)
+        except Exception as exc:  # noqa: BLE001
+            raise UserInputError(f"{name!r} is not a readable safetensors file ({exc}).") from exc
+    import pickle
+
+    import torch
+
+    try:
+        sd = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, AttributeError, ValueError, EOFError) as exc:
+        raise UserInputError(errors.MODEL_PICKLE_REFUSED.format(name=name) + f" (weights-only load refused: {str(exc)[:160]})") from exc
+    if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
+        raise UserInputError(f"{name!r} holds a {type(sd).__name__}, not a state_dict of tensors. Save model.state_dict().")
+    return sd
+
+
+def _own_architecture(sd: dict, spec: dict):
+    """dlxai's own mlp/logreg rebuilt from its weights and the spec's ``architecture``; ``(estimator, kind)``."""
+    arch = spec.get("architecture")
+    if not isinstance(arch, dict):
+        raise UserInputError(errors.MODEL_SPEC_INVALID.format(
+            detail="weights need the spec's 'architecture' (kind + hyperparameters); upload the JSON that came with them"))
+    kind = arch.get("kind")
+    try:
+        n_in = int(arch["n_inputs"])
+        if kind == "mlp":
+            import torch
+
+            from dlxai.models.torch_mlp import TorchMLPClassifier, build_mlp
+
+            hidden = tuple(int(h) for h in arch.get("hidden_layer_sizes", ()))
+            dropout = float(arch.get("dropout", 0.0))
+            module = build_mlp(n_in, hidden, int(arch.get("n_outputs", 2)), dropout)
+            module.load_state_dict({k: torch.as_tensor(v) for k, v in sd.items()}, strict=True)
+            module.eval()
+            est = TorchMLPClassifier(hidden_layer_sizes=hidden, dropout=dropout, device="cpu")
+            est.module_, est.classes_, est.n_features_in_ = module, np.array([0, 1]), n_in
+            est.device_, est.history_, est.best_epoch_, est.fit_seconds_ = "cpu", [], 0, 0.0
+            return est, "mlp"
+        if kind == "logreg":
+            from sklearn.linear_model import LogisticRegression
+
+            est = LogisticRegression()
+            est.coef_ = np.asarray(sd["coef"], dtype=np.float64).reshape(1, n_in)
+            est.intercept_ = np.asarray(sd["intercept"], dtype=np.float64).reshape(1)
+            est.classes_, est.n_features_in_ = np.array([0, 1]), n_in
+            est.n_iter_ = np.array([0])
+            return est, "logreg"
+    except (KeyError, ValueError, TypeError, RuntimeError) as exc:
+        raise UserInputError(errors.MODEL_SPEC_INVALID.format(
+            detail=f"the weights do not match the architecture {arch} ({str(exc)[:300]})")) from exc
+    raise UserInputError(errors.MODEL_SPEC_INVALID.format(detail=f"architecture kind {kind!r} (use 'mlp' or 'logreg')"))
+
+
+def _load_skops(raw: bytes, name: str, trusted):
+    import skops.io as sio
+
+    untrusted = skops_untrusted_types(raw)
+    confirmed = set(trusted or [])
+    pending = [t for t in untrusted if t not in confirmed]
+    if pending:
+        raise UntrustedTypesError(errors.MODEL_UNTRUSTED_TYPES.format(name=name, types=pending), pending)
+    try:
+        est = sio.loads(raw, trusted=[t for t in untrusted])
+    except Exception as exc:  # noqa: BLE001
+        raise UserInputError(f"The skops file {name!r} could not be loaded ({type(exc).__name__}: {str(exc)[:200]}).") from exc
+    if not hasattr(est, "predict_proba"):
+        raise UnsupportedModelError(f"The skops model {type(est).__name__} has no predict_proba; dlxai audits "
+                                    "probabilistic classifiers. Wrap it (e.g. CalibratedClassifierCV) and export again.")
+    return est
+
+
+def _load_pickle(raw: bytes, name: str):
+    """Only reached when the operator opted in (``DLXAI_ALLOW_PICKLE=1``) for single-user local use."""
+    import joblib
+
+    try:
+        est = joblib.load(io.BytesIO(raw))
+    except Exception as exc:  # noqa: BLE001
+        raise UserInputError(f"{name!r} could not be unpickled ({type(exc).__name__}: {exc}).") from exc
+    if not hasattr(est, "predict_proba"):
+        raise UnsupportedModelError(f"The unpickled object {type(est).__name__} has no predict_proba.")
+    return est
+
+
+def load_model(
+    data,
+    name: str = "model",
+    *,
+    spec=None,
+    input_columns=None,
+    trusted=None,
+    output: str = "auto",
+    sample: pd.DataFrame | None = None,
+    time_budget_s: float = DEFAULT_TIME_BUDGET_S,
+    dataset_name: str = "",
+) -> UploadedModel:
+    """Load a model file safely, attach its input contract and (given ``sample`` rows) check it.
+
+    The contract is the spec's ``preprocessing`` or ``input_columns`` (numeric columns in the
+    model's order).  Raises :class:`UserInputError` / :class:`UnsupportedModelError` only.
+    """
+    if output not in OUTPUT_KINDS:
+        raise UserInputError(f"output must be one of {OUTPUT_KINDS}; received {output!r}.")
+    raw = _bytes(data)
+    spec = parse_spec(spec)
+    fmt = detect_format(raw, name)
+    if fmt == "pickle" and not pickle_allowed():  # refused before anything else looks at the file
+        raise UserInputError(errors.MODEL_PICKLE_REFUSED.format(name=name))
+    if spec.get("preprocessing") is not None:
+        prep = preprocessor_from_spec(spec["preprocessing"])
+    elif input_columns:
+        prep = ColumnsPreprocessor(list(input_columns)).fit()
+    else:
+        raise UserInputError(errors.MODEL_NO_INPUT_CONTRACT)
+    if spec.get("output") in ("probabilities", "logits") and output == "auto":
+        output = spec["output"]
+    conversion_error, kind, warn = "", fmt, ()
+    if fmt == "onnx":
+        est, conversion_error = _load_onnx(raw, name, output)
+    elif fmt == "torchscript":
+        est = _load_torchscript(raw, name, output)
+    elif fmt in ("safetensors", "torch_state_dict"):
+        est, kind = _own_architecture(_state_dict_from(raw, fmt, name), spec)
+    elif fmt == "skops":
+        est = _load_skops(raw, name, trusted)
+    else:
+        est, warn = _load_pickle(raw, name), (PICKLE_WARNING,)
+    digest = hashlib.sha256(raw).hexdigest()
+    model = UploadedModel(
+        estimator=est, preprocessor=prep, kind=kind, name=f"{name} (uploaded {fmt})",
+        feature_columns=tuple(prep.numeric) + tuple(prep.categorical),
+        params={"format": fmt, "file": name, "sha256": digest[:16], "output": output},
+        source=f"uploaded {fmt} file {name}", dataset=dataset_name, format=fmt, sha256=digest,
+        conversion_error=conversion_error, warnings=warn,
+    )
+    if sample is not None:
+        model.contract = check_contract(model, sample, time_budget_s=time_budget_s)
+    return model
