@@ -21,6 +21,7 @@ import copy
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dlxai.data import load_adult  # noqa: E402
-from dlxai.explain.counterfactuals import CFSpace, Constraints, find_counterfactuals  # noqa: E402
+from dlxai.explain.counterfactuals import CFSpace, Constraints, SearchOptions, find_counterfactuals  # noqa: E402
 from dlxai.explain.surrogate import fit_surrogate  # noqa: E402
 from dlxai.fairness.recourse import recourse_burden, recourse_costs  # noqa: E402
 from dlxai.models import train_model  # noqa: E402
@@ -143,17 +144,19 @@ def main() -> None:
     immutable = [s for s in ds.schema.sensitive if s in ds.schema.features]
     same = Constraints(immutable=tuple(immutable), directions={})  # DiCE random has no directions
 
-    find_counterfactuals(model, ds, small.iloc[:2], k=k, constraints=same, on_failure="keep")  # warm-up
+    keep = SearchOptions(on_failure="keep", num_threads=a.threads)
+    find_counterfactuals(model, ds, small.iloc[:2], k=k, constraints=same,
+                         options=SearchOptions(on_failure="keep"))  # warm-up
     t = time.perf_counter()
-    res_big = find_counterfactuals(model, ds, big, k=k, constraints=same, on_failure="keep", num_threads=a.threads)
+    res_big = find_counterfactuals(model, ds, big, k=k, constraints=same, options=keep)
     ours_big_s = time.perf_counter() - t
     t = time.perf_counter()
-    res = find_counterfactuals(model, ds, small, k=k, constraints=same, on_failure="keep", num_threads=a.threads)
+    res = find_counterfactuals(model, ds, small, k=k, constraints=same, options=keep)
     ours_s = time.perf_counter() - t
     ours = score(space, model, small, [res.for_query(i) for i in range(len(small))], k)
     t = time.perf_counter()
-    res_close = find_counterfactuals(model, ds, small, k=k, constraints=same, on_failure="keep", num_threads=a.threads,
-                                  changed_penalty=a.close_penalty)
+    res_close = find_counterfactuals(model, ds, small, k=k, constraints=same,
+                                     options=replace(keep, changed_penalty=a.close_penalty))
     close_s = time.perf_counter() - t
     close = score(space, model, small, [res_close.for_query(i) for i in range(len(small))], k)
     dice_cfs, dice_s = run_dice(model, ds, space, small, k, immutable, a.seed)

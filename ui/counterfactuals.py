@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dlxai.explain.counterfactuals import Constraints, find_counterfactuals
+from dlxai.explain.counterfactuals import Constraints, SearchOptions, find_counterfactuals
 from dlxai.explain.surrogate import fit_surrogate, local_surrogate
 from dlxai.fairness.recourse import recourse_costs
 from ui import state
@@ -35,7 +35,7 @@ def counterfactuals_for_row(_model, model_key: str, _dataset, dataset_key: str, 
                             seed: int, changed_penalty: float = 6.0):
     rows = _dataset.X("test").iloc[[row]]
     return find_counterfactuals(_model, _dataset, rows, k=k, constraints=constraints_from_key(ckey), seed=seed,
-                                changed_penalty=changed_penalty)
+                                options=SearchOptions(changed_penalty=changed_penalty))
 
 
 @st.cache_data(show_spinner="Fitting the surrogate tree…", max_entries=32)

@@ -11,13 +11,17 @@ its own bootstrap interval.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from dlxai import errors
 from dlxai.errors import UserInputError
+
+if TYPE_CHECKING:
+    from dlxai.explain.counterfactuals import SearchOptions
 
 NO_REJECTED = (
     "The model rejects no row of the {split} split, so there is no recourse to measure. Pick another model or "
@@ -100,13 +104,16 @@ def burden_from_costs(costs, groups, *, n_bootstrap: int = 1000, confidence: flo
 
 
 def recourse_costs(model, dataset, *, split: str = "test", max_rows: int = 300, k: int = 1, constraints=None,
-                   seed: int = 0, progress: Callable[[float, str], None] | None = None, **search) -> pd.DataFrame:
+                   options: SearchOptions | None = None, seed: int = 0,
+                   progress: Callable[[float, str], None] | None = None) -> pd.DataFrame:
     """Cost of the cheapest valid counterfactual of each rejected row (a seeded sample of at most ``max_rows``).
 
     Index: the rows' positions in the split; columns ``cost`` (NaN: none found) and ``n_changed``.
-    One search serves every attribute: pass the result to :func:`burden_from_costs`.
+    One search serves every attribute: pass the result to :func:`burden_from_costs`.  ``options`` tune the
+    search (:class:`~dlxai.explain.counterfactuals.SearchOptions`); the rows are rejected ones, so the search
+    always asks for the favourable class and keeps rows without a counterfactual.
     """
-    from dlxai.explain.counterfactuals import find_counterfactuals
+    from dlxai.explain.counterfactuals import BAD_OPTIONS, SearchOptions, find_counterfactuals
 
     if isinstance(max_rows, bool) or not isinstance(max_rows, (int, np.integer)) or max_rows < 2:
         raise UserInputError(f"max_rows must be a whole number of at least 2; received {max_rows!r}.")
@@ -117,8 +124,11 @@ def recourse_costs(model, dataset, *, split: str = "test", max_rows: int = 300, 
     rng = np.random.default_rng(seed)
     if len(rejected) > max_rows:
         rejected = np.sort(rng.choice(rejected, int(max_rows), replace=False))
-    res = find_counterfactuals(model, dataset, X.iloc[rejected], k=k, constraints=constraints, desired_class=1,
-                               seed=seed, on_failure="keep", progress=progress, **search)
+    if options is not None and not isinstance(options, SearchOptions):
+        raise UserInputError(BAD_OPTIONS.format(kind=type(options).__name__))
+    options = replace(SearchOptions() if options is None else options, desired_class=1, on_failure="keep")
+    res = find_counterfactuals(model, dataset, X.iloc[rejected], k=k, constraints=constraints, options=options,
+                               seed=seed, progress=progress)
     cheapest = np.argmin(np.where(res.valid, res.cost, np.inf), axis=1)
     rows = np.arange(len(rejected))
     found = res.valid.any(axis=1)
@@ -136,24 +146,23 @@ def recourse_burden(
     max_rows: int = 300,
     k: int = 1,
     constraints=None,
+    options: SearchOptions | None = None,
     n_bootstrap: int = 1000,
     confidence: float = 0.95,
     seed: int = 0,
     costs: pd.DataFrame | None = None,
     progress: Callable[[float, str], None] | None = None,
-    **search,
 ) -> RecourseBurden:
     """Recourse burden by ``attribute`` over (a seeded sample of at most ``max_rows``) rejected rows.
 
     Each rejected row's cost is that of its cheapest valid counterfactual (``k`` are searched);
     rows without one count in ``no_recourse_rate``.  ``costs`` from :func:`recourse_costs`
-    skips the search.  Extra keyword arguments go to
-    :func:`~dlxai.explain.counterfactuals.find_counterfactuals`.
+    skips the search; ``options`` tune it (see :func:`recourse_costs`).
     """
     groups = dataset.sensitive(split, [attribute])[attribute]
     if costs is None:
         costs = recourse_costs(model, dataset, split=split, max_rows=max_rows, k=k, constraints=constraints,
-                               seed=seed, progress=progress, **search)
+                               options=options, seed=seed, progress=progress)
     return burden_from_costs(costs["cost"].to_numpy(), groups.iloc[costs.index.to_numpy()].to_numpy(),
                              n_bootstrap=n_bootstrap, confidence=confidence, seed=seed, attribute=attribute,
                              params={"split": split, "rows_used": len(costs), "k": k})

@@ -8,9 +8,7 @@ import pytest
 
 from dlxai.errors import UnsupportedModelError, UserInputError
 from dlxai.explain import counterfactuals as cfm
-from dlxai.explain.counterfactuals import CFSpace, Constraints, find_counterfactuals
-
-FAST = {"steps": 150}
+from dlxai.explain.counterfactuals import CFSpace, Constraints, SearchOptions, find_counterfactuals
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +37,8 @@ def rejected(small_mlp, german):
 def result(small_mlp, german, rejected):
     c = Constraints(immutable=("status_sex", "foreign_worker", "purpose"),
                     ranges={"credit_amount": (250, 12000)}, directions={"age": "increase", "duration": "decrease"})
-    return find_counterfactuals(small_mlp, german, rejected, k=3, constraints=c, desired_class=1, seed=0, **FAST)
+    return find_counterfactuals(small_mlp, german, rejected, k=3, constraints=c, seed=0,
+                                options=SearchOptions(desired_class=1))
 
 
 def test_counterfactuals_flip_the_model(small_mlp, german, rejected, result):
@@ -128,8 +127,10 @@ def test_model_is_not_mutated_even_after_an_exception(small_mlp, german, rejecte
             raise RuntimeError("stop")
 
     with pytest.raises(RuntimeError, match="stop"):
-        find_counterfactuals(small_mlp, german, rejected.iloc[:2], k=2, desired_class=1, progress=boom, **FAST)
-    find_counterfactuals(small_mlp, german, rejected.iloc[:2], k=2, desired_class=1, on_failure="keep", **FAST)
+        find_counterfactuals(small_mlp, german, rejected.iloc[:2], k=2, options=SearchOptions(desired_class=1),
+                             progress=boom)
+    find_counterfactuals(small_mlp, german, rejected.iloc[:2], k=2,
+                         options=SearchOptions(desired_class=1, on_failure="keep", num_threads=1))
     after = module.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
     assert [p.requires_grad for p in module.parameters()] == grads
@@ -140,9 +141,10 @@ def test_model_is_not_mutated_even_after_an_exception(small_mlp, german, rejecte
 def test_model_agnostic_search_for_a_model_without_gradients(german_lr, german):
     rows = _rejected(german_lr, german, 6)
     with pytest.raises(UnsupportedModelError):
-        find_counterfactuals(german_lr, german, rows, method="gradient")
+        find_counterfactuals(german_lr, german, rows, options=SearchOptions(method="gradient"))
     c = Constraints(immutable=("status_sex", "purpose"), directions={"age": "increase"})
-    res = find_counterfactuals(german_lr, german, rows, k=3, constraints=c, desired_class=1, on_failure="keep")
+    res = find_counterfactuals(german_lr, german, rows, k=3, constraints=c,
+                               options=SearchOptions(desired_class=1, on_failure="keep"))
     assert res.method == "random"
     assert res.valid.any(axis=1).mean() >= 0.8
     cf = res.counterfactuals[res.counterfactuals["valid"]]
@@ -156,7 +158,7 @@ def test_row_already_in_desired_class(small_mlp, german):
     X = german.X("test")
     accepted = X[small_mlp.predict(X) == 1].iloc[:1]
     with pytest.raises(UserInputError, match="already gives row"):
-        find_counterfactuals(small_mlp, german, accepted, desired_class=1)
+        find_counterfactuals(small_mlp, german, accepted, options=SearchOptions(desired_class=1))
     assert cfm.ALREADY_DESIRED.startswith("The model already gives row")
 
 
@@ -174,7 +176,7 @@ def test_no_counterfactual_names_the_binding_constraint(small_mlp, german, rejec
     pinned = {f: (float(row[f].iloc[0]), float(row[f].iloc[0])) for f in ("credit_amount", "duration", "age")}
     c = Constraints(vary=tuple(pinned), ranges=pinned)
     with pytest.raises(UserInputError, match="No counterfactual within the constraints") as exc:
-        find_counterfactuals(small_mlp, german, row, k=1, constraints=c, **FAST)
+        find_counterfactuals(small_mlp, german, row, k=1, constraints=c)
     msg = str(exc.value)
     assert ("binding constraint is the per-feature ranges" in msg) or ("Even with every constraint lifted" in msg) \
         or ("No single constraint" in msg)
@@ -191,11 +193,24 @@ def test_bad_parameters(small_mlp, german, rejected):
         find_counterfactuals(small_mlp, german, rejected, constraints=Constraints(immutable=("nope",)))
     with pytest.raises(UserInputError, match="Range for 'age'"):
         find_counterfactuals(small_mlp, german, rejected, constraints=Constraints(ranges={"age": (50, 20)}))
+    with pytest.raises(UserInputError, match="options must be a SearchOptions"):
+        find_counterfactuals(small_mlp, german, rejected, options={"steps": 10})
+
+
+def test_bad_options_are_refused_when_made():
     with pytest.raises(UserInputError, match="num_threads must be None or a positive whole number"):
-        find_counterfactuals(small_mlp, german, rejected, num_threads=0)
+        SearchOptions(num_threads=0)
     for bad in (-1.0, float("nan"), "a lot", True):
         with pytest.raises(UserInputError, match="changed_penalty .* must be a number >= 0"):
-            find_counterfactuals(small_mlp, german, rejected, changed_penalty=bad)
+            SearchOptions(changed_penalty=bad)
+    with pytest.raises(UserInputError, match="method must be"):
+        SearchOptions(method="genetic")
+    for bad in ("same", 2, True, None):
+        with pytest.raises(UserInputError, match="desired_class must be"):
+            SearchOptions(desired_class=bad)
+    with pytest.raises(UserInputError, match="on_failure must be"):
+        SearchOptions(on_failure="ignore")
+    assert SearchOptions(desired_class=1).desired_class == 1
 
 
 def _single_level_flips(model, ds, rows, immutable):
@@ -227,8 +242,8 @@ def test_a_one_feature_change_is_found_whenever_one_exists(small_mlp, german):
     immutable = ("status_sex",)
     flips = _single_level_flips(small_mlp, german, rows, immutable)
     assert flips.sum() >= 3  # the check below has something to check
-    res = find_counterfactuals(small_mlp, german, rows, k=3, constraints=Constraints(immutable=immutable),
-                               desired_class=1, changed_penalty=50.0, on_failure="keep", seed=0, **FAST)
+    res = find_counterfactuals(small_mlp, german, rows, k=3, constraints=Constraints(immutable=immutable), seed=0,
+                               options=SearchOptions(desired_class=1, changed_penalty=50.0, on_failure="keep"))
     fewest = np.where(res.valid, res.n_changed, 99).min(axis=1)
     assert np.all(fewest[flips] == 1)
 
@@ -237,8 +252,8 @@ def test_a_one_feature_change_goes_no_further_than_the_decision_boundary(small_m
     """A counterfactual that changes one whole-number feature changes it just enough: one unit less and the model
     decides as before."""
     rows = _rejected(small_mlp, german, 30)
-    res = find_counterfactuals(small_mlp, german, rows, k=1, desired_class=1, changed_penalty=50.0,
-                               on_failure="keep", seed=0, **FAST)
+    res = find_counterfactuals(small_mlp, german, rows, k=1, seed=0,
+                               options=SearchOptions(desired_class=1, changed_penalty=50.0, on_failure="keep"))
     checked = 0
     for i in range(len(rows)):
         cf = res.for_query(i)
@@ -257,10 +272,11 @@ def test_a_one_feature_change_goes_no_further_than_the_decision_boundary(small_m
 
 
 def test_the_penalty_trades_fewer_changes_for_larger_ones(small_mlp, german, rejected):
-    close = find_counterfactuals(small_mlp, german, rejected, k=3, changed_penalty=0.0, desired_class=1, seed=0,
-                                 on_failure="keep", **FAST).summary()
-    sparse = find_counterfactuals(small_mlp, german, rejected, k=3, changed_penalty=50.0, desired_class=1, seed=0,
-                                  on_failure="keep", **FAST).summary()
+    def summary(penalty):
+        options = SearchOptions(changed_penalty=penalty, desired_class=1, on_failure="keep")
+        return find_counterfactuals(small_mlp, german, rejected, k=3, seed=0, options=options).summary()
+
+    close, sparse = summary(0.0), summary(50.0)
     assert sparse["validity"] >= 0.99 and close["validity"] >= 0.99
     assert sparse["sparsity"] < close["sparsity"]
     assert close["proximity"] < sparse["proximity"]
@@ -277,7 +293,7 @@ def test_the_k_counterfactuals_of_a_row_change_different_features(adult, adult_m
     on Adult most rejected rows get three different sets of changed features."""
     X = adult.X("test")
     rows = X[adult_mlp.predict(X) == 0].iloc[:60]
-    res = find_counterfactuals(adult_mlp, adult, rows, k=3, on_failure="keep", seed=0)
+    res = find_counterfactuals(adult_mlp, adult, rows, k=3, seed=0, options=SearchOptions(on_failure="keep"))
     feats = list(adult.schema.features)
     repeats = 0
     for i in range(len(rows)):

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from dlxai.errors import UserInputError
+from dlxai.explain.counterfactuals import SearchOptions
 from dlxai.fairness.recourse import burden_from_costs, recourse_burden, recourse_costs
 
 
@@ -33,7 +34,7 @@ def test_burden_bad_input():
 
 
 def test_recourse_burden_from_a_real_search(german_mlp, german):
-    costs = recourse_costs(german_mlp, german, max_rows=12, k=1, steps=150)
+    costs = recourse_costs(german_mlp, german, max_rows=12, k=1, options=SearchOptions(steps=150))
     assert len(costs) <= 12 and (german_mlp.predict(german.X("test").iloc[costs.index]) == 0).all()
     b = recourse_burden(german_mlp, german, "sex", costs=costs, n_bootstrap=200)
     assert set(b.by_group.index) <= {"female", "male"}

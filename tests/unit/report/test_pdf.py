@@ -222,11 +222,11 @@ def test_without_a_browser_auto_falls_back_and_the_report_still_builds(bundle, m
 
 
 def test_counterfactual_recourse_and_surrogate_sections(german, german_mlp):
-    from dlxai.explain.counterfactuals import find_counterfactuals
+    from dlxai.explain.counterfactuals import SearchOptions, find_counterfactuals
     from dlxai.explain.surrogate import fit_surrogate
     from dlxai.fairness.recourse import recourse_burden
 
-    cf = find_counterfactuals(german_mlp, german, german.X("test").head(2), k=2, steps=40)
+    cf = find_counterfactuals(german_mlp, german, german.X("test").head(2), k=2, options=SearchOptions(steps=40))
     rb = recourse_burden(german_mlp, german, "sex", max_rows=24, n_bootstrap=50)
     sg = fit_surrogate(german_mlp, german, max_depth=2, sensitive=["sex"])
     bundle = audit_model(german, german_mlp, ["sex"], n_bootstrap=20, counterfactuals=[cf, rb], surrogate=sg)
