@@ -11,7 +11,8 @@ import hashlib
 
 import streamlit as st
 
-from dlxai.data import upload as up
+from dlxai.data import mapping, tables
+from dlxai.errors import UserInputError
 from dlxai.models import io as mio
 from ui import state
 
@@ -35,28 +36,29 @@ def digest(data: bytes) -> str:
 
 
 def parsed(data: bytes, name: str, delimiter=None, encoding=None, *, slot: str = TABLE,
-           max_bytes: int = up.DEFAULT_MAX_BYTES, progress=None) -> up.ParsedTable:
-    """:func:`dlxai.data.upload.read_table`, remembered per file content and options in the session
+           max_bytes: int = tables.DEFAULT_MAX_BYTES, progress=None) -> tables.ParsedTable:
+    """:func:`dlxai.data.tables.read_table`, remembered per file content and options in the session
     (never in a shared cache: an upload belongs to one visitor)."""
     key = (digest(data), name, delimiter, encoding)
     hit = st.session_state.get(slot)
     if hit is not None and hit[0] == key:
         return hit[1]
     st.session_state.pop(slot, None)
-    table = up.read_table(data, name, delimiter=delimiter, encoding=encoding, max_bytes=max_bytes, progress=progress)
+    table = tables.read_table(data, name, delimiter=delimiter, encoding=encoding, max_bytes=max_bytes,
+                              progress=progress)
     st.session_state[slot] = (key, table)
     return table
 
 
-def use_dataset(table: up.ParsedTable, target: str, positive, sensitive, categorical=(), ignore=(),
-                *, test: up.ParsedTable | None = None, test_size: float = 0.3, seed: int = 0):
+def use_dataset(table: tables.ParsedTable, target: str, positive, sensitive, categorical=(), ignore=(),
+                *, test: tables.ParsedTable | None = None, test_size: float = 0.3, seed: int = 0):
     """Validate the mapping, build the dataset, and only then make it active."""
     df = table.frame
     types = {c: ("categorical" if c in categorical else "numeric") for c in df.columns}
     for c in ignore:
-        types[c] = up.IGNORE
-    schema = up.build_schema(df, target, positive, sensitive, types, ignore)
-    ds = up.dataset_from_upload(table, schema, test=test, test_size=test_size, seed=seed)
+        types[c] = mapping.IGNORE
+    schema = mapping.build_schema(df, target, positive, sensitive, types, ignore)
+    ds = mapping.dataset_from_upload(table, schema, test=test, test_size=test_size, seed=seed)
     key = f"upload:{ds.fingerprint[:16]}"
     state.set_dataset(ds, key)
     state.set_sensitive(list(schema.sensitive[:2]))
@@ -68,14 +70,14 @@ def use_model(data: bytes, name: str, *, spec: bytes | None = None, input_column
     """Load a model, check its input contract on the active test rows, and only then make it active."""
     ds = state.dataset()
     if ds is None:
-        raise up.UserInputError("Load or upload a dataset before a model: the model is checked on its rows.")
+        raise UserInputError("Load or upload a dataset before a model: the model is checked on its rows.")
     m = mio.load_model(data, name, spec=spec, input_columns=input_columns, trusted=trusted, output=output,
                        sample=ds.X("test"), time_budget_s=time_budget_s, dataset_name=ds.name)
     state.set_model(m)
     return m
 
 
-def use_predictions(table: up.ParsedTable, label: str, positive, sensitive, *, prediction=None,
+def use_predictions(table: tables.ParsedTable, label: str, positive, sensitive, *, prediction=None,
                     positive_prediction=None, score=None, threshold: float = 0.5):
     p = mio.load_predictions(table.frame, label, positive, sensitive, prediction=prediction,
                              positive_prediction=positive_prediction, score=score, threshold=threshold)
@@ -92,7 +94,7 @@ def predictions_bundle(n_bootstrap: int = 1000, rules=()):
 
     p, table = st.session_state.get(PREDICTIONS), st.session_state.get(PREDICTIONS_TABLE)
     if p is None or table is None:
-        raise up.UserInputError("Audit a predictions file first (Upload → Predictions only), then build its report.")
+        raise UserInputError("Audit a predictions file first (Upload → Predictions only), then build its report.")
     k = p.params
     return audit_predictions(table.frame, target=k["label"], sensitive=list(k["sensitive"]),
                              prediction_column=k["prediction"], score_column=k["score"], threshold=k["threshold"],

@@ -34,6 +34,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 
 from dlxai import errors
+from dlxai.data.jsonsafe import load_json
 from dlxai.errors import DlxaiError, UnsupportedModelError, UserInputError
 from dlxai.models.base import AuditModel
 
@@ -476,7 +477,7 @@ def parse_spec(spec) -> dict:
         return {}
     if isinstance(spec, (bytes, bytearray, str)):
         try:
-            spec = json.loads(spec)
+            spec = load_json(spec, what="the spec")
         except (ValueError, UnicodeDecodeError) as exc:
             raise UserInputError(errors.MODEL_SPEC_INVALID.format(detail=f"not JSON ({exc})")) from exc
     if not isinstance(spec, dict):
