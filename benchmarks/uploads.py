@@ -39,16 +39,16 @@ def generate(path: Path, rows: int, seed: int = 0) -> None:
 
 
 def run_dlxai(path: Path) -> dict:
-    from dlxai.data import upload as up
+    from dlxai.data import mapping, tables
 
     start = time.perf_counter()
     raw = path.read_bytes()
-    table = up.read_table(raw, path.name)
+    table = tables.read_table(raw, path.name)
     del raw
-    profiles = up.profile_columns(table.frame)
-    schema = up.build_schema(table.frame, "outcome", "good", ["sex"], profiles=profiles)
-    ds = up.dataset_from_upload(table, schema, seed=0)
-    pv = up.preview(table.frame, target="outcome", sensitive=["sex"], profiles=profiles)
+    profiles = mapping.profile_columns(table.frame)
+    schema = mapping.build_schema(table.frame, "outcome", "good", ["sex"], profiles=profiles)
+    ds = mapping.dataset_from_upload(table, schema, seed=0)
+    pv = mapping.preview(table.frame, target="outcome", sensitive=["sex"], profiles=profiles)
     seconds = time.perf_counter() - start
     assert table.shape == (len(ds.train) + len(ds.test), 20) and len(profiles) == 20
     assert int(pv.group_sizes["sex"].sum()) == table.shape[0]

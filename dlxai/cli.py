@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -18,6 +19,21 @@ from dlxai import __version__
 from dlxai.errors import DlxaiError
 
 EXIT_OK, EXIT_VIOLATED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+BAD_NUMBER = "{option} must be {allowed}; received {value!r}."
+_SEEDS = ("a whole number from 0 to 4,294,967,295", int, lambda v: 0 <= v < 2**32)  # numpy's and sklearn's range
+# every numeric option: dest -> (flag, the range in words, int or float, the test)
+NUMBERS = {
+    "n_bootstrap": ("--n-bootstrap", "0 (no intervals) or a whole number from 10 to 100,000", int,
+                    lambda v: v == 0 or 10 <= v <= 100_000),
+    "seed": ("--seed", *_SEEDS),
+    "train_seed": ("--train-seed", *_SEEDS),
+    "min_group_size": ("--min-group-size", "a whole number from 1 to 1,000,000,000", int, lambda v: 1 <= v <= 10**9),
+    # any finite number: a score has its own scale; on a model's probabilities audit_model checks (0, 1)
+    "threshold": ("--threshold", "a finite number", float, lambda v: True),
+    "epochs": ("--epochs", "a whole number from 1 to 10,000", int, lambda v: 1 <= v <= 10_000),
+    "explain": ("--explain", "0 (no explanations) or a number of rows from 1 to 100,000", int,
+                lambda v: 0 <= v <= 100_000),
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -47,9 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--fail-on", metavar="RULE", action="append", default=[],
                         help='exit 1 when a rule holds for some attribute, e.g. "demographic_parity_difference>0.1" '
                              "(repeatable; ops >, >=, <, <=)")
-        sp.add_argument("--n-bootstrap", type=int, default=1000, help="bootstrap resamples for intervals (default 1000)")
-        sp.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
-        sp.add_argument("--min-group-size", type=int, default=30, help="flag groups smaller than this (default 30)")
+        sp.add_argument("--n-bootstrap", default=1000, help="bootstrap resamples for intervals (default 1000)")
+        sp.add_argument("--seed", default=0, help="bootstrap seed (default 0)")
+        sp.add_argument("--min-group-size", default=30, help="flag groups smaller than this (default 30)")
         sp.add_argument("--title", default="Model audit report", help="report title")
         sp.add_argument("--organisation", default="", help="organisation named on the cover")
         sp.add_argument("--analyst", default="", help="analyst named on the cover")
@@ -69,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--prediction-column", metavar="COL", help="decisions: 0/1, booleans, or the target's labels")
     src.add_argument("--score-column", metavar="COL",
                      help="numeric scores on any scale, e.g. probabilities or a 1-10 decile (needs --threshold)")
-    a.add_argument("--threshold", type=float, metavar="T",
+    a.add_argument("--threshold", metavar="T",
                    help="decision threshold on the score's scale (--score-column), or on probabilities (--model)")
     a.add_argument("--score-direction", choices=("higher", "lower"),
                    help="for --score-column: whether a score at or above the threshold (higher, the default) or at or "
@@ -85,26 +101,57 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="train and audit a bundled demo dataset, offline")
     d.add_argument("--dataset", default="adult", choices=("adult", "german", "bias_lab"))
     d.add_argument("--model-kind", default="mlp", choices=("mlp", "logreg"))
-    d.add_argument("--epochs", type=int, default=None, help="MLP epochs (default: the app's default)")
+    d.add_argument("--epochs", default=None, help="MLP epochs (default: the app's default)")
     d.add_argument("--sensitive", action="append", metavar="COL", help="default: the dataset's sensitive attributes")
-    d.add_argument("--threshold", type=float, default=0.5)
-    d.add_argument("--train-seed", type=int, default=0)
-    d.add_argument("--explain", type=int, nargs="?", const=200, default=0, metavar="ROWS",
+    d.add_argument("--threshold", default=0.5)
+    d.add_argument("--train-seed", default=0)
+    d.add_argument("--explain", nargs="?", const=200, default=0, metavar="ROWS",
                    help="add explanations: integrated gradients on the first ROWS test rows (default 200) with "
                         "their completeness check")
     common(d)
     return p
 
 
+def _numbers(args) -> None:
+    """Each numeric option as a number within its range (argparse parses them as text, so that every bad value,
+    '-1', '1e20' or 'abc' alike, gets one message naming the option, the value and the range)."""
+    from dlxai.errors import UserInputError
+
+    for dest, (option, allowed, kind, ok) in NUMBERS.items():
+        text = getattr(args, dest, None)
+        if text is None:
+            continue
+        value = _number(text, kind)
+        if value is None or not ok(value):
+            raise UserInputError(BAD_NUMBER.format(option=option, allowed=allowed, value=text))
+        setattr(args, dest, value)
+
+
+def _number(text, kind):
+    """``text`` as an int or a finite float, else None; '1e8' is a whole number too."""
+    try:
+        x = float(text)
+    except (TypeError, ValueError):
+        return None
+    if not math.isfinite(x):
+        return None
+    if kind is float:
+        return x
+    try:
+        return int(text)
+    except ValueError:
+        return int(x) if x.is_integer() else None
+
+
 def _read(path: str):
-    from dlxai.data.upload import read_table
+    from dlxai.data.tables import read_table
     from dlxai.errors import UserInputError
     from dlxai.report import messages
 
     p = Path(path)
     if not p.is_file():
         raise UserInputError(messages.MISSING_FILE.format(path=path))
-    return read_table(p.read_bytes(), p.name).frame
+    return read_table(p, p.name).frame
 
 
 def _audit(args, progress):
@@ -135,9 +182,11 @@ def _audit_model_file(frame, args, common):
     """A model file: its decisions on the data's rows, audited like a prediction column."""
     import numpy as np
 
+    from dlxai.data.jsonsafe import load_json
     from dlxai.errors import UserInputError
     from dlxai.models.formats import load_model
     from dlxai.report import audit_predictions, messages
+    from dlxai.validation import check_threshold
 
     mp = Path(args.model)
     if not mp.is_file():
@@ -147,15 +196,9 @@ def _audit_model_file(frame, args, common):
         sp = Path(args.model_spec)
         if not sp.is_file():
             raise UserInputError(messages.MISSING_FILE.format(path=args.model_spec))
-        try:
-            spec = json.loads(sp.read_text())
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise UserInputError(f"The model spec {args.model_spec!r} is not valid JSON ({exc}). Pass the spec "
-                                 "dlxai exported with the model.") from exc
+        spec = load_json(sp, what=f"The model spec {args.model_spec!r}")
     cols = [c.strip() for c in args.input_columns.split(",")] if args.input_columns else None
-    threshold = 0.5 if args.threshold is None else args.threshold
-    if not 0 < threshold < 1:
-        raise UserInputError(f"The decision threshold must lie strictly between 0 and 1; received {threshold!r}.")
+    threshold = 0.5 if args.threshold is None else check_threshold(args.threshold)  # on the model's probabilities
     common["progress"](0.0, f"Loading model {mp.name}")
     model = load_model(mp.read_bytes(), mp.name, spec=spec, input_columns=cols, trusted=args.trust or None,
                        sample=frame)
@@ -200,12 +243,9 @@ def _demo(args, progress):
 
 def _explain(ds, model, rows: int, progress):
     """Integrated gradients on the first ``rows`` test rows, with the completeness check."""
-    from dlxai.errors import UserInputError
     from dlxai.explain.attribution import attribute
     from dlxai.explain.quality import completeness
 
-    if rows < 1:
-        raise UserInputError(f"--explain needs a number of rows of at least 1; received {rows}.")
     progress(0.63, f"Explaining {rows} test rows with integrated gradients")
     result = attribute(model, ds.X("test").head(rows), method="integrated_gradients", n_steps=32)
     return [result, completeness(result)]
@@ -215,6 +255,7 @@ def run(argv=None) -> int:
     args = build_parser().parse_args(argv)
     progress = _progress(args.quiet)
     try:
+        _numbers(args)
         from dlxai.report import parse_rule
 
         for r in args.fail_on:  # bad rules fail before any work

@@ -60,7 +60,7 @@ NOT_FITTED = "{name} is not fitted yet. Call fit(X, y) before {method}()."
 UNKNOWN_DATASET = "Unknown bundled dataset {name!r}. Choose one of: {choices}."
 UNKNOWN_GROUP = "Reference group {group!r} is not among the groups {groups}."
 
-# --- uploads (dlxai/data/upload.py, dlxai/data/predictions.py, dlxai/models/formats.py) ------
+# --- uploads (dlxai/data/tables.py, data/mapping.py, data/predictions.py, models/formats.py) ----
 UPLOAD_EMPTY = "{name!r} is empty (no header, no rows). Upload a CSV or Parquet file with a header row and data rows."
 UPLOAD_HEADER_ONLY = (
     "{name!r} has a header ({columns}) but no data rows. Upload the file with its rows, not just the column names."
@@ -68,6 +68,31 @@ UPLOAD_HEADER_ONLY = (
 UPLOAD_TOO_LARGE = (
     "{name!r} is {size:,} bytes, over the limit of {limit:,} bytes. Upload a sample of the rows, drop unused columns, "
     "or save it as Parquet (smaller)."
+)
+UPLOAD_TOO_LARGE_STREAM = (
+    "{name!r} is over the limit of {limit:,} bytes (reading stopped there). Upload a sample of the rows, drop unused "
+    "columns, or save it as Parquet (smaller)."
+)
+UPLOAD_NO_FILE = "The file {path!r} cannot be read ({detail}). Check the path."
+UPLOAD_TOO_MANY_ROWS = (
+    "{name!r} has {rows:,} rows, more than the {limit:,} dlxai reads (its audits and training are sized for a few "
+    "million rows). Upload a sample of the rows."
+)
+UPLOAD_TOO_BIG_IN_MEMORY = (
+    "{name!r} ({size:,} bytes) would need about {estimate:,} bytes of memory to read ({rows:,} rows x {columns:,} "
+    "columns), over the limit of {limit:,} bytes. Upload a sample of the rows or fewer columns."
+)
+UPLOAD_NESTED_COLUMNS = (
+    "{name!r} has nested columns {columns} (lists, structs or maps), which cannot be features of a table. Flatten "
+    "them into one column per field, or drop them, and upload again."
+)
+UNHASHABLE_COLUMN = (
+    "Column {column!r} holds {kinds} values (nested data), which cannot be grouped or encoded as a feature. "
+    "Flatten it into one column per field, or drop it."
+)
+UPLOAD_NOT_TEXT_ENCODING = (
+    "{encoding!r} is not a text encoding (it turns bytes into bytes, or text into text), so no table can be read "
+    "with it. Use 'auto', 'utf-8' or 'latin-1'."
 )
 UPLOAD_DECOMPRESSION_BOMB = (
     "{name!r} ({compressed:,} bytes compressed) expands beyond the limit of {limit:,} bytes or more than "
@@ -118,6 +143,12 @@ UPLOAD_TEST_COLUMNS = (
     "The test file lacks the columns {missing} that the training file has. Its columns are {columns}. Upload a test "
     "file with the same columns."
 )
+JSON_TOO_LARGE = "{what} is {size:,} bytes or more, over the limit of {limit:,} bytes for a JSON file. Check the file."
+JSON_TOO_DEEP = (
+    "{what} nests arrays/objects more than {limit} levels deep, which no file dlxai reads does; it was not parsed. "
+    "Check the file."
+)
+JSON_INVALID = "{what} is not valid JSON ({detail}). Check the file."
 MODEL_PICKLE_REFUSED = (
     "{name!r} is a pickle/joblib file. Loading a pickle runs whatever code it contains, so dlxai refuses it. Export "
     "the model instead as ONNX (torch.onnx.export / skl2onnx), TorchScript (torch.jit.script(...).save), "

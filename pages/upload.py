@@ -4,7 +4,7 @@ audits, and downloads of the active model.  A failed upload keeps the previous d
 import streamlit as st
 
 from dlxai import errors
-from dlxai.data import upload as up
+from dlxai.data import mapping
 from dlxai.data.predictions import SCORE_DIRECTIONS
 from dlxai.fairness import audit_fairness
 from dlxai.models.adapters import MODEL_AGNOSTIC, OUTPUT_KINDS
@@ -50,27 +50,27 @@ with tab_data:
                    + (f", {table.compression}-compressed" if table.compression else "") + ").")
         for note in table.notes:
             st.info(note)
-        profiles = up.profile_columns(df)
+        profiles = mapping.profile_columns(df)
         cols = list(df.columns)
         m1, m2 = st.columns(2)
-        target = m1.selectbox("Target column", cols, index=cols.index(up.suggest_target(df)), key="up_target")
-        labels = [str(v) for v in up.label_values(df, target)][:100] or ["—"]
+        target = m1.selectbox("Target column", cols, index=cols.index(mapping.suggest_target(df)), key="up_target")
+        labels = [str(v) for v in mapping.label_values(df, target)][:100] or ["—"]
         positive = m2.selectbox("Favourable (positive) label", labels, index=len(labels) - 1, key="up_positive")
         others = [c for c in cols if c != target]
-        sensitive = st.multiselect("Sensitive columns", others, default=up.suggest_sensitive(df, target),
+        sensitive = st.multiselect("Sensitive columns", others, default=mapping.suggest_sensitive(df, target),
                                    key="up_sensitive")
         t1, t2 = st.columns(2)
         categorical = t1.multiselect("Categorical features (the rest are numeric)", others,
                                      default=[p.name for p in profiles if p.kind == "categorical" and p.name != target],
                                      key="up_categorical")
         ignore = t2.multiselect("Columns to ignore", others,
-                                default=[p.name for p in profiles if p.kind == up.IGNORE and p.name != target],
+                                default=[p.name for p in profiles if p.kind == mapping.IGNORE and p.name != target],
                                 key="up_ignore")
         s1, s2 = st.columns(2)
         test_size = s1.slider("Test share (without a test file)", 0.1, 0.5, 0.3, 0.05, key="up_test_size")
         seed = s2.number_input("Split seed", 0, 100_000, 0, key="up_seed")
         with st.expander("Preview: rows, detected types, group sizes", expanded=True):
-            pv = up.preview(df, target=target, sensitive=sensitive, profiles=profiles)
+            pv = mapping.preview(df, target=target, sensitive=sensitive, profiles=profiles)
             st.dataframe(pv.head, width="stretch")
             st.dataframe([{"column": p.name, "type": p.kind, "dtype": p.dtype, "missing": p.n_missing,
                            "distinct": p.n_unique, "note": p.note} for p in pv.profiles], width="stretch")
@@ -128,10 +128,10 @@ with tab_pred:
             pcols = list(pt.frame.columns)
             p1, p2 = st.columns(2)
             label = p1.selectbox("True label column", pcols, key="up_p_label")
-            plabels = [str(v) for v in up.label_values(pt.frame, label)][:100] or ["—"]
+            plabels = [str(v) for v in mapping.label_values(pt.frame, label)][:100] or ["—"]
             ppos = p2.selectbox("Favourable label", plabels, index=len(plabels) - 1, key="up_p_pos")
             psens = st.multiselect("Sensitive columns", [c for c in pcols if c != label],
-                                   default=up.suggest_sensitive(pt.frame, label), key="up_p_sens")
+                                   default=mapping.suggest_sensitive(pt.frame, label), key="up_p_sens")
             mode = st.radio("Decisions from", ["a prediction column", "a score and a threshold"], key="up_p_mode")
             q1, q2, q3 = st.columns(3)
             col = q1.selectbox("Column", [c for c in pcols if c != label], key="up_p_col")

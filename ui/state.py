@@ -22,9 +22,9 @@ from dlxai.report import OPTIONAL
 if TYPE_CHECKING:
     import pandas as pd
 
-    from dlxai.data.upload import ParsedTable
+    from dlxai.data.predictions import PredictionsOnly
+    from dlxai.data.tables import ParsedTable
     from dlxai.fairness.mitigation import Front, MitigationResult
-    from dlxai.models.io import PredictionsOnly
     from dlxai.report import ReportResult
 
 # --- the active audit --------------------------------------------------------------------------

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import hashlib
 
-from dlxai.data import upload as up
+from dlxai.data import mapping, tables
 from dlxai.data.predictions import load_predictions
+from dlxai.errors import UserInputError
 from dlxai.models.contracts import DEFAULT_TIME_BUDGET_S
 from dlxai.models.export import export_onnx, export_safetensors
 from dlxai.models.formats import load_model
@@ -29,28 +30,29 @@ def digest(data: bytes) -> str:
 
 
 def parsed(data: bytes, name: str, delimiter=None, encoding=None, *, slot: str = "data",
-           max_bytes: int = up.DEFAULT_MAX_BYTES, progress=None) -> up.ParsedTable:
-    """:func:`dlxai.data.upload.read_table`, remembered per file content and options in the session
+           max_bytes: int = tables.DEFAULT_MAX_BYTES, progress=None) -> tables.ParsedTable:
+    """:func:`dlxai.data.tables.read_table`, remembered per file content and options in the session
     (never in a shared cache: an upload belongs to one visitor).  ``slot``: "data", "test" or "predictions"."""
     key = (digest(data), name, delimiter, encoding)
     hit = state.parsed_table(slot, key)
     if hit is not None:
         return hit
     state.drop_parsed_table(slot)
-    table = up.read_table(data, name, delimiter=delimiter, encoding=encoding, max_bytes=max_bytes, progress=progress)
+    table = tables.read_table(data, name, delimiter=delimiter, encoding=encoding, max_bytes=max_bytes,
+                              progress=progress)
     state.set_parsed_table(slot, key, table)
     return table
 
 
-def use_dataset(table: up.ParsedTable, target: str, positive, sensitive, categorical=(), ignore=(),
-                *, test: up.ParsedTable | None = None, test_size: float = 0.3, seed: int = 0):
+def use_dataset(table: tables.ParsedTable, target: str, positive, sensitive, categorical=(), ignore=(),
+                *, test: tables.ParsedTable | None = None, test_size: float = 0.3, seed: int = 0):
     """Validate the mapping, build the dataset, and only then make it active."""
     df = table.frame
     types = {c: ("categorical" if c in categorical else "numeric") for c in df.columns}
     for c in ignore:
-        types[c] = up.IGNORE
-    schema = up.build_schema(df, target, positive, sensitive, types, ignore)
-    ds = up.dataset_from_upload(table, schema, test=test, test_size=test_size, seed=seed)
+        types[c] = mapping.IGNORE
+    schema = mapping.build_schema(df, target, positive, sensitive, types, ignore)
+    ds = mapping.dataset_from_upload(table, schema, test=test, test_size=test_size, seed=seed)
     key = f"upload:{ds.fingerprint[:16]}"
     state.set_dataset(ds, key)
     state.set_sensitive(list(schema.sensitive[:2]))
@@ -62,14 +64,14 @@ def use_model(data: bytes, name: str, *, spec: bytes | None = None, input_column
     """Load a model, check its input contract on the active test rows, and only then make it active."""
     ds = state.dataset()
     if ds is None:
-        raise up.UserInputError("Load or upload a dataset before a model: the model is checked on its rows.")
+        raise UserInputError("Load or upload a dataset before a model: the model is checked on its rows.")
     m = load_model(data, name, spec=spec, input_columns=input_columns, trusted=trusted, output=output,
                    sample=ds.X("test"), time_budget_s=time_budget_s, dataset_name=ds.name)
     state.set_model(m)
     return m
 
 
-def use_predictions(table: up.ParsedTable, label: str, positive, sensitive, *, prediction=None,
+def use_predictions(table: tables.ParsedTable, label: str, positive, sensitive, *, prediction=None,
                     positive_prediction=None, score=None, threshold: float | None = None,
                     higher_is_favourable: bool = True):
     """Validate a predictions table (the CLI's rules: :func:`dlxai.data.predictions.decisions`), then keep it."""
@@ -87,7 +89,7 @@ def predictions_bundle(n_bootstrap: int = 1000, rules=()):
 
     p, table = state.predictions(), state.predictions_table()
     if p is None or table is None:
-        raise up.UserInputError("Audit a predictions file first (Upload → Predictions only), then build its report.")
+        raise UserInputError("Audit a predictions file first (Upload → Predictions only), then build its report.")
     k = p.params
     return audit_predictions(table.frame, target=k["label"], sensitive=list(k["sensitive"]),
                              prediction_column=k["prediction"], score_column=k["score"], threshold=k["threshold"],

@@ -152,7 +152,7 @@ def load_predictions(
     higher_is_favourable: bool = True,
 ) -> PredictionsOnly:
     """Validate a predictions table: the true label, sensitive columns, and the decisions (see :func:`decisions`)."""
-    if hasattr(frame, "frame"):  # a ParsedTable from dlxai.data.upload
+    if hasattr(frame, "frame"):  # a ParsedTable from dlxai.data.tables
         frame = frame.frame
     if not isinstance(frame, pd.DataFrame) or len(frame) == 0:
         raise UserInputError(errors.EMPTY_INPUT.format(what="the predictions file"))

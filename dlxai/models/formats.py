@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import os
 import warnings
 import zipfile
@@ -27,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from dlxai import errors
+from dlxai.data.jsonsafe import load_json
 from dlxai.errors import UnsupportedModelError, UserInputError
 from dlxai.models.adapters import OUTPUT_KINDS, OnnxClassifier, TorchModuleClassifier, UploadedModel
 from dlxai.models.contracts import DEFAULT_TIME_BUDGET_S, ColumnsPreprocessor, check_contract, preprocessor_from_spec
@@ -103,10 +103,7 @@ def parse_spec(spec) -> dict:
     if spec is None:
         return {}
     if isinstance(spec, (bytes, bytearray, str)):
-        try:
-            spec = json.loads(spec)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise UserInputError(errors.MODEL_SPEC_INVALID.format(detail=f"not JSON ({exc})")) from exc
+        spec = load_json(spec, what="The model spec")  # bounded in size and depth
     if not isinstance(spec, dict):
         raise UserInputError(errors.MODEL_SPEC_INVALID.format(detail=f"expected a JSON object, got {type(spec).__name__}"))
     if spec.get("format", SPEC_FORMAT) != SPEC_FORMAT:

@@ -24,7 +24,7 @@ import pytest
 import torch
 
 from dlxai import errors
-from dlxai.data import upload as up
+from dlxai.data import mapping, tables
 from dlxai.data.predictions import load_predictions
 from dlxai.errors import DlxaiError, UnsupportedModelError, UserInputError
 from dlxai.models.export import export_safetensors
@@ -44,7 +44,7 @@ GOOD = b"age,sex,group,y\n" + b"".join(
 
 
 def read(raw, name="bad.csv", **kw):
-    return up.read_table(raw, name, **kw)
+    return tables.read_table(raw, name, **kw)
 
 
 def zip_of(members: dict[str, bytes]) -> bytes:
@@ -68,11 +68,11 @@ def frame(**cols) -> pd.DataFrame:
 
 
 def schema_of(df, target="y", positive="yes", sensitive=("sex",), **kw):
-    return up.build_schema(df, target, positive, list(sensitive), **kw)
+    return mapping.build_schema(df, target, positive, list(sensitive), **kw)
 
 
 def dataset_of(df, **kw):
-    return up.dataset_from_upload(df, schema_of(df, **kw))
+    return mapping.dataset_from_upload(df, schema_of(df, **kw))
 
 
 @dataclass
@@ -145,12 +145,12 @@ CASES = [
     Case("target-also-sensitive", lambda c: schema_of(frame(), sensitive=("y",)), "cannot also be a sensitive attribute"),
     Case("mixed-types-declared-numeric", lambda c: schema_of(frame(age=["12"] * 55 + ["twelve"] * 5), types={"age": "numeric"}),
          msg(errors.UPLOAD_MIXED_TYPES)),
-    Case("100k-categories", lambda c: up.build_schema(
+    Case("100k-categories", lambda c: mapping.build_schema(
         pd.DataFrame({"id": [f"c{i}" for i in range(100_000)], "sex": ["F", "M"] * 50_000, "y": [0, 1] * 50_000}),
         "y", 1, ["sex"], types={"id": "categorical"}), msg(errors.UPLOAD_TOO_MANY_CATEGORIES)),
     Case("all-missing-feature", lambda c: dataset_of(frame(x=[np.nan] * 60), types={"x": "numeric"}), msg(errors.ALL_NAN_COLUMN)),
     Case("unknown-type-name", lambda c: schema_of(frame(), types={"age": "float"}), "use 'numeric', 'categorical' or 'ignore'"),
-    Case("test-file-lacks-columns", lambda c: up.dataset_from_upload(frame(), schema_of(frame()), test=frame().drop(columns="age")),
+    Case("test-file-lacks-columns", lambda c: mapping.dataset_from_upload(frame(), schema_of(frame()), test=frame().drop(columns="age")),
          msg(errors.UPLOAD_TEST_COLUMNS)),
     # --- models ---------------------------------------------------------------------------------
     Case("empty-model-file", lambda c: load_model(b"", "m.onnx", spec=c.spec), "is empty"),
@@ -189,7 +189,7 @@ CASES = [
     Case("safetensors-wrong-architecture", lambda c: load_model(export_safetensors(c.mlp)[0], "m.safetensors",
                                                                      spec=_spec_with(c.spec, hidden_layer_sizes=[32])),
          "do not match the architecture"),
-    Case("spec-not-json", lambda c: load_model(b"x", "m.onnx", spec=b"{not json"), "not JSON"),
+    Case("spec-not-json", lambda c: load_model(b"x", "m.onnx", spec=b"{not json"), "The model spec is not valid JSON"),
     Case("spec-foreign-format", lambda c: load_model(b"x", "m.onnx", spec={"format": "mlflow"}), "is not 'dlxai-model-spec'"),
     Case("spec-bad-scales", lambda c: load_model(b"x", "m.onnx", spec=_bad_scales(c.prep)), "scales > 0"),
     Case("declared-column-missing", lambda c: load_model(makers.onnx_bytes(makers.linear(2), 2), "m.onnx",

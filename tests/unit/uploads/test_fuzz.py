@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dlxai.data import upload as up
+from dlxai.data import mapping, tables
 from dlxai.errors import DlxaiError
 from dlxai.models.export import export_onnx
 from dlxai.models.formats import load_model
@@ -27,16 +27,16 @@ CELL = st.one_of(st.text(alphabet=st.sampled_from(list("ab1.9-,;\t|\"' \néß€
 def _parse_then_map(raw: bytes, name: str, **kw):
     """The path the page takes: parse, profile, map a schema, build the dataset, preview it."""
     try:
-        t = up.read_table(raw, name, max_bytes=2_000_000, **kw)
-        prof = up.profile_columns(t.frame)
+        t = tables.read_table(raw, name, max_bytes=2_000_000, **kw)
+        prof = mapping.profile_columns(t.frame)
         assert len(prof) == t.frame.shape[1]
         cols = list(t.frame.columns)
-        target = up.suggest_target(t.frame)
-        labels = up.label_values(t.frame, target)
+        target = mapping.suggest_target(t.frame)
+        labels = mapping.label_values(t.frame, target)
         sens = [c for c in cols if c != target][:1]
-        s = up.build_schema(t.frame, target, labels[-1] if labels else "x", sens)
-        up.dataset_from_upload(t, s)
-        up.preview(t.frame, target=target, sensitive=sens)
+        s = mapping.build_schema(t.frame, target, labels[-1] if labels else "x", sens)
+        mapping.dataset_from_upload(t, s)
+        mapping.preview(t.frame, target=target, sensitive=sens)
     except DlxaiError as exc:
         assert str(exc)
 

@@ -12,7 +12,7 @@ import pytest
 from dlxai import errors
 from dlxai.cli import EXIT_OK, run
 from dlxai.data.predictions import SCORE_DIRECTIONS, decisions, load_predictions
-from dlxai.data.upload import read_table
+from dlxai.data.tables import read_table
 from dlxai.errors import UserInputError
 from dlxai.fairness import audit_fairness
 from dlxai.report import audit_predictions
