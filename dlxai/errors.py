@@ -203,3 +203,39 @@ SCORE_NOT_FINITE = (
     "The score column {column!r} has {n} missing or infinite values; every row needs a finite score. Fill or drop "
     "those rows."
 )
+
+# --- isolation of uploaded models (dlxai/models/vetting.py, dlxai/models/worker.py) -------------------
+MODEL_FORBIDDEN_OPERATOR = (
+    "{name!r} was not loaded: its TorchScript code calls {op} in {where}, which is not one of the compute "
+    "operators dlxai allows{when}. TorchScript is a program, and operators outside that list can read or write "
+    "files, start tasks or reach the rest of the process. Export the model with standard layers and tensor math "
+    "only, or as ONNX."
+)
+MODEL_BAD_ARCHIVE = (
+    "{name!r} is not a TorchScript archive dlxai can check: {detail}. Save the model with "
+    "torch.jit.script(model).save(path) (or torch.jit.trace) and upload that file unchanged."
+)
+MODEL_TIMEOUT = (
+    "The model did not finish within {seconds:g} s ({what}), so its worker process was stopped. Try fewer rows, "
+    "or check the model for a loop that never ends."
+)
+MODEL_OUT_OF_MEMORY = (
+    "The model needed more memory than the {limit_mb:,} MB it may use ({what}); nothing else was affected. Try "
+    "fewer rows at a time, or a smaller model."
+)
+MODEL_CPU_LIMIT = (
+    "The model used more than {seconds:g} s of CPU time ({what}), so its worker process was stopped. Try fewer "
+    "rows, or a smaller model."
+)
+MODEL_WORKER_DIED = (
+    "The model's worker process ended unexpectedly ({how}) while running {what}. The model may have tried "
+    "something the sandbox forbids, or crashed; a fresh worker is used for the next call."
+)
+
+
+class ModelTimeoutError(UserInputError):
+    """An uploaded model ran past its time limit; its worker process was killed and replaced."""
+
+
+class ModelResourceError(UserInputError):
+    """An uploaded model exceeded a memory or CPU limit, or its sandboxed worker died."""
