@@ -45,7 +45,7 @@ def main() -> None:
         from dlxai.fairness.mitigation import sweep
 
         est = quick if args.front in ("exponentiated_gradient", "grid_search") else None
-        t = timed(sweep, ds, plain, args.front, "demographic_parity", sensitive=["sex"], n_bootstrap=200,
+        t = timed(sweep, plain, ds, args.front, "demographic_parity", sensitive=["sex"], n_bootstrap=200,
                   estimator_params=est, max_iter=args.max_iter)
         for row in t[1].points.drop(columns=["model_name"]).to_dict("records"):
             emit({"front": args.front, **row})
@@ -67,7 +67,7 @@ def main() -> None:
     for method, constraint, strength, est_params in plan:
         if only and method not in only:
             continue
-        r = mitigate(ds, plain, method, constraint, strength=strength, sensitive=["sex"], seed=0, n_bootstrap=200,
+        r = mitigate(plain, ds, method, constraint, strength=strength, sensitive=["sex"], seed=0, n_bootstrap=200,
                      estimator_params=est_params, max_iter=args.max_iter)
         rows = [("", r.after)]
         if r.deterministic_scores is not None:

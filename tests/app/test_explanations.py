@@ -59,7 +59,7 @@ def test_models_compared_before_and_after_mitigation(app, german_tiny):
     from ui import state
 
     ds, m = german_tiny
-    after = mitigate(ds, m, "penalised", "demographic_parity", sensitive=["sex"], strength=2.0,
+    after = mitigate(m, ds, "penalised", "demographic_parity", sensitive=["sex"], strength=2.0,
                      estimator_params={"max_epochs": 3}, n_bootstrap=0).model
     at = _with_model(app, german_tiny)
     at.session_state[state.MODELS] = {m.name: m, after.name: after}

@@ -191,7 +191,7 @@ def test_optional_sections_show_real_explanations_and_mitigation(german, german_
 
     rows = german.X("test").head(24)
     ig = attribute(german_mlp, rows, method="integrated_gradients", n_steps=16)
-    mit = mitigate(german, german_mlp, "exponentiated_gradient", sensitive=("sex",),
+    mit = mitigate(german_mlp, german, "exponentiated_gradient", sensitive=("sex",),
                    estimator_params={"max_epochs": 2}, max_iter=5, n_bootstrap=50)
     bundle = audit_model(german, german_mlp, ["sex"], n_bootstrap=50, explanations=[ig, completeness(ig)],
                          mitigation=mit)
