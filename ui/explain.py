@@ -11,7 +11,8 @@ import contextvars
 import streamlit as st
 from streamlit.runtime.scriptrunner_utils.script_run_context import in_cached_function
 
-from dlxai.explain.attribution import IG_RULES, METHODS, TABULAR, applicable_methods, attribute
+from dlxai.explain.attribution import attribute
+from dlxai.explain.registry import IG_RULES, METHODS, TABULAR, applicable_methods
 
 TARGETS = {"predicted class": None, "favourable outcome (1)": 1, "unfavourable outcome (0)": 0}
 BASELINES = {

@@ -15,6 +15,7 @@ import numpy as np
 import streamlit as st
 
 from dlxai.data.images import ImageDataset, load_digits
+from dlxai.models.base import digest_module
 from dlxai.models.nets import IMAGE_MODELS, train_image_model
 from ui import state
 
@@ -42,9 +43,7 @@ def _registry() -> tuple[dict, threading.Lock]:
 
 def model_hash(est) -> str:
     h = hashlib.sha256(type(est).__name__.encode())
-    for k, v in est.module_.state_dict().items():
-        h.update(k.encode())
-        h.update(v.detach().cpu().numpy().tobytes())
+    digest_module(est.module_, h)
     return h.hexdigest()
 
 

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dlxai.errors import UnsupportedModelError, UserInputError
-from dlxai.explain.attribution import AttributionResult, _model_info, _sklearn_module, attribute
+from dlxai.explain.attribution import AttributionResult, attribute, sklearn_module
+from dlxai.explain.registry import model_info
 
 # below this mean rank correlation after full randomisation, the attributions depend on the weights
 SANITY_MAX_SPEARMAN = 0.5
@@ -110,15 +111,15 @@ def _probability_fn(model, device: str = "cpu"):
     """A private copy of ``model`` as a function tensor -> class probabilities, and the input transform."""
     import torch
 
-    info = _model_info(model)
-    if info["module"] is not None:
-        work = copy.deepcopy(info["module"]).eval().to(device)
+    info = model_info(model)
+    if info.module is not None:
+        work = copy.deepcopy(info.module).eval().to(device)
 
         def prob(x):
             with torch.no_grad():
                 return torch.softmax(work(x.to(device)), dim=1).cpu()
     else:
-        work = _sklearn_module(info["audit"].estimator)
+        work = sklearn_module(info.audit.estimator)
 
         def prob(x):
             with torch.no_grad():
@@ -250,12 +251,12 @@ def randomisation_check(model, inputs, *, method: str, seed: int = 0, cascading:
     """
     import torch
 
-    info = _model_info(model)
-    if info["module"] is None:
+    info = model_info(model)
+    if info.module is None:
         raise UnsupportedModelError(NO_LAYERS.format(what=getattr(model, "name", type(model).__name__)))
-    layers = _layers(info["module"])
+    layers = _layers(info.module)
     if not layers:
-        raise UnsupportedModelError(NO_LAYERS.format(what=type(info["module"]).__name__))
+        raise UnsupportedModelError(NO_LAYERS.format(what=type(info.module).__name__))
 
     def summary(res: AttributionResult) -> np.ndarray:
         v = res.by_feature().to_numpy() if res.feature_groups else res.values.reshape(res.n, -1)
@@ -270,8 +271,8 @@ def randomisation_check(model, inputs, *, method: str, seed: int = 0, cascading:
     names, means, rows = [], [], []
     for k, n_layers in enumerate(stages):
         rnd_model = copy.deepcopy(model)
-        rnd_info = _model_info(rnd_model)
-        rnd_layers = _layers(rnd_info["module"])
+        rnd_info = model_info(rnd_model)
+        rnd_layers = _layers(rnd_info.module)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(seed))
             for _, layer in reversed(rnd_layers[len(rnd_layers) - n_layers:]):

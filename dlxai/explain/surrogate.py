@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from dlxai.errors import UserInputError
+from dlxai.validation import check_threshold
 
 BAD_DEPTH = "max_depth must be a whole number from 1 to 12; received {value!r}. Use e.g. 4."
 BAD_SPACE = "space must be 'raw' or 'preprocessed'; received {value!r}."
@@ -148,8 +149,7 @@ def fit_surrogate(
     from sklearn.tree import DecisionTreeClassifier
 
     depth = check_depth(max_depth)
-    if not 0.0 < threshold < 1.0:
-        raise UserInputError(f"threshold must lie strictly between 0 and 1; received {threshold!r}.")
+    threshold = check_threshold(threshold)
     train = dataset.X("train")
     if len(train) > max_train_rows:
         train = train.sample(n=int(max_train_rows), random_state=seed)
