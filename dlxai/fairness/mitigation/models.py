@@ -12,24 +12,13 @@ import pandas as pd
 
 from dlxai.errors import UnsupportedModelError, UserInputError
 from dlxai.fairness.mitigation.messages import NOT_ONE_NETWORK, SENSITIVE_AT_PREDICTION
-from dlxai.models.base import AuditModel
+from dlxai.models.base import AuditModel, digest_estimator
+from dlxai.validation import as_levels
 
 
 def groups_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """Sensitive columns as strings with ``"missing"`` for NaN (Fairlearn cannot group NaN)."""
-    return frame.astype(object).where(frame.notna(), "missing").astype(str)
-
-
-def _estimator_digest(est, h) -> None:
-    module = getattr(est, "module_", None)
-    if module is not None:
-        for k, v in module.state_dict().items():
-            h.update(k.encode())
-            h.update(v.detach().cpu().numpy().tobytes())
-        return
-    for attr in ("coef_", "intercept_", "classes_"):
-        if hasattr(est, attr):
-            h.update(np.ascontiguousarray(getattr(est, attr)).tobytes())
+    return as_levels(frame)
 
 
 class MixtureEstimator:
@@ -53,7 +42,7 @@ class MixtureEstimator:
     def digest(self, h) -> None:
         for w, p in self.members:
             h.update(np.float64(w).tobytes())
-            _estimator_digest(p, h)
+            digest_estimator(p, h)
 
 
 class PostProcessedEstimator:
@@ -75,7 +64,7 @@ class PostProcessedEstimator:
                                                  random_state=random_state)).astype(np.int64)
 
     def digest(self, h) -> None:
-        _estimator_digest(self.mitigator.estimator_, h)
+        digest_estimator(self.mitigator.estimator_, h)
         h.update(repr(self.mitigator.interpolated_thresholder_.interpolation_dict).encode())
 
 
