@@ -20,7 +20,7 @@ TARGET_S = 10.0
 
 def one(ds, model, engine: str, label: str) -> None:
     t = time.perf_counter()
-    bundle = audit_model(ds, model, rules=["demographic_parity_difference>0.1"])
+    bundle = audit_model(model, ds, rules=["demographic_parity_difference>0.1"])
     audit_s = time.perf_counter() - t
     rep = build_report(bundle, title="Adult demo audit", chart_engine=engine)
     total = time.perf_counter() - t

@@ -236,7 +236,7 @@ def _demo(args, progress):
     results = {}
     if args.explain:
         results["explanations"] = _explain(ds, model, int(args.explain), progress)
-    return audit_model(ds, model, args.sensitive, threshold=args.threshold, rules=args.fail_on,
+    return audit_model(model, ds, sensitive=args.sensitive, threshold=args.threshold, rules=args.fail_on,
                        n_bootstrap=args.n_bootstrap, seed=args.seed, min_group_size=args.min_group_size, progress=later,
                        **results)
 

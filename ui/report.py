@@ -12,7 +12,7 @@ from dlxai.report import audit_model, build_report
 def audit_bundle(_dataset, dataset_key: str, _model, model_key: str, attrs: tuple, threshold: float, rules: tuple,
                  n_bootstrap: int, seed: int, min_group_size: int):
     """:func:`dlxai.report.audit_model`, keyed by the data's and the model's SHA-256 and every parameter."""
-    return audit_model(_dataset, _model, list(attrs), threshold=threshold, rules=list(rules),
+    return audit_model(_model, _dataset, sensitive=list(attrs), threshold=threshold, rules=list(rules),
                        n_bootstrap=n_bootstrap, seed=seed, min_group_size=min_group_size)
 
 

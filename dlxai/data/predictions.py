@@ -15,6 +15,7 @@ import pandas as pd
 
 from dlxai import errors
 from dlxai.errors import UserInputError
+from dlxai.validation import as_levels, check_positive_label, is_label
 
 # the CLI's --score-direction and the Upload page's radio: is a score at or above the threshold favourable?
 SCORE_DIRECTIONS = {"higher": True, "lower": False}
@@ -38,16 +39,6 @@ class PredictionsOnly:
     sensitive: pd.DataFrame
     scores: np.ndarray | None = None
     params: dict = field(default_factory=dict)
-
-
-def is_label(value, label) -> bool:
-    """Whether a cell holds ``label``: equal as values (1 == 1.0 == True) or as text ("1" and 1)."""
-    try:
-        if bool(value == label):
-            return True
-    except (TypeError, ValueError):
-        pass
-    return str(value) == str(label)
 
 
 def _marked(col: pd.Series, values: list, label) -> np.ndarray:
@@ -135,7 +126,7 @@ def _groups(frame: pd.DataFrame, sensitive: list[str]) -> pd.DataFrame:
             raise UserInputError(f"The sensitive attribute {c!r} is missing in every row. Pick another attribute or fill it.")
         if len(g) < 2:
             raise UserInputError(errors.SINGLE_GROUP.format(column=c, group=g[0]))
-        groups[c] = groups[c].astype(object).where(groups[c].notna(), "missing").astype(str)
+        groups[c] = as_levels(groups[c])
     return groups
 
 
@@ -168,10 +159,7 @@ def load_predictions(
     values = list(y.unique())
     if len(values) != 2:
         raise UserInputError(errors.NON_BINARY_TARGET.format(column=label, n=len(values), values=sorted(map(str, values))[:10]))
-    pos = next((v for v in values if is_label(v, positive_label)), None)
-    if pos is None:
-        raise UserInputError(f"The positive label {positive_label!r} does not occur in {label!r}, whose values are "
-                             f"{sorted(map(str, values))}. Choose one of them.")
+    pos = check_positive_label(values, positive_label, label)
     d = decisions(frame, prediction=prediction, score=score, threshold=threshold,
                   higher_is_favourable=higher_is_favourable, target_values=values, positive=pos,
                   positive_prediction=positive_prediction)

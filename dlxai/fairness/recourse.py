@@ -19,6 +19,7 @@ import pandas as pd
 
 from dlxai import errors
 from dlxai.errors import UserInputError
+from dlxai.validation import as_levels
 
 if TYPE_CHECKING:
     from dlxai.explain.counterfactuals import SearchOptions
@@ -58,7 +59,7 @@ def burden_from_costs(costs, groups, *, n_bootstrap: int = 1000, confidence: flo
                       attribute: str = "group", params: dict | None = None) -> RecourseBurden:
     """Burden per group from each rejected row's counterfactual cost (NaN: none found)."""
     c = np.asarray(costs, dtype=np.float64)
-    g = pd.Series(groups).astype(object).where(pd.Series(groups).notna(), "missing").astype(str).to_numpy()
+    g = as_levels(pd.Series(groups)).to_numpy()
     if len(c) != len(g):
         raise UserInputError(errors.LENGTH_MISMATCH.format(lengths=[len(c), len(g)]))
     if len(c) == 0:

@@ -21,6 +21,7 @@ from dlxai import errors
 from dlxai.errors import DlxaiError, UnsupportedModelError, UserInputError
 from dlxai.models.adapters import OUTPUT_KINDS, OnnxClassifier, UploadedClassifier, resolve_output
 from dlxai.models.base import AuditModel
+from dlxai.validation import as_levels
 
 DEFAULT_TIME_BUDGET_S = 10.0
 CONTRACT_SAMPLE_ROWS = 256
@@ -142,7 +143,7 @@ class SpecPreprocessor(TransformerMixin, BaseEstimator):
             num /= self.scales_
             parts.append(num)
         for c, cats in zip(self.categorical, self.categories_):
-            values = X[c].astype(object).where(X[c].notna(), "missing").astype(str)
+            values = as_levels(X[c])
             codes = pd.Index(cats).get_indexer(values)  # -1 for a level unseen in training
             oh = np.zeros((len(X), len(cats)), dtype=np.float64)
             known = codes >= 0

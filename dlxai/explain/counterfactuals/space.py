@@ -24,6 +24,7 @@ from dlxai.explain.counterfactuals.messages import (
     NO_PREPROCESSOR,
     NOT_NUMERIC_CONSTRAINT,
 )
+from dlxai.validation import as_levels
 
 DIRECTIONS = ("increase", "decrease", "any")
 MISSING_LEVEL = "missing"
@@ -118,7 +119,7 @@ class CFSpace:
             num[:, j] = np.where(np.isnan(col), self.medians[j], col)
         codes = np.empty((len(X), len(self.categorical)), dtype=np.int64)
         for g, c in enumerate(self.categorical):
-            s = X[c].astype(object).where(X[c].notna(), MISSING_LEVEL).astype(str)
+            s = as_levels(X[c])
             codes[:, g] = pd.Categorical(s, categories=self.levels[g]).codes.astype(np.int64)
         return num, codes
 

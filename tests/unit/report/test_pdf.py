@@ -22,7 +22,7 @@ from dlxai.report.sections import fmt
 
 @pytest.fixture(scope="module")
 def bundle(german, german_mlp):
-    return audit_model(german, german_mlp, ["sex", "age_band"], n_bootstrap=200, seed=3,
+    return audit_model(german_mlp, german, sensitive=["sex", "age_band"], n_bootstrap=200, seed=3,
                        rules=["demographic_parity_difference>0.05", "accuracy<0.5"])
 
 
@@ -85,7 +85,7 @@ def test_executive_summary_pass_fail_against_thresholds(bundle, text):
 
 
 def test_limitations_and_manifest_come_from_the_data(bundle, german, german_mlp):
-    small = audit_model(german, german_mlp, ["age_band"], n_bootstrap=50, min_group_size=100)
+    small = audit_model(german_mlp, german, sensitive=["age_band"], n_bootstrap=50, min_group_size=100)
     t = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(
         build_report(small, sections=["limitations", "manifest"], chart_engine="matplotlib").pdf)).pages)
     under = german.test["age_band"].value_counts()
@@ -149,7 +149,7 @@ def test_group_names_and_titles_outside_latin1_print_as_they_are(german):
     train, test = (f.assign(sex=f["sex"].map(names)) for f in (german.train, german.test))
     ds = make_dataset("unicode", train, german.schema, test=test)
     model = train_model(ds, "logreg", seed=0)
-    b = audit_model(ds, model, ["sex"], n_bootstrap=50, seed=0)
+    b = audit_model(model, ds, sensitive=["sex"], n_bootstrap=50, seed=0)
     r = build_report(b, title="Audyt kredytowy — ≥ 80 % zasada", sections=["cover", "fairness"],
                      chart_engine="matplotlib")
     t = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(r.pdf)).pages)
@@ -174,10 +174,10 @@ def test_the_model_is_not_changed(german, german_mlp):
     before = {k: v.clone() for k, v in german_mlp.torch_module().state_dict().items()}
     hooks = [len(m._forward_hooks) + len(m._backward_hooks) for m in german_mlp.torch_module().modules()]
     attrs = dict(vars(german_mlp.estimator))
-    bundle = audit_model(german, german_mlp, ["sex"], n_bootstrap=20)
+    bundle = audit_model(german_mlp, german, sensitive=["sex"], n_bootstrap=20)
     build_report(bundle, sections=["model", "performance"], chart_engine="matplotlib")
     with pytest.raises(UserInputError):
-        audit_model(german, german_mlp, ["sex"], rules=["accuracy>>1"])
+        audit_model(german_mlp, german, sensitive=["sex"], rules=["accuracy>>1"])
     after = german_mlp.torch_module().state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
     assert hooks == [len(m._forward_hooks) + len(m._backward_hooks) for m in german_mlp.torch_module().modules()]
@@ -193,7 +193,7 @@ def test_optional_sections_show_real_explanations_and_mitigation(german, german_
     ig = attribute(german_mlp, rows, method="integrated_gradients", n_steps=16)
     mit = mitigate(german_mlp, german, "exponentiated_gradient", sensitive=("sex",),
                    estimator_params={"max_epochs": 2}, max_iter=5, n_bootstrap=50)
-    bundle = audit_model(german, german_mlp, ["sex"], n_bootstrap=50, explanations=[ig, completeness(ig)],
+    bundle = audit_model(german_mlp, german, sensitive=["sex"], n_bootstrap=50, explanations=[ig, completeness(ig)],
                          mitigation=mit)
     rep = build_report(bundle, sections=["explanations", "mitigation", "limitations"], chart_engine="matplotlib")
     t = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(rep.pdf)).pages)
@@ -229,7 +229,7 @@ def test_counterfactual_recourse_and_surrogate_sections(german, german_mlp):
     cf = find_counterfactuals(german_mlp, german, german.X("test").head(2), k=2, options=SearchOptions(steps=40))
     rb = recourse_burden(german_mlp, german, "sex", max_rows=24, n_bootstrap=50)
     sg = fit_surrogate(german_mlp, german, max_depth=2, sensitive=["sex"])
-    bundle = audit_model(german, german_mlp, ["sex"], n_bootstrap=20, counterfactuals=[cf, rb], surrogate=sg)
+    bundle = audit_model(german_mlp, german, sensitive=["sex"], n_bootstrap=20, counterfactuals=[cf, rb], surrogate=sg)
     rep = build_report(bundle, sections=["counterfactuals", "surrogate", "limitations"], chart_engine="matplotlib")
     t = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(rep.pdf)).pages)
     assert rep.missing == ()
