@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests import makers
 from tests.app.conftest import errors_of
-from tests.unit.uploads import makers
 
 GOOD = pd.DataFrame({
     "age": np.arange(300) % 50 + 20,

@@ -5,18 +5,21 @@ from __future__ import annotations
 import inspect
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 import dlxai
 
 MODEL_DATASET_VERBS = ("audit_model", "find_counterfactuals", "recourse_burden", "fit_surrogate", "mitigate", "sweep")
+ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("torch", "sklearn", "fairlearn", "captum", "shap", "streamlit", "plotly", "matplotlib", "onnxruntime")
 
 
 def test_import_dlxai_is_cheap_and_loads_no_heavy_library():
     code = f"import sys, dlxai; print([m for m in {HEAVY!r} if m in sys.modules])"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True,
+                         cwd=ROOT)
     assert out.stdout.strip() == "[]", out.stdout
 
 

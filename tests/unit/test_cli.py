@@ -15,7 +15,7 @@ from dlxai.cli import EXIT_BAD_INPUT, EXIT_OK, EXIT_VIOLATED, run
 from dlxai.fairness import audit_fairness
 from dlxai.report import default_positive_label, messages
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
 SUMMARY_KEYS = ("demographic_parity_difference", "equalized_odds_difference", "demographic_parity_ratio",
                 "equalized_odds_ratio")
 GROUP_KEYS = ("count", "selection_rate", "tpr", "fpr")

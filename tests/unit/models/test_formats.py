@@ -14,7 +14,7 @@ from dlxai.errors import UnsupportedModelError, UserInputError
 from dlxai.models.contracts import check_contract
 from dlxai.models.export import export_onnx, export_safetensors, export_spec
 from dlxai.models.formats import PICKLE_ENV, UntrustedTypesError, detect_format, load_model, skops_untrusted_types
-from tests.unit.uploads import makers
+from tests import makers
 
 
 def weights(module) -> dict:
