@@ -60,3 +60,14 @@ def test_no_default_is_tied_to_a_demo_dataset(name):
 def test_no_verb_takes_a_sprawl_of_keywords(name):
     params = inspect.signature(getattr(dlxai, name)).parameters
     assert len(params) <= 16, (name, list(params))
+
+
+def test_the_readme_library_section_uses_only_public_verbs():
+    import re
+
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("### The library"):text.index("## Explanations")]
+    used = set(re.findall(r"dlxai\.(\w+)\(", section))
+    assert used, "the README's library section shows no call"
+    assert used <= set(dlxai.__all__), used - set(dlxai.__all__)
+    assert "from dlxai." not in section  # no reaching into modules
