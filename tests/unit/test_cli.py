@@ -120,7 +120,7 @@ def test_label_valued_predictions_and_explicit_positive_label(csv, tmp_path, tab
     (["--prediction-column", "pred", "--fail-on", "demographic_parity_difference>abc"], "Cannot read the threshold rule"),
     (["--prediction-column", "nope"], "Column 'nope' is not in the data"),
     (["--score-column", "score"], "needs a decision threshold"),
-    (["--score-column", "score", "--threshold", "nan"], "must be a finite number on the score's scale"),
+    (["--score-column", "score", "--threshold", "nan"], "--threshold must be a finite number; received 'nan'"),
     (["--score-column", "label_pred", "--threshold", "0.5"], "The score column 'label_pred' must hold numbers"),
     (["--prediction-column", "pred", "--threshold", "0.5"], "applies to a score column only"),
     (["--prediction-column", "pred", "--score-direction", "lower"], "--score-direction applies to --score-column only"),
