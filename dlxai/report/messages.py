@@ -23,3 +23,20 @@ MODEL_IO_MISSING = (
     "Audit the model's decisions instead: add them to the data and pass --prediction-column or --score-column."
 )
 UNKNOWN_SECTION = "Unknown report section {name!r}. Choose from: {choices}."
+NO_PARTITIONS = (
+    "No Parquet or CSV files in {data!r}. Pass a folder of .parquet/.csv files, a glob such as "
+    "'decisions/*.parquet', or a list of files."
+)
+BAD_PARTITION = "The partition {path!r} cannot be audited: {detail}"
+PARTITION_FAILED = (
+    "The partition {path!r} failed {tries} times: {detail}. Give each worker more memory (dask worker "
+    "--memory-limit), or split the file into smaller ones."
+)
+SCHEDULER_UNREACHABLE = (
+    "Cannot reach the Dask scheduler at {address!r} ({detail}). Check the address (e.g. tcp://host:8786) and that "
+    "the scheduler is running, or leave --scheduler out to start a cluster on this machine."
+)
+ONE_FILE_ENGINE = (
+    "--engine pandas reads one file; received {data}. Pass --engine dask to audit a folder, a glob or several files."
+)
+DASK_ONLY_OPTION = "{option} applies to --engine dask only. Add --engine dask, or drop {option}."
