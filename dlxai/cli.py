@@ -70,6 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
                                                           "process per core")
     a.add_argument("--workers", type=int, metavar="N", help="with --engine dask and no --scheduler: worker processes "
                                                             "of the local cluster (default: one per core)")
+    a.add_argument("--explain", type=int, nargs="?", const=2000, default=0, metavar="ROWS",
+                   help="with --engine dask and --model: global and per-group importance (integrated gradients, or kernel "
+                        "SHAP for a model that is not a PyTorch network) on a "
+                        "stratified sample of ROWS rows (default 2000) drawn across the partitions with --seed")
     a.add_argument("--target", required=True, metavar="COL", help="the true outcome column (two values)")
     a.add_argument("--positive-label", metavar="VALUE",
                    help="the favourable outcome; default: the value that is not 0/no/false/bad/denied/rejected/"
@@ -119,8 +123,8 @@ def _audit(args, progress):
 
     if args.engine == "dask":
         return _audit_dask(args, progress)
-    for option in ("scheduler", "workers"):
-        if getattr(args, option) is not None:
+    for option in ("scheduler", "workers", "explain"):
+        if getattr(args, option):
             raise UserInputError(messages.DASK_ONLY_OPTION.format(option=f"--{option}"))
     if len(args.data) > 1 or Path(args.data[0]).is_dir() or glob.has_magic(args.data[0]):
         raise UserInputError(messages.ONE_FILE_ENGINE.format(data=", ".join(args.data)))
@@ -185,13 +189,15 @@ def _audit_dask(args, progress):
     if args.model is None:
         if args.prediction_column is None and args.score_column is None:
             raise UserInputError(messages.PREDICTION_SOURCE.format(pred=None, score=None))
+        if args.explain:
+            raise UserInputError(messages.EXPLAIN_NEEDS_MODEL.format(rows=args.explain))
         return audit_partitions(data, prediction_column=args.prediction_column, score_column=args.score_column,
                                 threshold=args.threshold, **common)
     if args.prediction_column or args.score_column:
         raise UserInputError(messages.PREDICTION_SOURCE.format(pred=args.prediction_column, score=args.score_column))
     spec, cols, threshold = _model_inputs(args)
     return audit_partitions(data, model=args.model, model_spec=spec, input_columns=cols, trusted=args.trust or None,
-                            threshold=threshold, **common)
+                            threshold=threshold, explain_rows=args.explain, explain_seed=args.seed, **common)
 
 
 def _audit_model_file(frame, args, model_io, common):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 
@@ -78,7 +79,9 @@ class ClassScores:
     A table split into partitions gives one summary per class per partition; their sums give
     :func:`evaluate_classes` the whole table.  ``values``/``counts`` hold each distinct score and its rows
     (ROC AUC then equals :func:`evaluate`'s bit for bit); past :data:`AUC_EXACT_MAX_VALUES` distinct scores
-    ``values`` is None and ``counts`` holds rows per one of :data:`AUC_BINS` equal bins of [0, 1].
+    ``values`` is None and ``counts`` holds rows per one of :data:`AUC_BINS` equal bins of [0, 1].  Sums of
+    probabilities are kept as exact fractions of the partitions' float sums, so summaries added in any order (as
+    partitions finish) give the same bits.
     """
 
     n: int
@@ -86,9 +89,9 @@ class ClassScores:
     values: np.ndarray | None
     counts: np.ndarray
     calibration_count: np.ndarray  # (n_bins,) rows per calibration bin
-    calibration_sum: np.ndarray  # (n_bins,) sum of probabilities per calibration bin
-    sum_sq: float  # sum of p**2: the Brier term of these rows when the class is the negative one
-    sum_sq_c: float  # sum of (1 - p)**2: the term when it is the positive one
+    calibration_sum: np.ndarray  # (n_bins,) Fractions: sum of probabilities per calibration bin
+    sum_sq: Fraction  # sum of p**2: the Brier term of these rows when the class is the negative one
+    sum_sq_c: Fraction  # sum of (1 - p)**2: the term when it is the positive one
 
     def binned(self) -> np.ndarray:
         if self.values is None:
@@ -127,7 +130,12 @@ def class_scores(proba, *, threshold: float = 0.5, n_bins: int = 10) -> ClassSco
     idx = _calibration_bin(p, n_bins)
     decided = np.bincount((p >= threshold).astype(np.int64), minlength=2)
     return ClassScores(len(p), decided, values, counts.astype(np.int64), np.bincount(idx, minlength=n_bins),
-                       np.bincount(idx, weights=p, minlength=n_bins), float(np.sum(p ** 2)), float(np.sum((1 - p) ** 2)))
+                       _exact(np.bincount(idx, weights=p, minlength=n_bins)), Fraction(float(np.sum(p ** 2))),
+                       Fraction(float(np.sum((1 - p) ** 2))))
+
+
+def _exact(sums: np.ndarray) -> np.ndarray:
+    return np.array([Fraction(float(x)) for x in sums], dtype=object)
 
 
 def decision_scores(decided, *, n_bins: int = 10) -> ClassScores:
@@ -140,7 +148,8 @@ def decision_scores(decided, *, n_bins: int = 10) -> ClassScores:
     cal_sum = np.zeros(n_bins)
     cal_sum[n_bins - 1] = float(d1)
     return ClassScores(d0 + d1, np.array([d0, d1], dtype=np.int64), np.array([0.0, 1.0])[keep],
-                       np.array([d0, d1], dtype=np.int64)[keep], cal_count, cal_sum, float(d1), float(d0))
+                       np.array([d0, d1], dtype=np.int64)[keep], cal_count, _exact(cal_sum), Fraction(d1),
+                       Fraction(d0))
 
 
 def roc_auc_bound(negative: ClassScores, positive: ClassScores) -> float:
@@ -194,7 +203,7 @@ def evaluate_classes(negative: ClassScores, positive: ClassScores, *, threshold:
                                        sample_weight=[confusion[t, d] for t, d in cells])
     cnt = negative.calibration_count + positive.calibration_count
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean_p = (negative.calibration_sum + positive.calibration_sum) / cnt
+        mean_p = np.array([float(x) for x in negative.calibration_sum + positive.calibration_sum]) / cnt
         mean_y = positive.calibration_count / cnt
     keep = cnt > 0
     return PerformanceReport(
@@ -207,5 +216,5 @@ def evaluate_classes(negative: ClassScores, positive: ClassScores, *, threshold:
         calibration_pred=mean_p[keep],
         calibration_true=mean_y[keep],
         calibration_count=cnt[keep],
-        brier=float((negative.sum_sq + positive.sum_sq_c) / n),
+        brier=float(negative.sum_sq + positive.sum_sq_c) / n,
     )

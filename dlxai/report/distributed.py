@@ -35,7 +35,7 @@ from dlxai import errors
 from dlxai.errors import PartitionFailedError, UserInputError
 from dlxai.fairness.metrics import INTERSECTION_SEP, audit_from_counts
 from dlxai.performance import decision_scores, evaluate_classes, roc_auc_bound, roc_auc_classes
-from dlxai.report import messages
+from dlxai.report import messages, sample
 from dlxai.report.audit import (
     AuditBundle,
     DataSummary,
@@ -112,7 +112,7 @@ def cluster_client(scheduler=None, *, n_workers: int | None = None, memory_limit
         yield scheduler
         return
     if scheduler is not None:
-        progress(0.0, f"Connecting to the Dask scheduler at {scheduler}")
+        progress(0.02, f"Connecting to the Dask scheduler at {scheduler}")
         try:
             client = Client(scheduler, timeout="20s")
         except (OSError, TimeoutError) as exc:
@@ -125,7 +125,7 @@ def cluster_client(scheduler=None, *, n_workers: int | None = None, memory_limit
     n = int(n_workers or os.cpu_count() or 1)
     if n < 1:
         raise UserInputError(f"The number of workers must be at least 1; received {n_workers!r}.")
-    progress(0.0, f"Starting a local Dask cluster of {n} worker process(es)")
+    progress(0.02, f"Starting a local Dask cluster of {n} worker process(es)")
     with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, memory_limit=memory_limit,
                       dashboard_address=":0", silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
         yield client
@@ -146,6 +146,7 @@ class Merged:
         self.categories: dict = {}
         self.cube: pd.DataFrame | None = None
         self.scores: dict = {}
+        self.sample: pd.DataFrame | None = None
         self._lookup: dict = {"t": {}, "p": {}}
 
     def add(self, s: Summary) -> None:
@@ -171,6 +172,10 @@ class Merged:
         for code, part in s.scores.items():
             g = int(t_map[code])
             self.scores[g] = self.scores[g] + part if g in self.scores else part
+        if s.sample is not None:
+            part = s.sample.assign(**{sample.STRATUM_T: t_map[s.sample[sample.STRATUM_T].to_numpy()]})
+            both = part if self.sample is None else pd.concat([self.sample, part], ignore_index=True)
+            self.sample = sample.smallest(both, sample.strata_columns(self.job.sensitive), self.job.sample_rows)
 
     def fingerprint(self) -> str:
         """sha256 over each file's sha256, in path order, paths relative to the files' common folder."""
@@ -337,9 +342,27 @@ def _bundle(merged: Merged, job: Job, opts: dict, progress: Progress) -> AuditBu
         params = {**params, "mode": "model file", "model_file": opts["model_file"], "score_column": None}
     if not job.higher_is_favourable:
         params["higher_is_favourable"] = False
+    results = {}
+    if job.sample_rows:
+        progress(0.97, f"Explaining a stratified sample of {job.sample_rows:,} rows ({opts['explain_method']})")
+        results, params["explanations"] = _explanations(merged, cube, job, opts)
     progress(1.0, "Audit done")
     return AuditBundle(data, card, performance, fairness, threshold, parsed,
-                       evaluate_rules(parsed, fairness, performance), user_rules, params)
+                       evaluate_rules(parsed, fairness, performance), user_rules, params, **results)
+
+
+def _explanations(merged: Merged, cube: pd.DataFrame, job: Job, opts: dict) -> tuple[dict, dict]:
+    """Global and per-group importance on a stratified sample (see dlxai.report.sample), and its manifest."""
+    attrs = list(job.sensitive)
+    sizes = cube.groupby([*attrs, "t"])["n"].sum().rename_axis(sample.strata_columns(attrs))
+    rows = sample.draw(merged.sample, sizes, attrs, job.sample_rows)
+    explained, groups = sample.explain_sample(opts["model"], rows, attrs, method=opts["explain_method"])
+    per_group = {a: {str(g): int(n) for g, n in rows.groupby(f"__group_{a}").size().items()} for a in attrs}
+    manifest = {"method": explained[0].method, "sample_rows": len(rows), "requested_rows": job.sample_rows,
+                "seed": job.sample_seed, "rows_per_group": per_group,
+                "design": "stratified by group of each sensitive attribute x true label, proportional allocation "
+                          "(at least one row per stratum), uniform within strata"}
+    return {"explanations": explained, "extras": {"explanation_groups": groups}}, manifest
 
 
 # --- the entry point -----------------------------------------------------------------------------------------
@@ -367,14 +390,14 @@ def _client_model(files: list[str], model, spec, input_columns, trusted, job: Jo
     path = Path(model)
     if not path.is_file():
         raise UserInputError(messages.MISSING_FILE.format(path=str(model)))
-    progress(0.02, f"Loading model {path.name}")
+    progress(0.0, f"Loading model {path.name}")
     raw = path.read_bytes()
     cols = tuple(input_columns) if input_columns else None
     trusted = tuple(trusted) if trusted else None
     sample = read_head(files[0], CONTRACT_ROWS)
     loaded = load_model(raw, path.name, spec=spec, input_columns=cols, trusted=trusted, sample=sample)
     ref = ModelRef(hashlib.sha256(raw).hexdigest(), path.name, spec, cols, trusted)
-    return raw, replace(job, model=ref, features=tuple(loaded.feature_columns)), loaded.card()
+    return raw, replace(job, model=ref, features=tuple(loaded.feature_columns)), loaded
 
 
 def audit_partitions(
@@ -400,6 +423,9 @@ def audit_partitions(
     seed: int = 0,
     min_group_size: int = 30,
     intersections=(),
+    explain_rows: int = 0,
+    explain_method: str = "auto",
+    explain_seed: int = 0,
     batch_rows: int = BATCH_ROWS,
     name: str | None = None,
     source: str | None = None,
@@ -415,6 +441,10 @@ def audit_partitions(
     decisions are probabilities >= ``threshold``, default 0.5).  ``scheduler``: None (a LocalCluster sized to the
     machine: ``n_workers`` processes, default one per core), a scheduler address, or a ``distributed.Client``.
     ``intersections``: pairs of sensitive attributes also audited together (keyed ``"a & b"``).
+    ``explain_rows`` (with a model): global and per-group importance by ``explain_method`` (default: integrated
+    gradients for a PyTorch network, else kernel SHAP) on a stratified sample
+    of that many rows drawn across partitions with ``explain_seed`` (:mod:`dlxai.report.sample`; the design and
+    sizes go to ``parameters.explanations``).
 
     A file with a missing column or an unusable value stops the audit with a :class:`UserInputError` naming
     it; a task that raises anything else is retried by Dask, then reported with the file's name.
@@ -432,7 +462,11 @@ def audit_partitions(
     if int(batch_rows) < 1:
         raise UserInputError(f"batch_rows must be at least 1; received {batch_rows!r}.")
     job = _job(target, attrs, prediction_column, score_column, threshold, higher_is_favourable, model, int(batch_rows))
+    if int(explain_rows) < 0 or (explain_rows and model is None):
+        raise UserInputError(messages.EXPLAIN_NEEDS_MODEL.format(rows=explain_rows))
+    job = replace(job, sample_rows=int(explain_rows), sample_seed=int(explain_seed))
     opts = {"rules": _rules(rules), "positive_label": positive_label, "n_bootstrap": int(n_bootstrap),
+            "explain_method": explain_method,
             "confidence": confidence, "seed": seed, "min_group_size": min_group_size, "intersections": pairs}
     files = list_partitions(data)
     first = [data] if isinstance(data, (str, os.PathLike)) else list(data)
@@ -440,8 +474,8 @@ def audit_partitions(
     opts["source"] = source if source is not None else ", ".join(map(str, first))
     raw = None
     if model is not None:
-        raw, job, opts["model_card"] = _client_model(files, model, model_spec, input_columns, trusted, job, progress)
-        opts["model_file"] = str(model)
+        raw, job, opts["model"] = _client_model(files, model, model_spec, input_columns, trusted, job, progress)
+        opts["model_card"], opts["model_file"] = opts["model"].card(), str(model)
     with cluster_client(scheduler, n_workers=n_workers, memory_limit=memory_limit, progress=progress) as client:
         opts["scheduler"] = "local" if scheduler is None else client.scheduler.address
         model_bytes = client.scatter(raw, broadcast=True, hash=False) if raw is not None else None

@@ -40,3 +40,7 @@ ONE_FILE_ENGINE = (
     "--engine pandas reads one file; received {data}. Pass --engine dask to audit a folder, a glob or several files."
 )
 DASK_ONLY_OPTION = "{option} applies to --engine dask only. Add --engine dask, or drop {option}."
+EXPLAIN_NEEDS_MODEL = (
+    "Explanations of a distributed audit ({rows!r} rows) need a model (--model) and a number of rows of at least 1; "
+    "decisions alone have nothing to attribute."
+)

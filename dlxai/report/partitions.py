@@ -26,6 +26,7 @@ import pandas as pd
 from dlxai import errors
 from dlxai.errors import DlxaiError, UserInputError
 from dlxai.performance import class_scores
+from dlxai.report import sample
 
 BATCH_ROWS = 1_000_000
 MAX_VALUES = 64  # distinct target / prediction values a partition keeps; more cannot be a binary column
@@ -59,6 +60,8 @@ class Job:
     features: tuple[str, ...] = ()  # the model's input columns
     batch_rows: int = BATCH_ROWS
     n_bins: int = 10
+    sample_rows: int = 0  # explanations: candidate rows kept per stratum (dlxai.report.sample)
+    sample_seed: int = 0
 
     @property
     def columns(self) -> list[str]:
@@ -81,6 +84,7 @@ class Summary:
     categories: dict = field(default_factory=dict)  # attribute -> category labels in order, None if not categorical
     cube: pd.DataFrame | None = None  # sensitive labels..., "t" (target value index), "d" (decision or value index), "n"
     scores: dict = field(default_factory=dict)  # target value index -> ClassScores
+    sample: pd.DataFrame | None = None  # explanation candidates (dlxai.report.sample), when asked for
     seconds: float = 0.0
 
 
@@ -284,6 +288,7 @@ class _Partial:
         self.out = Summary(path)
         self.target_lookup: dict = {}
         self.prediction_lookup: dict = {}
+        self.keys = None  # explanation sample keys, one stream per file
 
     def add(self, frame: pd.DataFrame, job: Job, model) -> None:
         if len(frame) == 0:
@@ -301,6 +306,13 @@ class _Partial:
         self.out.rows += len(frame)
         cube = _cube(job.sensitive, keys, labels, t, d)
         self.out.cube = cube if self.out.cube is None else merge_cubes([self.out.cube, cube])
+        if job.sample_rows:
+            texts = {a: np.asarray(names, dtype=object)[codes] for a, names, codes in zip(job.sensitive, labels, keys)}
+            if self.keys is None:
+                self.keys = sample.key_stream(self.out.path, job.sample_seed)
+            part = sample.batch_sample(frame[list(job.features)], texts, t, keys=self.keys, rows=job.sample_rows)
+            both = part if self.out.sample is None else pd.concat([self.out.sample, part], ignore_index=True)
+            self.out.sample = sample.smallest(both, sample.strata_columns(job.sensitive), job.sample_rows)
 
     def _target(self, t: pd.Series, name: str) -> np.ndarray:
         if t.isna().any():

@@ -126,12 +126,14 @@ def test_binned_roc_auc_stays_within_its_stated_bound(client, dataset, monkeypat
     assert abs(dask.performance.roc_auc - exact) <= dask.params["roc_auc"]["max_error"] < 1e-3
 
 
-def test_a_model_file_on_the_workers_equals_the_single_process_model_audit(client, german, tmp_path):
+@pytest.fixture(scope="module")
+def model_files(german, tmp_path_factory):
+    """A small MLP trained in-app, exported with dlxai's own export, and German credit's test rows."""
     from dlxai.models import train_model
     from dlxai.models.io import export_safetensors
 
-    model = train_model(german, "logreg", seed=0)
-    weights, spec = export_safetensors(model)
+    tmp_path = tmp_path_factory.mktemp("model")
+    weights, spec = export_safetensors(train_model(german, "mlp", seed=0, max_epochs=5))
     (tmp_path / "m.safetensors").write_bytes(weights)
     (tmp_path / "m.json").write_bytes(spec)
     test = german.test.reset_index(drop=True)
@@ -139,6 +141,11 @@ def test_a_model_file_on_the_workers_equals_the_single_process_model_audit(clien
     (tmp_path / "parts").mkdir()
     for i, rows in enumerate(np.array_split(np.arange(len(test)), 3)):
         test.iloc[rows].to_parquet(tmp_path / "parts" / f"p{i}.parquet", index=False)
+    return tmp_path, weights, spec
+
+
+def test_a_model_file_on_the_workers_equals_the_single_process_model_audit(client, model_files):
+    tmp_path, weights, spec = model_files
     out = tmp_path / "single.json"
     rc = run(["audit", "--data", str(tmp_path / "all.parquet"), "--target", "credit", "--positive-label", "good",
               "--sensitive", "sex", "--sensitive", "age_band", "--model", str(tmp_path / "m.safetensors"),
@@ -152,6 +159,26 @@ def test_a_model_file_on_the_workers_equals_the_single_process_model_audit(clien
     single = json.loads(out.read_text())
     assert numbers_diff(single, dask.to_dict()) <= TOL
     assert list(parts._MODELS) == [hashlib.sha256(weights).hexdigest()]  # loaded once per worker process
+
+
+def test_explanations_of_a_stratified_sample_across_partitions(client, model_files, german):
+    from dlxai.explain.attribution import AttributionResult
+
+    tmp_path, _, spec = model_files
+    kw = dict(target="credit", positive_label="good", sensitive=["sex", "age_band"],
+              model=str(tmp_path / "m.safetensors"), model_spec=json.loads(spec), n_bootstrap=0, scheduler=client,
+              explain_rows=120, explain_seed=5)
+    one = audit_partitions(str(tmp_path / "parts"), **kw)
+    again = audit_partitions(str(tmp_path / "parts"), batch_rows=37, **kw)  # other batches, same sample
+    result = one.explanations[0]
+    assert isinstance(result, AttributionResult) and result.n == 120
+    np.testing.assert_array_equal(result.values, again.explanations[0].values)
+    manifest = one.params["explanations"]
+    assert manifest["sample_rows"] == 120 and manifest["seed"] == 5
+    sizes = german.test["sex"].value_counts()
+    for group, n in manifest["rows_per_group"]["sex"].items():  # proportional allocation, up to rounding
+        assert abs(n - 120 * sizes[group] / len(german.test)) <= 4
+    assert set(one.extras["explanation_groups"]["age_band"].index) == set(german.test["age_band"].astype(str))
 
 
 def _broken(root, tmp_path, change) -> str:
