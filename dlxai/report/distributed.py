@@ -122,7 +122,7 @@ def cluster_client(scheduler=None, *, n_workers: int | None = None, memory_limit
         finally:
             client.close()
         return
-    n = int(n_workers or os.cpu_count() or 1)
+    n = int(n_workers) if n_workers is not None else (os.cpu_count() or 1)
     if n < 1:
         raise UserInputError(f"The number of workers must be at least 1; received {n_workers!r}.")
     progress(0.02, f"Starting a local Dask cluster of {n} worker process(es)")
@@ -470,7 +470,8 @@ def audit_partitions(
             "confidence": confidence, "seed": seed, "min_group_size": min_group_size, "intersections": pairs}
     files = list_partitions(data)
     first = [data] if isinstance(data, (str, os.PathLike)) else list(data)
-    opts["name"] = name or (Path(str(first[0])).name if len(first) == 1 else Path(os.path.commonpath(files)).name)
+    whole = len(first) == 1 and not glob.has_magic(str(first[0]))  # one file or folder: its name; else the files'
+    opts["name"] = name or Path(str(first[0]) if whole else os.path.commonpath(files)).name
     opts["source"] = source if source is not None else ", ".join(map(str, first))
     raw = None
     if model is not None:

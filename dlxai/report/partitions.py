@@ -104,9 +104,20 @@ def hive_values(path: str) -> dict[str, str]:
 
 
 def _open(path: str):
+    """A binary file object: local paths directly, URLs (s3://...) through fsspec."""
+    if "://" not in path:
+        return open(path, "rb")
     import fsspec
 
     return fsspec.open(path, "rb").open()
+
+
+def _parquet(path: str):
+    """A ParquetFile and what to close after it; a local path is read by Arrow itself (faster than a Python file)."""
+    import pyarrow.parquet as pq
+
+    fh = _open(path) if "://" in path else None
+    return pq.ParquetFile(fh if fh is not None else path), fh
 
 
 def file_sha256(path: str) -> str:
@@ -133,7 +144,7 @@ def parquet_columns(pf) -> list[str]:
 
 
 def _read_csv(path: str) -> pd.DataFrame:
-    from dlxai.data.upload import read_table  # the single-file reader: same delimiters, NA values, checks
+    from dlxai.data.upload import read_table  # the single-file reader (LEAD: dlxai.data.tables after the split)
 
     with _open(path) as fh:
         return read_table(fh.read(), PurePosixPath(path).name).frame
@@ -147,26 +158,30 @@ def read_batches(path: str, needed: list[str], batch_rows: int, names_out: list)
         present, fixed = _present(path, list(frame.columns), needed)
         yield frame[present].assign(**fixed)
         return
-    import pyarrow.parquet as pq
-
-    with _open(path) as fh:
-        pf = pq.ParquetFile(fh)
+    pf, fh = _parquet(path)
+    try:
         names = parquet_columns(pf)
         names_out.extend(names)
         present, fixed = _present(path, names, needed)
         for batch in pf.iter_batches(batch_size=batch_rows, columns=present):
             yield batch.to_pandas().assign(**fixed)
+    finally:
+        pf.close()
+        if fh is not None:
+            fh.close()
 
 
 def read_head(path: str, rows: int) -> pd.DataFrame:
     """The first ``rows`` rows of one file, every column (the sample a model's input contract is checked on)."""
     if file_kind(path) == "csv":
         return _read_csv(path).head(rows)
-    import pyarrow.parquet as pq
-
-    with _open(path) as fh:
-        pf = pq.ParquetFile(fh)
+    pf, fh = _parquet(path)
+    try:
         batch = next(pf.iter_batches(batch_size=rows, columns=parquet_columns(pf)), None)
+    finally:
+        pf.close()
+        if fh is not None:
+            fh.close()
     frame = pd.DataFrame() if batch is None else batch.to_pandas()
     return frame.assign(**{k: v for k, v in hive_values(path).items() if k not in frame.columns})
 
@@ -352,7 +367,13 @@ class _Partial:
 def _cube(attrs, keys: list[np.ndarray], labels: list[list[str]], t: np.ndarray, d: np.ndarray) -> pd.DataFrame:
     """Rows per (group label of each attribute, target value index, decision key) of one batch."""
     dims = [len(x) for x in labels] + [2, max(int(d.max()) + 1, 2)]
-    used, counts = np.unique(np.ravel_multi_index([*keys, t, d], dims), return_counts=True)
+    cell = np.ravel_multi_index([*keys, t, d], dims)
+    if np.prod(dims) <= max(len(cell), 1 << 16):  # few cells: count them in one pass instead of sorting
+        counts = np.bincount(cell, minlength=int(np.prod(dims)))
+        used = np.flatnonzero(counts)
+        counts = counts[used]
+    else:
+        used, counts = np.unique(cell, return_counts=True)
     parts = np.unravel_index(used, dims)
     cube = pd.DataFrame({a: np.asarray(labels[i], dtype=object)[parts[i]] for i, a in enumerate(attrs)})
     cube["t"], cube["d"], cube["n"] = parts[-2], parts[-1], counts.astype(np.int64)
