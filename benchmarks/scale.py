@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from _common import ROOT, emit
+from _common import ROOT
 
 SENSITIVE = ["sex", "region"]
 REGIONS = np.array(["north", "south", "east", "west", "centre"])
@@ -169,13 +169,17 @@ def main() -> None:
         for p in busy:
             p.terminate()
         shutil.rmtree(tmp, ignore_errors=True)
-    emit({"rows": args.rows, "partitions": len(files), "workers": args.workers, "cores": os.cpu_count(),
-          "load": args.load, "cluster_start_s": dask["cluster_start_s"], "dask_s": dask["dask_s"],
-          "rows_per_s": args.rows / dask["dask_s"], "client_peak_rss_mb": dask["client_peak_rss_mb"],
-          "workers_peak_rss_mb": dask["workers_peak_rss_mb"], "single_process_rows": single_rows,
-          "single_process_s": single["single_process_s"],
-          "single_process_peak_rss_mb": single["single_process_peak_rss_mb"], "max_abs_diff": diff,
-          "roc_auc_method": dask["roc_auc_method"], "roc_auc_max_error": dask["roc_auc_max_error"]})
+    record = {
+        "rows": args.rows, "partitions": len(files), "workers": args.workers, "cores": os.cpu_count(),
+        "load": args.load, "cluster_start_s": dask["cluster_start_s"], "dask_s": dask["dask_s"],
+        "rows_per_s": args.rows / dask["dask_s"], "client_peak_rss_mb": dask["client_peak_rss_mb"],
+        "workers_peak_rss_mb": dask["workers_peak_rss_mb"], "single_process_rows": single_rows,
+        "single_process_s": single["single_process_s"],
+        "single_process_peak_rss_mb": single["single_process_peak_rss_mb"], "max_abs_diff": diff,
+        "roc_auc_method": dask["roc_auc_method"], "roc_auc_max_error": dask["roc_auc_max_error"],
+    }
+    # six significant digits (not _common.emit's six decimals: a difference of 1e-15 must not print as 0)
+    print(json.dumps({k: float(f"{v:.6g}") if isinstance(v, float) else v for k, v in record.items()}), flush=True)
 
 
 if __name__ == "__main__":

@@ -221,16 +221,19 @@ def test_a_failing_task_is_retried_then_reported_by_name(client, dataset, monkey
     assert any("part-1.parquet" in note for note in getattr(info.value, "__notes__", []))
 
 
-def test_input_errors_before_any_work(client, dataset, tmp_path):
+def test_input_errors_before_any_work(client, dataset, tmp_path, capsys):
     root, _ = dataset
     with pytest.raises(UserInputError, match="No Parquet or CSV files"):
         audit_partitions(str(tmp_path), target="y", sensitive=["sex"], prediction_column="pred", scheduler=client)
     with pytest.raises(UserInputError, match="exactly one source"):
         audit_partitions(str(root), target="y", sensitive=["sex"], scheduler=client)
+    with pytest.raises(UserInputError, match="need a model"):
+        audit_partitions(str(root), target="y", sensitive=["sex"], prediction_column="pred", explain_rows=10,
+                         scheduler=client)
     rc = run(["audit", "--data", str(root), "--target", "y", "--sensitive", "sex", "--prediction-column", "pred",
               "--quiet"])
     assert rc == EXIT_BAD_INPUT  # a folder needs --engine dask
-    assert messages.ONE_FILE_ENGINE.split(";")[0] in messages.ONE_FILE_ENGINE
+    assert messages.ONE_FILE_ENGINE.format(data=str(root)) in capsys.readouterr().err
 
 
 def test_cli_engine_dask_on_its_own_local_cluster_equals_the_pandas_engine(dataset, tmp_path, capsys):
