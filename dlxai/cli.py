@@ -71,9 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--workers", type=int, metavar="N", help="with --engine dask and no --scheduler: worker processes "
                                                             "of the local cluster (default: one per core)")
     a.add_argument("--explain", type=int, nargs="?", const=2000, default=0, metavar="ROWS",
-                   help="with --engine dask and --model: global and per-group importance (integrated gradients, or kernel "
-                        "SHAP for a model that is not a PyTorch network) on a "
-                        "stratified sample of ROWS rows (default 2000) drawn across the partitions with --seed")
+                   help="with --engine dask and --model: global and per-group importance (integrated gradients; "
+                        "kernel SHAP for a model that is not a PyTorch network) on a stratified sample of ROWS rows "
+                        "(default 2000) drawn across the partitions with --seed")
     a.add_argument("--target", required=True, metavar="COL", help="the true outcome column (two values)")
     a.add_argument("--positive-label", metavar="VALUE",
                    help="the favourable outcome; default: the value that is not 0/no/false/bad/denied/rejected/"
