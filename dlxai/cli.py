@@ -9,6 +9,7 @@ stays clean for ``--json -``.
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 import math
 import sys
@@ -73,8 +74,22 @@ def build_parser() -> argparse.ArgumentParser:
                         help="how charts are drawn (auto: kaleido with Chromium, else matplotlib)")
         sp.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
-    a = sub.add_parser("audit", help="audit decisions, scores or a model on a CSV/Parquet file")
-    a.add_argument("--data", required=True, metavar="FILE", help="CSV (.csv, .csv.gz, .tsv) or Parquet file")
+    a = sub.add_parser("audit", help="audit decisions, scores or a model on a CSV/Parquet file (or many, on Dask)")
+    a.add_argument("--data", required=True, nargs="+", metavar="PATH",
+                   help="CSV (.csv, .csv.gz, .tsv) or Parquet file; with --engine dask also a folder of them, a glob "
+                        "('decisions/*.parquet') or several files")
+    a.add_argument("--engine", choices=("pandas", "dask"), default="pandas",
+                   help="pandas: read the file into this process (default); dask: audit the partitions on a Dask "
+                        "cluster, exactly the same numbers in bounded memory")
+    a.add_argument("--scheduler", metavar="ADDRESS", help="with --engine dask: an existing cluster's scheduler "
+                                                          "(tcp://host:8786); default: a local cluster, one worker "
+                                                          "process per core")
+    a.add_argument("--workers", type=int, metavar="N", help="with --engine dask and no --scheduler: worker processes "
+                                                            "of the local cluster (default: one per core)")
+    a.add_argument("--explain", type=int, nargs="?", const=2000, default=0, metavar="ROWS",
+                   help="with --engine dask and --model: global and per-group importance (integrated gradients; "
+                        "kernel SHAP for a model that is not a PyTorch network) on a stratified sample of ROWS rows "
+                        "(default 2000) drawn across the partitions with --seed")
     a.add_argument("--target", required=True, metavar="COL", help="the true outcome column (two values)")
     a.add_argument("--positive-label", metavar="VALUE",
                    help="the favourable outcome; default: the value that is not 0/no/false/bad/denied/rejected/"
@@ -161,6 +176,14 @@ def _audit(args, progress):
 
     if args.score_direction is not None and args.score_column is None:
         raise UserInputError("--score-direction applies to --score-column only. Drop it, or pass --score-column.")
+    if args.engine == "dask":
+        return _audit_dask(args, progress)
+    for option in ("scheduler", "workers", "explain"):
+        if getattr(args, option):
+            raise UserInputError(messages.DASK_ONLY_OPTION.format(option=f"--{option}"))
+    if len(args.data) > 1 or Path(args.data[0]).is_dir() or glob.has_magic(args.data[0]):
+        raise UserInputError(messages.ONE_FILE_ENGINE.format(data=", ".join(args.data)))
+    args.data = args.data[0]  # the pandas engine reads one file
     frame = _read(args.data)
     common = dict(rules=args.fail_on, n_bootstrap=args.n_bootstrap, seed=args.seed,
                   min_group_size=args.min_group_size, progress=progress)
@@ -178,18 +201,14 @@ def _audit(args, progress):
     return _audit_model_file(frame, args, common)
 
 
-def _audit_model_file(frame, args, common):
-    """A model file: its decisions on the data's rows, audited like a prediction column."""
-    import numpy as np
-
+def _model_inputs(args) -> tuple:
+    """(spec, input columns, threshold) of ``--model``: the model's input contract and decision threshold."""
     from dlxai.data.jsonsafe import load_json
     from dlxai.errors import UserInputError
-    from dlxai.models.formats import load_model
-    from dlxai.report import audit_predictions, messages
+    from dlxai.report import messages
     from dlxai.validation import check_threshold
 
-    mp = Path(args.model)
-    if not mp.is_file():
+    if not Path(args.model).is_file():
         raise UserInputError(messages.MISSING_FILE.format(path=args.model))
     spec = None
     if args.model_spec:
@@ -199,6 +218,46 @@ def _audit_model_file(frame, args, common):
         spec = load_json(sp, what=f"The model spec {args.model_spec!r}")
     cols = [c.strip() for c in args.input_columns.split(",")] if args.input_columns else None
     threshold = 0.5 if args.threshold is None else check_threshold(args.threshold)  # on the model's probabilities
+    return spec, cols, threshold
+
+
+def _audit_dask(args, progress):
+    """The same audit of a folder, glob or list of files, on a Dask cluster (dlxai.report.distributed)."""
+    from dlxai.errors import UserInputError
+    from dlxai.report import messages
+    from dlxai.report.distributed import audit_partitions
+
+    if args.workers is not None and args.scheduler is not None:
+        raise UserInputError("--workers sizes the local cluster; an existing cluster (--scheduler) has its own "
+                             "workers. Drop one of them.")
+    common = dict(target=args.target, sensitive=args.sensitive, positive_label=args.positive_label,
+                  rules=args.fail_on, n_bootstrap=args.n_bootstrap, seed=args.seed,
+                  min_group_size=args.min_group_size, scheduler=args.scheduler, n_workers=args.workers,
+                  progress=progress)
+    data = args.data[0] if len(args.data) == 1 else args.data
+    if args.model is None:
+        if args.prediction_column is None and args.score_column is None:
+            raise UserInputError(messages.PREDICTION_SOURCE.format(pred=None, score=None))
+        if args.explain:
+            raise UserInputError(messages.EXPLAIN_NEEDS_MODEL.format(rows=args.explain))
+        return audit_partitions(data, prediction_column=args.prediction_column, score_column=args.score_column,
+                                threshold=args.threshold, **common)
+    if args.prediction_column or args.score_column:
+        raise UserInputError(messages.PREDICTION_SOURCE.format(pred=args.prediction_column, score=args.score_column))
+    spec, cols, threshold = _model_inputs(args)
+    return audit_partitions(data, model=args.model, model_spec=spec, input_columns=cols, trusted=args.trust or None,
+                            threshold=threshold, explain_rows=args.explain, explain_seed=args.seed, **common)
+
+
+def _audit_model_file(frame, args, common):
+    """A model file: its decisions on the data's rows, audited like a prediction column."""
+    import numpy as np
+
+    from dlxai.models.formats import load_model
+    from dlxai.report import audit_predictions
+
+    mp = Path(args.model)
+    spec, cols, threshold = _model_inputs(args)
     common["progress"](0.0, f"Loading model {mp.name}")
     model = load_model(mp.read_bytes(), mp.name, spec=spec, input_columns=cols, trusted=args.trust or None,
                        sample=frame)

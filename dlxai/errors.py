@@ -23,6 +23,10 @@ class NotFittedError(DlxaiError, AttributeError):
     """A result was asked of an estimator before ``fit`` was called."""
 
 
+class PartitionFailedError(DlxaiError, RuntimeError):
+    """A partition of a distributed audit failed on every try (its worker died, e.g. out of memory)."""
+
+
 # --- messages (tests match on these) -------------------------------------------------------
 NON_BINARY_TARGET = (
     "The target column {column!r} must have exactly two classes; it has {n} ({values}). "

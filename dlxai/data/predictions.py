@@ -45,7 +45,7 @@ def _marked(col: pd.Series, values: list, label) -> np.ndarray:
     return col.isin([v for v in values if is_label(v, label)]).to_numpy().astype(np.int64)
 
 
-def _from_prediction(col: pd.Series, name: str, target_values, positive, positive_prediction) -> np.ndarray:
+def prediction_decisions(col: pd.Series, name: str, target_values, positive, positive_prediction) -> np.ndarray:
     """A prediction column holding the target's labels, 0/1 or booleans (or two values, one named favourable)."""
     if col.isna().any():
         raise UserInputError(f"The prediction column {name!r} is missing in {int(col.isna().sum())} rows. "
@@ -75,7 +75,7 @@ def _finite_number(x) -> bool:
         np.isfinite(x))
 
 
-def _from_score(col: pd.Series, name: str, threshold, higher_is_favourable: bool) -> tuple[np.ndarray, np.ndarray]:
+def score_decisions(col: pd.Series, name: str, threshold, higher_is_favourable: bool) -> tuple[np.ndarray, np.ndarray]:
     """A numeric score on any finite scale, favourable at or above (or at or below) a finite threshold."""
     if pd.api.types.is_bool_dtype(col) or not pd.api.types.is_numeric_dtype(col):
         raise UserInputError(errors.SCORE_NOT_NUMERIC.format(
@@ -111,9 +111,9 @@ def decisions(frame: pd.DataFrame, *, prediction: str | None = None, score: str 
     if prediction is not None:
         if threshold is not None:
             raise UserInputError(errors.THRESHOLD_WITHOUT_SCORE.format(threshold=threshold, column=prediction))
-        y_pred = _from_prediction(frame[prediction], prediction, target_values, positive, positive_prediction)
+        y_pred = prediction_decisions(frame[prediction], prediction, target_values, positive, positive_prediction)
         return Decisions(y_pred, None, f"prediction column {prediction!r}")
-    y_pred, scores = _from_score(frame[score], score, threshold, higher_is_favourable)
+    y_pred, scores = score_decisions(frame[score], score, threshold, higher_is_favourable)
     return Decisions(y_pred, scores, f"score column {score!r} {'>=' if higher_is_favourable else '<='} {threshold:g}")
 
 
