@@ -129,9 +129,8 @@ def test_binned_roc_auc_stays_within_its_stated_bound(client, dataset, monkeypat
 @pytest.fixture(scope="module")
 def model_files(german, tmp_path_factory):
     """A small MLP trained in-app, exported with dlxai's own export, and German credit's test rows."""
-    from dlxai.models.export import export_safetensors
-
     from dlxai.models import train_model
+    from dlxai.models.export import export_safetensors
 
     tmp_path = tmp_path_factory.mktemp("model")
     weights, spec = export_safetensors(train_model(german, "mlp", seed=0, max_epochs=5))
