@@ -30,8 +30,9 @@ if state.dataset() is None:  # a bundled demo is ready from the first page on
     state.set_dataset(demo_dataset("adult"), "adult")
 
 nav = st.navigation(PAGES)
-status = st.sidebar.container()
-try:
-    nav.run()
-finally:  # after the page, so a dataset or model it just made active shows; also when the page stops early
-    sidebar_status(status)
+status = st.sidebar.empty()
+# Drawn before the page, because st.stop() in a page ends the run at the next element (a `finally` draws
+# nothing), and again after it, so a dataset or model the page just made active shows.
+sidebar_status(status)
+nav.run()
+sidebar_status(status)
