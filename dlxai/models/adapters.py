@@ -2,8 +2,10 @@
 
 A user's model may return probabilities or logits, one column or two; :func:`_to_proba` reads what it
 returned (``output="auto"`` decides from the values, which :func:`dlxai.models.contracts.check_contract`
-records as ``output_``) and gradient methods get the same network behind a two-logit head
-(:func:`_logit_head`).
+records as ``output_``).  An uploaded file predicts in its sandboxed worker (``remote``, a
+:class:`~dlxai.models.remote.RemoteModel`); gradient methods get the network in this process (TorchScript
+after vetting, ONNX as its onnx2torch conversion) behind a centred two-logit head (:func:`_logit_head`),
+which explains the decision margin (:data:`EXPLAINS_MARGIN`).
 """
 
 from __future__ import annotations

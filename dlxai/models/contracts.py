@@ -23,9 +23,12 @@ from dlxai.errors import DlxaiError, ModelResourceError, ModelTimeoutError, Unsu
 from dlxai.models.adapters import OUTPUT_KINDS, OnnxClassifier, UploadedClassifier, resolve_output
 from dlxai.models.base import AuditModel
 from dlxai.models.rawcolumns import raw_contract_from_spec
+from dlxai.models.remote import SAMPLE_ROWS
 
 DEFAULT_TIME_BUDGET_S = 10.0
-CONTRACT_SAMPLE_ROWS = 256
+CONTRACT_SAMPLE_ROWS = SAMPLE_ROWS  # later predictions get the time budget per this many rows
+RAW_FIX = ("Check that the data is the table the model was trained on (same columns and types), and that the model "
+           "returns binary scores.")
 
 
 def _check_columns(X, columns) -> None:
@@ -330,7 +333,8 @@ def check_contract(model: AuditModel, sample: pd.DataFrame, *, time_budget_s: fl
     report = ContractReport(not problems, len(rows), n_inputs, shape, kind, float(seconds), float(time_budget_s),
                             tuple(problems), describe() if describe is not None else "")
     if problems and raise_on_problem:
-        fix = ("Check that the preprocessing spec or the declared columns match what the model was trained on, "
+        fix = (RAW_FIX if getattr(model.preprocessor, "contract_kind", "") == "raw" else
+               "Check that the preprocessing spec or the declared columns match what the model was trained on, "
                "and that the model returns binary scores.")
         raise UnsupportedModelError(errors.MODEL_CONTRACT.format(problems="; ".join(problems), fix=fix))
     return report

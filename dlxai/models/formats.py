@@ -308,6 +308,16 @@ def _load_pickle(raw: bytes, name: str):
     return est
 
 
+def _network(fmt: str, raw: bytes, name: str, output: str, proto, gradients: bool, isolate: bool, budget: float):
+    """``(estimator, conversion error, parameter count)`` of an ONNX or TorchScript file (vetted already)."""
+    if fmt == "torchscript":
+        est, n_params = _torchscript_estimator(raw, name, output, isolate, budget)
+        return est, "", n_params
+    est = _onnx_estimator(raw, name, output, onnx_inputs(proto), isolate, budget)
+    n_params = int(sum(int(np.prod(t.dims)) for t in proto.graph.initializer))
+    return est, _onnx_to_torch(est, proto) if gradients else "", n_params
+
+
 def _in_process(fmt: str, raw: bytes, name: str, trusted, spec: dict):
     """``(estimator, kind, warnings)`` of the formats read in this process (no user code runs: skops with
     confirmed types, dlxai's own architectures; pickle only when the operator opted in)."""
@@ -329,6 +339,17 @@ def _facts(fmt: str, raw: bytes, name: str, est, columns) -> tuple[InputFacts, o
     if fmt in ("safetensors", "torch_state_dict"):
         return InputFacts("tensor", "weights", detail=f"{name!r} holds weights only"), None
     return facts_from_sklearn(est), None
+
+
+def input_facts(data, name: str = "model", columns=()) -> InputFacts:
+    """What a model file says about its inputs, read without running anything from it: the Upload page shows it
+    (and asks for a spec or columns only when the file does not name its inputs) before the model is loaded."""
+    raw = _bytes(data)
+    fmt = detect_format(raw, name)
+    if fmt in ("skops", "pickle"):
+        return InputFacts("unknown", "sklearn", detail="a scikit-learn model: fitted on a DataFrame, it reads its "
+                                                       "columns by name (seen when it loads)")
+    return _facts(fmt, raw, name, None, columns)[0]
 
 
 def load_model(
@@ -385,15 +406,11 @@ def load_model(
         est, kind, _ = _in_process(fmt, raw, name, trusted, spec)
     raw_columns = getattr(prep, "contract_kind", "") == "raw"
     conversion_error, n_params = "", None
-    if fmt == "onnx":
-        est = _onnx_estimator(raw, name, output, onnx_inputs(proto), isolate, float(time_budget_s))
-        n_params = int(sum(int(np.prod(t.dims)) for t in proto.graph.initializer))
-        if not raw_columns:
-            conversion_error = _onnx_to_torch(est, proto)
-    elif fmt == "torchscript":
-        est, n_params = _torchscript_estimator(raw, name, output, isolate, float(time_budget_s))
+    if fmt in ("onnx", "torchscript"):
+        est, conversion_error, n_params = _network(fmt, raw, name, output, proto, not raw_columns, isolate,
+                                                   float(time_budget_s))
     if raw_columns:
-        if isinstance(est, OnnxClassifier):
+        if isinstance(est, OnnxClassifier):  # skl2onnx: probabilities in the order of the sorted class labels
             est = RawColumnsClassifier(est, prep, 1, output)
         else:
             est = RawColumnsClassifier(est, prep, favourable_index(est.classes_, positive_label, name),

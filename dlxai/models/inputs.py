@@ -37,6 +37,11 @@ class InputFacts:
     width: int | None = None
     detail: str = ""
 
+    @property
+    def needs_contract(self) -> bool:
+        """Whether a spec or a column list must be given (the file does not name the columns it reads)."""
+        return self.kind == "tensor"
+
     def describe(self) -> str:
         """The sentence that names what the file holds (used where dlxai asks for a contract)."""
         if self.detail:

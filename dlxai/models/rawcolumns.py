@@ -57,8 +57,8 @@ ONNX_INPUT_NOT_A_COLUMN = (
     "model with one [None, 1] input per column, or with one input of all preprocessed columns and its spec."
 )
 NO_FAVOURABLE_CLASS = (
-    "The model {file!r} predicts the classes {classes}, and none of them is the favourable label {label!r}. Tell "
-    "dlxai the dataset's favourable label (positive label) as the model names it."
+    "The model {file!r} predicts the classes {classes}, not 0/1, and {which}. Give the dataset's favourable "
+    "(positive) label as the model names it, e.g. {example!r}."
 )
 
 _ENCODERS = ("OneHotEncoder", "OrdinalEncoder", "TargetEncoder")
@@ -311,7 +311,7 @@ def raw_contract_from_spec(spec: dict, reference=None, file: str = "model") -> R
 # --- the model on raw columns ---------------------------------------------------------------------------
 def favourable_index(classes, positive_label=None, file: str = "model") -> int:
     """Which column of ``predict_proba`` is the favourable outcome: the class 1/True, else the dataset's label."""
-    classes = list(classes)
+    classes = [c.item() if isinstance(c, np.generic) else c for c in classes]
     if len(classes) != 2:
         raise UnsupportedModelError(f"The model {file!r} has classes {classes}; dlxai audits binary classifiers.")
     if positive_label is not None:
@@ -321,7 +321,9 @@ def favourable_index(classes, positive_label=None, file: str = "model") -> int:
     for i, c in enumerate(classes):
         if c is True or (isinstance(c, (int, np.integer)) and not isinstance(c, bool) and int(c) == 1):
             return i
-    raise UserInputError(NO_FAVOURABLE_CLASS.format(file=file, classes=classes, label=positive_label))
+    which = ("no favourable label was given" if positive_label is None
+             else f"none of them is the favourable label {positive_label!r}")
+    raise UserInputError(NO_FAVOURABLE_CLASS.format(file=file, classes=classes, which=which, example=classes[-1]))
 
 
 class RawColumnsClassifier(UploadedClassifier):

@@ -132,7 +132,8 @@ class CFSpace:
             lv = np.array(self.levels[g] + [None], dtype=object)
             vals = lv[np.where(codes[:, g] >= 0, codes[:, g], len(self.levels[g]))]
             out[c] = pd.Series(vals, dtype=object).where(vals != MISSING_LEVEL, None).to_numpy()
-        return pd.DataFrame(out, index=index)[list(self.dataset.schema.features)]
+        # in the schema's order; a model that reads only some features (declared columns) gives only those
+        return pd.DataFrame(out, index=index)[[c for c in self.dataset.schema.features if c in out]]
 
     def inverse_transform(self, Z: np.ndarray) -> pd.DataFrame:
         """Raw rows from preprocessed rows: ``z * scale + mean`` and the argmax of each one-hot group."""
