@@ -104,12 +104,14 @@ with tab_model:
                         trusted = types
     input_columns = None
     if facts is not None and facts.kind == "named":
-        st.info(f"The file names the columns it reads ({facts.describe()}): they are matched to the data's columns "
+        st.info(f"The file names the columns it reads ({facts.summary()}): they are matched to the data's columns "
                 "by name, so it needs no spec.")
     elif fs is None:
-        if facts is not None:
+        if facts is not None and facts.needs_contract:
             st.caption(f"Input contract needed: {facts.describe()}, which does not say which data columns it reads. "
                        "Upload its spec, or declare its columns.")
+        elif facts is not None:
+            st.caption(f"This is {facts.describe()}. Declare columns below only for a model fitted on a bare matrix.")
         input_columns = st.multiselect(
             "…or the numeric columns the model takes, in order (without a spec)",
             list(ds.schema.features) if ds is not None else [], default=list(ds.schema.numeric) if ds else [],
@@ -131,7 +133,7 @@ with tab_model:
             if m.conversion_error:
                 st.warning(errors.MODEL_CONVERSION_FAILED.format(detail=m.conversion_error, available=MODEL_AGNOSTIC))
             elif m.contract_kind == "raw":
-                st.info(f"Not offered: {m.gradients_unavailable}.")
+                st.info(f"{m.gradients_unavailable[0].upper()}{m.gradients_unavailable[1:]}.")
             for w in m.warnings:
                 st.warning(w)
 

@@ -42,6 +42,12 @@ class InputFacts:
         """Whether a spec or a column list must be given (the file does not name the columns it reads)."""
         return self.kind == "tensor"
 
+    def summary(self) -> str:
+        """A short line: how many inputs and their names."""
+        if self.kind == "named":
+            return f"{len(self.names)} columns: {_shown(self.names)}"
+        return self.describe()
+
     def describe(self) -> str:
         """The sentence that names what the file holds (used where dlxai asks for a contract)."""
         if self.detail:
