@@ -108,6 +108,13 @@ def _frozen(module):
     return module
 
 
+NOT_REFITTABLE = (
+    "An uploaded model ({kind}) cannot be trained again: dlxai has its file, not how it was trained. Mitigations "
+    "that retrain (reductions, reweighing, correlation remover, penalised training) need a model trained in dlxai; "
+    "the threshold optimizer (post-processing) works on any model."
+)
+
+
 class UploadedClassifier(ClassifierMixin, BaseEstimator):
     """Shared parts of the wrappers: classes [0, 1], output interpretation, raw forward."""
 
@@ -122,6 +129,11 @@ class UploadedClassifier(ClassifierMixin, BaseEstimator):
 
     def raw_output(self, X, timeout_s: float | None = None) -> np.ndarray:
         raise NotImplementedError
+
+    def fit(self, X=None, y=None, **fit_params):
+        """An uploaded model is fitted already and cannot be refitted (it is a file, not a recipe).  The method
+        exists because scikit-learn and fairlearn take "has fit" to mean "is an estimator" (post-processing)."""
+        raise UnsupportedModelError(NOT_REFITTABLE.format(kind=type(self).__name__))
 
     def predict_proba(self, X) -> np.ndarray:
         return _to_proba(self.raw_output(X), getattr(self, "output_", self.output))

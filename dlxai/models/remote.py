@@ -15,9 +15,11 @@ This module imports only numpy at the top, so a worker that imports it stays lig
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import math
+import os
 
 import numpy as np
 
@@ -50,6 +52,7 @@ def torch_forward(module, X) -> np.ndarray:
 def onnx_session(raw: bytes, threads: int = 1):
     import onnxruntime as ort
 
+    ort.set_default_logger_severity(3)  # no warnings about devices and telemetry a sandboxed worker cannot reach
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = opts.inter_op_num_threads = int(threads)
     opts.log_severity_level = 3
@@ -99,11 +102,25 @@ def load_task(key: str, raw: bytes, fmt: str, name: str) -> dict:
         STATE[key] = ("torch", module)
         return {"parameters": int(sum(p.numel() for p in module.parameters()))}
     if fmt == "onnx":
-        sess = onnx_session(raw, worker_threads())
+        with _stderr_closed():  # onnxruntime warns while it starts that it may not see GPUs or write telemetry
+            sess = onnx_session(raw, worker_threads())
         STATE[key] = ("onnx", sess)
         return {"inputs": [(i.name, i.type, list(i.shape)) for i in sess.get_inputs()],
                 "outputs": [o.name for o in sess.get_outputs()]}
     raise ValueError(f"the worker does not load {fmt} files")
+
+
+@contextlib.contextmanager
+def _stderr_closed():
+    """Standard error pointed at /dev/null (read-only: the sandbox opens nothing for writing) for a while."""
+    saved, null = os.dup(2), os.open(os.devnull, os.O_RDONLY)
+    try:
+        os.dup2(null, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
 
 
 def predict_task(key: str, X) -> np.ndarray:
@@ -155,8 +172,8 @@ class RemoteModel:
         limit = self.timeout_for(n) if timeout_s is None else float(timeout_s)
         what = (f"{self.name} on {n:,} rows; the limit is {self.budget_s:g} s per {SAMPLE_ROWS} rows"
                 if timeout_s is None else f"{self.name} on {n:,} sample rows")
-        return np.asarray(worker.call(predict_task, self.key, X, timeout_s=limit,
-                                      cpu_s=math.ceil(limit) + 5, what=what))
+        cpu = min(math.ceil(limit) + 5, worker.limits.lifetime_cpu_s // 2)  # one thread: CPU time <= wall time
+        return np.asarray(worker.call(predict_task, self.key, X, timeout_s=limit, cpu_s=cpu, what=what))
 
     def close(self) -> None:
         worker = self.__dict__.get("worker")
