@@ -6,6 +6,7 @@ st.set_page_config(page_title="dlxai — explainability & fairness audits", page
 
 from ui import state  # noqa: E402
 from ui.cache import demo_dataset  # noqa: E402
+from ui.upload import prestart_model_worker  # noqa: E402
 from ui.widgets import sidebar_status  # noqa: E402
 
 # every page, in menu order; pages/ is not auto-discovered under st.navigation
@@ -26,6 +27,7 @@ PAGES = {
     "Report": [st.Page("pages/report.py", title="Report", icon="📄")],
 }
 
+prestart_model_worker()  # uploaded ONNX/TorchScript models run in sandboxed workers forked from it
 if state.dataset() is None:  # a bundled demo is ready from the first page on
     state.set_dataset(demo_dataset("adult"), "adult")
 

@@ -176,8 +176,8 @@ MODEL_CONTRACT = (
 )
 MODEL_SPEC_INVALID = "The model spec is invalid: {detail}. Use the JSON that dlxai's export writes (see its 'format' field)."
 MODEL_NO_INPUT_CONTRACT = (
-    "The model needs an input contract: upload the preprocessing spec (JSON) that came with it, or declare the "
-    "numeric columns it takes, in order."
+    "The model needs an input contract: {found}, which does not say which data columns it reads. Upload the "
+    "preprocessing spec (JSON) that came with it, or declare the numeric columns it takes, in order."
 )
 MODEL_CONVERSION_FAILED = (
     "This ONNX model runs, but it could not be converted to PyTorch ({detail}), so gradient methods (saliency, "

@@ -133,10 +133,14 @@ class CFSpace:
             lv = np.array(self.levels[g] + [None], dtype=object)
             vals = lv[np.where(codes[:, g] >= 0, codes[:, g], len(self.levels[g]))]
             out[c] = pd.Series(vals, dtype=object).where(vals != MISSING_LEVEL, None).to_numpy()
-        return pd.DataFrame(out, index=index)[list(self.dataset.schema.features)]
+        # in the schema's order; a model that reads only some features (declared columns) gives only those
+        return pd.DataFrame(out, index=index)[[c for c in self.dataset.schema.features if c in out]]
 
     def inverse_transform(self, Z: np.ndarray) -> pd.DataFrame:
         """Raw rows from preprocessed rows: ``z * scale + mean`` and the argmax of each one-hot group."""
+        to_parts = getattr(self.prep, "parts_from_matrix", None)  # a contract whose matrix is not one-hot (raw columns)
+        if to_parts is not None:
+            return self.decode(*to_parts(Z))
         Z = np.asarray(Z, dtype=np.float64)
         num = Z[:, self.num_idx] * self.scale + self.mean if len(self.numeric) else np.zeros((len(Z), 0))
         codes = np.stack([Z[:, idx].argmax(axis=1) for idx in self.cat_idx], axis=1) if self.cat_idx else \
@@ -144,6 +148,9 @@ class CFSpace:
         return self.decode(num, codes)
 
     def to_matrix(self, num: np.ndarray, codes: np.ndarray) -> np.ndarray:
+        from_parts = getattr(self.prep, "matrix_from_parts", None)  # a contract whose matrix is not one-hot (raw columns)
+        if from_parts is not None:
+            return from_parts(num, codes)
         Z = np.zeros((len(num), self.n_out), dtype=np.float32)
         if len(self.numeric):
             Z[:, self.num_idx] = (num - self.mean) / self.scale
