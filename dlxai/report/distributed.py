@@ -466,17 +466,24 @@ def audit_partitions(
     raw = None
     if model is not None:
         raw, job, opts["model"] = _client_model(files, model, model_spec, input_columns, trusted, job, progress)
-        opts["model_card"], opts["model_file"] = opts["model"].card(), str(model)
-    with cluster_client(scheduler, n_workers=n_workers, memory_limit=memory_limit, progress=progress) as client:
-        opts["scheduler"] = "local" if scheduler is None else client.scheduler.address
-        model_bytes = client.scatter(raw, broadcast=True, hash=False) if raw is not None else None
-        progress(0.05, f"Auditing {len(files):,} partition(s) on {len(client.scheduler_info()['workers'])} worker(s)")
-        futures = client.map(summarize, files, job=job, model_bytes=model_bytes, retries=RETRIES, pure=False,
-                             key=[f"dlxai-partition-{i}-{Path(f).name}-{os.urandom(4).hex()}" for i, f in
-                                  enumerate(files)])
-        merged = Merged(job)
-        _gather(client, futures, files, merged, progress)
-    return _bundle(merged, job, opts, progress)
+        loaded = opts["model"]
+        opts["model_card"] = {**loaded.card(), "contract": loaded.contract.contract}  # as the pandas engine's card
+        opts["model_file"] = str(model)
+    try:
+        with cluster_client(scheduler, n_workers=n_workers, memory_limit=memory_limit, progress=progress) as client:
+            opts["scheduler"] = "local" if scheduler is None else client.scheduler.address
+            model_bytes = client.scatter(raw, broadcast=True, hash=False) if raw is not None else None
+            progress(0.05, f"Auditing {len(files):,} partition(s) on {len(client.scheduler_info()['workers'])} "
+                           "worker(s)")
+            futures = client.map(summarize, files, job=job, model_bytes=model_bytes, retries=RETRIES, pure=False,
+                                 key=[f"dlxai-partition-{i}-{Path(f).name}-{os.urandom(4).hex()}" for i, f in
+                                      enumerate(files)])
+            merged = Merged(job)
+            _gather(client, futures, files, merged, progress)
+        return _bundle(merged, job, opts, progress)
+    finally:
+        if opts.get("model") is not None and hasattr(opts["model"], "close"):
+            opts["model"].close()  # its sandboxed worker process, if it has one
 
 
 __all__ = ["audit_partitions", "cluster_client", "list_partitions", "prediction_decisions"]
