@@ -4,7 +4,7 @@ import streamlit as st
 
 st.set_page_config(page_title="dlxai — explainability & fairness audits", page_icon="⚖️", layout="wide")
 
-from ui import state  # noqa: E402
+from ui import jobs, state  # noqa: E402
 from ui.cache import demo_dataset  # noqa: E402
 from ui.upload import prestart_model_worker  # noqa: E402
 from ui.widgets import sidebar_status  # noqa: E402
@@ -31,6 +31,7 @@ prestart_model_worker()  # uploaded ONNX/TorchScript models run in sandboxed wor
 if state.dataset() is None:  # a bundled demo is ready from the first page on
     state.set_dataset(demo_dataset("adult"), "adult")
 
+jobs.prestart()  # the job runner's forkserver imports torch once, in the background
 nav = st.navigation(PAGES)
 status = st.sidebar.empty()
 # Drawn before the page, because st.stop() in a page ends the run at the next element (a `finally` draws

@@ -29,6 +29,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _common import add_load_option, start_load  # noqa: E402
+
 from dlxai.data import load_adult  # noqa: E402
 from dlxai.explain.counterfactuals import CFSpace, Constraints, SearchOptions, find_counterfactuals  # noqa: E402
 from dlxai.explain.surrogate import fit_surrogate  # noqa: E402
@@ -130,7 +132,9 @@ def main() -> None:
     ap.add_argument("--close-penalty", type=float, default=1.0,
                     help="changed_penalty of a second, proximity-first run of ours on the same queries "
                          "(the default, 6, is sparsity-first)")
+    add_load_option(ap)
     a = ap.parse_args()
+    start_load(a.load)
     k = 3
     ds = load_adult()
     t = time.perf_counter()
@@ -162,7 +166,7 @@ def main() -> None:
     dice_cfs, dice_s = run_dice(model, ds, space, small, k, immutable, a.seed)
     dice = score(space, model, small, dice_cfs, k)
     print(json.dumps({
-        "queries": len(small), "ours_s": round(ours_s, 3), "dice_s": round(dice_s, 3),
+        "queries": len(small), "load": a.load, "ours_s": round(ours_s, 3), "dice_s": round(dice_s, 3),
         "speedup": round(dice_s / ours_s, 1), "ours_validity": round(ours["validity"], 4),
         "dice_validity": round(dice["validity"], 4), "ours_sparsity": ours["sparsity"] and round(ours["sparsity"], 3),
         "dice_sparsity": dice["sparsity"] and round(dice["sparsity"], 3),

@@ -18,6 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
+from _common import add_load_option, start_load  # noqa: E402
 
 
 def main() -> None:
@@ -29,7 +30,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=100)
     ap.add_argument("--sanity-rows", type=int, default=20)
+    add_load_option(ap)
     args = ap.parse_args()
+    start_load(args.load)
     ds = load_digits(seed=0)
     x = torch.from_numpy(ds.images("test")[: args.rows].copy())
     runs = {"cnn": [("integrated_gradients", {"n_steps": 64}), ("lrp", {"composite": "epsilon_plus_flat"}),

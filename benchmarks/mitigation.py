@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import argparse
 
-from _common import emit, timed  # noqa: F401  (puts the repository root on sys.path)
+from _common import add_load_option, emit, start_load, timed  # noqa: F401  (puts the repository root on sys.path)
 
 
 def main() -> None:
@@ -34,7 +34,9 @@ def main() -> None:
     ap.add_argument("--max-iter", type=int, default=20)
     ap.add_argument("--lam", type=float, default=1.0)
     ap.add_argument("--front", default="", help="instead: sweep this method (e.g. penalised) and print the front")
+    add_load_option(ap)
     args = ap.parse_args()
+    start_load(args.load)
     only = set(filter(None, args.only.split(",")))
 
     ds = load_adult()

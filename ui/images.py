@@ -2,14 +2,13 @@
 
 The digits and the models trained on them are bundled demos (same data, same settings, same seed give
 the same model), so they are shared by every visitor through a ``cache_resource`` registry, like
-``ui.cache.demo_model``.  The session only remembers which settings it trained.  Heatmaps are cached with
+``ui.cache.demo_model``, and train in the job runner.  The session only remembers which settings it trained.  Heatmaps are cached with
 ``st.cache_data``, keyed by the model's content hash, the image and the method's parameters.
 """
 
 from __future__ import annotations
 
 import hashlib
-import threading
 
 import numpy as np
 import streamlit as st
@@ -17,7 +16,8 @@ import streamlit as st
 from dlxai.data.images import ImageDataset, load_digits
 from dlxai.models.base import digest_module
 from dlxai.models.nets import IMAGE_MODELS, train_image_model
-from ui import state
+from ui import jobs, state
+from ui.cache import Registry, build_once
 
 DEFAULT_EPOCHS = {"cnn": 8, "vit": 15}
 SHORT = {"cnn": "CNN", "vit": "ViT"}
@@ -37,8 +37,8 @@ def digits() -> ImageDataset:
 
 
 @st.cache_resource(show_spinner=False)
-def _registry() -> tuple[dict, threading.Lock]:
-    return {}, threading.Lock()
+def _registry() -> Registry:
+    return Registry(REGISTRY_MAX)
 
 
 def model_hash(est) -> str:
@@ -50,21 +50,19 @@ def model_hash(est) -> str:
 def train(kind: str, epochs: int, seed: int):
     """Train (or fetch) the ``kind`` model with a progress bar; remember it for this session."""
     ds = digits()
-    registry, lock = _registry()
     key = (kind, int(epochs), int(seed))
     bar = st.progress(0.0, text=f"Training the {IMAGE_MODELS[kind][0]}…")
 
     def progress(info):
         bar.progress(min(info.fraction, 1.0), text=f"Epoch {info.epoch}/{info.max_epochs}: loss {info.train_loss:.4f}")
 
-    with lock:
-        if key not in registry:
-            est = train_image_model(ds, kind, seed=int(seed), progress=progress, max_epochs=int(epochs))
-            acc = float((est.predict(ds.flat("test")) == ds.y("test")).mean())
-            registry[key] = {"estimator": est, "hash": model_hash(est), "accuracy": acc}
-            while len(registry) > REGISTRY_MAX:
-                registry.pop(next(iter(registry)))
-        entry = registry[key]
+    def build():
+        est = jobs.run(train_image_model, ds, kind, seed=int(seed), progress=progress, max_epochs=int(epochs),
+                       label=f"Training the {SHORT[kind]}")
+        acc = float((est.predict(ds.flat("test")) == ds.y("test")).mean())
+        return {"estimator": est, "hash": model_hash(est), "accuracy": acc}
+
+    entry = build_once(_registry(), key, build)
     bar.progress(1.0, text=f"Trained in {entry['estimator'].fit_seconds_:.1f} s · test accuracy {entry['accuracy']:.3f}")
     state.set_image_model(kind, key)
     return entry
@@ -72,11 +70,11 @@ def train(kind: str, epochs: int, seed: int):
 
 def trained() -> dict:
     """kind -> registry entry (estimator, hash, accuracy) for the models this session trained."""
-    registry, _ = _registry()
+    registry = _registry()
     out = {}
     for kind, key in state.image_models().items():
-        if key in registry:
-            out[kind] = registry[key]
+        if (entry := registry.get(key)) is not None:
+            out[kind] = entry
     return out
 
 
