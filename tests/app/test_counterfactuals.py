@@ -65,6 +65,7 @@ def test_a_higher_cost_per_changed_feature_changes_fewer_features(app, german, g
     at = _with_german(app, german, german_mlp)
     at.switch_page("pages/counterfactuals.py").run()
     at.selectbox(key="cf_row").set_value(81)  # a rejected row whose smallest changes touch two features
+    at.slider(key="cf_k").set_value(1)  # the cheapest answer alone (the k answers change different features)
 
     def changed():
         return float(next(mt for mt in at.metric if mt.label == "Features changed").value)
