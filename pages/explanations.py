@@ -61,7 +61,7 @@ if faith is not None and not faith.faithful:
     failed.append(f"faithfulness (deleting the top features first: AUC {faith.deletion_auc:.3f} vs "
                   f"{faith.random_deletion_auc:.3f} for a random order; inserting: {faith.insertion_auc:.3f} vs "
                   f"{faith.random_insertion_auc:.3f})")
-if comp is not None and not comp.passed:
+if comp is not None and not comp.passed and method != "lrp":  # LRP's biases absorb relevance by design
     failed.append(f"completeness (median error {comp.median:.1%} > {comp.tolerance:.0%})")
 if failed:
     st.warning("**This explanation failed its quality checks, so its chart below is not a trustworthy ranking.** "
@@ -132,22 +132,29 @@ with quality:
         st.info(f"{name} defines no completeness error: its attributions need not add up to the change in the "
                 "model's output.")
     elif comp is not None:
-        st.metric("Completeness error (median)", f"{100 * comp.median:.2f}%",
-                  help="|Σ attribution − (f(x) − f(baseline))| relative to |f(x) − f(baseline)|.")
-        st.caption(f"{comp.share_within:.0%} of rows within {100 * comp.tolerance:g}%; mean {100 * comp.mean:.2f}%.")
+        st.metric("Completeness error", f"{100 * comp.median:.2f}%",
+                  help="Median over rows of |Σ attribution − (f(x) − f(baseline))| relative to "
+                       "|f(x) − f(baseline)|.")
+        st.caption(f"{comp.share_within:.0%} of rows within {100 * comp.tolerance:g}%; mean {100 * comp.mean:.2f}%."
+                   + (" For LRP this is the relevance the layers' biases absorb: information, not a pass/fail check."
+                      if method == "lrp" else ""))
         st.plotly_chart(completeness_hist(comp), key="ex_comp_fig")
     if faith is not None:
         c = st.columns(2)
-        c[0].metric("Deletion AUC (lower is better)", f"{faith.deletion_auc:.3f}",
+        c[0].metric("Deletion AUC", f"{faith.deletion_auc:.3f}", help="Lower is better: the score falls fast as the "
+                    "top features are removed.",
                     delta=f"{faith.deletion_auc - faith.random_deletion_auc:+.3f} vs random", delta_color="inverse")
-        c[1].metric("Insertion AUC (higher is better)", f"{faith.insertion_auc:.3f}",
+        c[1].metric("Insertion AUC", f"{faith.insertion_auc:.3f}", help="Higher is better: the score rises fast as "
+                    "the top features are added to the baseline.",
                     delta=f"{faith.insertion_auc - faith.random_insertion_auc:+.3f} vs random")
         st.plotly_chart(faithfulness_curves(faith), key="ex_faith_fig")
     if not has_layers:
         st.info("The randomisation check re-initialises a network's layers; this model has none.")
     elif check is not None:
-        st.metric("Randomisation check: Spearman ρ after re-initialising all layers", f"{check.final:.2f}",
-                  help=f"Passes below {SANITY_MAX_SPEARMAN}: the ranking then depends on what the model learned.")
+        st.metric("Randomisation ρ", f"{check.final:.2f}",
+                  help=f"Spearman ρ between the trained model's ranking and the ranking after re-initialising all "
+                       f"layers. Passes below {SANITY_MAX_SPEARMAN}: the ranking then depends on what the model "
+                       "learned.")
         if check.passed:
             st.success(f"ρ < {SANITY_MAX_SPEARMAN}: the attributions depend on what the model learned.")
         else:

@@ -16,9 +16,9 @@ from dlxai.explain.registry import IG_RULES, METHODS, TABULAR, applicable_method
 
 TARGETS = {"predicted class": None, "favourable outcome (1)": 1, "unfavourable outcome (0)": 0}
 BASELINES = {
-    "zeros": "zeros (numeric features at their mean, no category)",
+    "zeros": "zeros",
     "mean": "training mean",
-    "samples": "samples from the training data (averaged)",
+    "samples": "training samples (averaged)",
 }
 # the first screen: integrated gradients from zeros, the configuration that passes its checks on the Adult MLP
 # (randomisation ρ 0.18, deletion AUC 0.53 vs 0.75 random); from the training mean ρ is 0.57, from samples 0.68
@@ -65,7 +65,10 @@ def parameter_widgets(method: str, n_test: int) -> dict:
     if spec.baseline != "none":
         options = list(BASELINES) if spec.baseline == "per_row" else ["samples", "mean", "zeros"]
         b = cols[2].selectbox("Baseline" if spec.baseline == "per_row" else "Background", options, index=0,
-                              format_func=lambda k: BASELINES[k], key=f"ex_base_{method}")
+                              format_func=lambda k: BASELINES[k], key=f"ex_base_{method}",
+                              help="What a feature's contribution is measured against. zeros: numeric features at "
+                                   "their training mean, no category; on the Adult MLP it is the baseline that passes "
+                                   "the randomisation check (ρ 0.18; training mean 0.57, samples 0.68).")
         out["baselines"] = b
         if b == "samples":
             out["n_baseline_samples"] = int(cols[3].number_input(
