@@ -132,7 +132,7 @@ with quality:
         st.info(f"{name} defines no completeness error: its attributions need not add up to the change in the "
                 "model's output.")
     elif comp is not None:
-        st.metric("Completeness error", f"{100 * comp.median:.2f}%",
+        st.metric("Conservation error" if method == "lrp" else "Completeness error", f"{100 * comp.median:.2f}%",
                   help="Median over rows of |Σ attribution − (f(x) − f(baseline))| relative to "
                        "|f(x) − f(baseline)|.")
         st.caption(f"{comp.share_within:.0%} of rows within {100 * comp.tolerance:g}%; mean {100 * comp.mean:.2f}%."
