@@ -131,7 +131,7 @@ def attribute(
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise UserInputError(BAD_PARAM.format(name="batch_size", method=method, expected="a positive integer",
                                               value=batch_size))
-    merged = validate_params(spec, params)
+    merged = validate_params(spec, params, kind)
     x, names, groups, row_index = _prepare_inputs(info.audit, inputs)
 
     work, dev = _working_copy(info, device)

@@ -195,7 +195,7 @@ def test_demo_writes_a_full_report_and_json_offline(tmp_path):
     assert res["report"]["pages"] == len(reader.pages) >= 8
     text = "\n".join(p.extract_text() for p in reader.pages)
     assert "Reproducibility manifest" in text and res["data"]["sha256"] in text.replace("\n", "")
-    assert "Global importance (integrated_gradients, 20 rows)" in text and "Quality check: Completeness" in text
+    assert "Global importance (Integrated gradients, 20 rows)" in text and "Quality check: completeness" in text
 
 
 def test_audit_of_a_safetensors_model_file_equals_the_models_own_decisions(tmp_path, german, german_mlp):

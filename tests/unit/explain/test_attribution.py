@@ -233,3 +233,11 @@ def test_image_tensors_keep_their_shape_and_tabular_only_methods_drop_out():
     assert "kernel_shap" not in applicable_methods(cnn, "image")
     with pytest.raises(UnsupportedModelError, match="works on tabular data, not image data"):
         attribute(cnn, x, method="kernel_shap")
+
+
+def test_every_method_and_parameter_value_has_a_human_label():
+    from dlxai.explain.registry import IG_RULES, LRP_COMPOSITES, LRP_INPUT_RULES, label
+
+    assert label("gausslegendre") == "Gauss–Legendre" and label("deeplift").startswith("DeepLIFT")
+    for value in (*METHODS, *IG_RULES, *LRP_COMPOSITES, *LRP_INPUT_RULES):
+        assert "_" not in label(value) and label(value) != value, value

@@ -208,13 +208,40 @@ def test_optional_sections_show_real_explanations_and_mitigation(german, german_
     assert f"{imp.index[0]} {fmt(imp.iloc[0], 4)}" in t  # global importance equals the engine's
     groups = bundle.extras["explanation_groups"]["sex"]
     assert set(groups.index) == set(german.test.loc[rows.index, "sex"])
-    assert "Example local explanations" in t and "Quality check: Completeness" in t
+    assert "Example local explanations" in t and "Quality check: completeness" in t
     assert f"{completeness(ig).median:.2%}" in t
     before = mit.table().iloc[0]
     assert f"Original {fmt(before['accuracy'])} {fmt(before['dp'])}" in t
     assert "Randomized decisions yes" in t
     assert "isarandomizedclassifier" in _squash(t)  # the limitation generated from the mitigation result
     assert rep.chart_engines == {"matplotlib": 2}  # importance + importance by sex
+
+
+def test_every_quality_result_is_printed_beside_its_explanation_with_pass_fail_and_advice(german, german_mlp):
+    from dlxai.explain.attribution import attribute
+    from dlxai.explain.quality import completeness, deletion_insertion, randomisation_check
+
+    rows = german.X("test").head(24)
+    kw = {"baselines": "mean", "reference": german.X("train"), "n_steps": 16}
+    ig = attribute(german_mlp, rows, method="integrated_gradients", **kw)
+    comp, faith = completeness(ig), deletion_insertion(german_mlp, ig, n_steps=5)
+    rand = randomisation_check(german_mlp, rows.head(10), method="integrated_gradients", **kw)
+    bundle = audit_model(german_mlp, german, sensitive=["sex"], n_bootstrap=50,
+                         explanations=[ig, comp, faith, rand])
+    rep = build_report(bundle, sections=["explanations"], chart_engine="matplotlib")
+    t = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(rep.pdf)).pages)
+    squashed = _squash(t)
+    order = [squashed.find(_squash(s)) for s in ("Global importance (Integrated gradients",
+                                                  "Quality check: completeness", "Quality check: faithfulness",
+                                                  "Quality check: randomisation")]
+    assert -1 not in order and order == sorted(order)  # right after the explanation they qualify
+    assert f"{comp.median:.2%}" in t
+    assert _squash(f"{fmt(faith.deletion_auc)} vs {fmt(faith.random_deletion_auc)} random") in squashed
+    assert _squash(f"Spearman ρ after re-initialising all layers {fmt(rand.final)}") in squashed
+    verdict = "PASS" if rand.passed else "FAIL"
+    assert _squash(f"Quality check: randomisation (Adebayo et al., 2018) - {verdict}") in squashed
+    if not rand.passed:
+        assert _squash("What to try:") in squashed and _squash("Another baseline: zeros") in squashed
 
 
 def test_without_a_browser_auto_falls_back_and_the_report_still_builds(bundle, monkeypatch, tmp_path):
