@@ -17,8 +17,9 @@ import torch
 
 from dlxai.data.preprocess import Preprocessor, TabularPreprocessor
 from dlxai.errors import UnsupportedModelError
-from dlxai.explain.attribution import applicable_methods, attribute
+from dlxai.explain.attribution import attribute
 from dlxai.explain.counterfactuals import SearchOptions, find_counterfactuals
+from dlxai.explain.registry import applicable_methods
 from dlxai.explain.surrogate import fit_surrogate
 from dlxai.fairness import audit_fairness
 from dlxai.models.adapters import RAW_NO_GRADIENTS
