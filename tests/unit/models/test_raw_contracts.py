@@ -211,7 +211,7 @@ def test_post_processing_works_and_retraining_says_why_not(models, german):
     from dlxai.fairness.mitigation import mitigate
 
     m = models["skl2onnx-logreg"]
-    r = mitigate(german, m, "threshold_optimizer", "demographic_parity", sensitive=["sex"], n_bootstrap=0)
+    r = mitigate(m, german, "threshold_optimizer", "demographic_parity", sensitive=["sex"], n_bootstrap=0)
     assert r.model.predict_proba(german.frame("test")).shape == (len(german.test),)
     with pytest.raises(UnsupportedModelError, match="cannot be trained again.*threshold optimizer"):
-        mitigate(german, m, "reweighing", "demographic_parity", sensitive=["sex"], n_bootstrap=0)
+        mitigate(m, german, "reweighing", "demographic_parity", sensitive=["sex"], n_bootstrap=0)
