@@ -81,7 +81,7 @@ st.subheader("Runs of this session")
 st.dataframe(ui_mit.runs_table(runs).style.format(precision=3), width="stretch", hide_index=True, key="mit_runs")
 ui_mit.report_picker(ds, runs)
 run_no = int(st.selectbox("Run to show", range(len(runs), 0, -1), format_func=lambda i: ui_mit.run_name(i, runs[i - 1]),
-                     key="mit_show_run"))
+                          key=f"mit_show_run_{len(runs)}"))  # a new run gets a new box, showing it
 out = runs[run_no - 1]
 results = ui_mit.results_of(out)
 if isinstance(out, Front) and len(results) > 1:
