@@ -52,8 +52,8 @@ rows = int(s4.number_input("Training rows (0 = all)", 0, n_train, min(quick.max_
                            help="Retrain on a sample of this many training rows, stratified by group and label."))
 seed = int(s5.number_input("Seed", 0, 100_000, 0, key="mit_seed"))
 if quick.why:
-    st.caption(f"Defaults chosen to finish in about 2 minutes on Adult on 2 cores: {quick.why} Raise them for a "
-               "closer fit; the time grows in proportion.")
+    st.caption(f"The defaults keep a run short (seconds on Adult on 2 idle cores, well within 2 minutes; a busy "
+               f"machine stretches that): {quick.why} Raise them for a closer fit; the time grows in proportion.")
 mode = st.radio("Run", ["One model", "Sweep the strength (front)"], horizontal=True, key="mit_mode",
                 disabled=len(knob.sweep) < 2)
 sweep_values = None

@@ -19,13 +19,13 @@ import pandas as pd
 from dlxai.data.dataset import TabularDataset
 from dlxai.errors import CANCELLED, Cancelled, UnsupportedModelError, UserInputError
 from dlxai.fairness.mitigation import messages as msg
-from dlxai.fairness.mitigation.tradeoff import METRICS, TradeOff, compare
 from dlxai.fairness.mitigation.methods import Fitted, Job, is_torch_mlp
 from dlxai.fairness.mitigation.models import MitigatedModel, MixtureEstimator, PostProcessedEstimator, groups_frame
 from dlxai.fairness.mitigation.progress import FitCounter, Progress
 from dlxai.fairness.mitigation.registry import CONSTRAINT_METRIC, CONSTRAINTS, METHODS, MethodSpec, Quick, Strength
 from dlxai.fairness.mitigation.results import Front, MitigationResult, label
 from dlxai.fairness.mitigation.scores import Scores, score_model, score_predictions, sensitive_columns
+from dlxai.fairness.mitigation.tradeoff import METRICS, TradeOff, compare
 from dlxai.models.base import AuditModel
 
 __all__ = [

@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from dlxai.fairness.mitigation.tradeoff import TradeOff
 from dlxai.fairness.mitigation.registry import CONSTRAINTS, METHODS
 from dlxai.fairness.mitigation.scores import Scores
+from dlxai.fairness.mitigation.tradeoff import TradeOff
 from dlxai.models.base import AuditModel
 
 # the short keys of Scores.row() and Front.points, as the page and the PDF name them

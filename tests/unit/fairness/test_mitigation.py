@@ -13,8 +13,8 @@ from sklearn.base import clone
 
 from dlxai.errors import CANCELLED, Cancelled, UnsupportedModelError, UserInputError
 from dlxai.fairness import mitigation as mt
-from dlxai.fairness.mitigation import tradeoff
 from dlxai.fairness.mitigation import messages as msg
+from dlxai.fairness.mitigation import tradeoff
 from dlxai.fairness.mitigation.progress import FitCounter
 from dlxai.models.torch_mlp import TorchMLPClassifier
 from tests.unit.fairness.conftest import SMALL_MLP, fragment
