@@ -12,7 +12,8 @@ from ui import state
 
 VERDICT_RULE = (
     "**Verdict**: both models decide the same test rows; each of {n} bootstrap resamples scores both, and a metric "
-    "is *worse* (or *better*) when the 95% interval of the change lies wholly on the bad (good) side of zero. "
+    "is *worse* (or *better*) when the 95% interval of the change lies wholly on the bad (good) side of zero and "
+    "the change is at least 0.005. "
     "Differences: lower is fairer; ratios: higher is fairer. A small max − min gap is inflated by resampling, so "
     "its interval can sit above the point value."
 )
@@ -65,11 +66,11 @@ def runs_table(runs: list) -> pd.DataFrame:
     for k, out in enumerate(runs, 1):
         for r in results_of(out):
             t = r.tradeoff
-            change = {} if t is None else {METRICS[c][0] + " change": t.metrics.at[c, "change"]
-                                           for c in ("accuracy", "demographic_parity_difference",
-                                                     "equalized_odds_difference")}
-            rows.append({"Run": k, "Model": r.label, "Fit time (s)": r.fit_seconds, **change,
-                         "Got worse": ", ".join(METRICS[c][0] for c in r.worse()) or "—"})
+            change = {} if t is None else {f"{name} change": t.metrics.at[c, "change"] for c, name in (
+                ("accuracy", "Accuracy"), ("demographic_parity_difference", "Demographic parity"),
+                ("equalized_odds_difference", "Equalized odds"))}
+            rows.append({"Run": k, "Model": r.label, "Got worse": ", ".join(METRICS[c][0] for c in r.worse()) or "—",
+                         **change, "Fit time (s)": r.fit_seconds})
     return pd.DataFrame(rows)
 
 

@@ -171,12 +171,6 @@ def mitigation_runs(dataset_fingerprint: str) -> list[MitigationResult | Front]:
     return [out for fp, out in st.session_state.get(MITIGATION_RUNS, []) if fp == dataset_fingerprint]
 
 
-def mitigation(dataset_fingerprint: str) -> MitigationResult | Front | None:
-    """The last mitigation run on the data ``dataset_fingerprint``."""
-    runs = mitigation_runs(dataset_fingerprint)
-    return runs[-1] if runs else None
-
-
 def mitigation_left_out(dataset_fingerprint: str) -> set[int]:
     """Run numbers (1-based) the user left out of the report; every other run, new ones too, goes in."""
     return set(st.session_state.get(MITIGATION_LEFT_OUT, {}).get(dataset_fingerprint, ()))

@@ -206,7 +206,8 @@ def mitigation(r, doc: Document, bundle) -> None:
     else:
         _tradeoff(doc, "Before / after on the test split", tradeoff)
         doc.para(f"Verdict: paired bootstrap ({tradeoff.n_bootstrap} resamples of the test rows, both models scored "
-                 "on each); worse or better when the 95% interval of the change lies wholly on one side of zero.",
+                 "on each); worse or better when the 95% interval of the change lies wholly on one side of zero and "
+                 "the change is at least 0.005.",
                  7.5, "I", GREY)
         g = tradeoff.display_groups()
         doc.table(list(g.columns), g.astype(str).to_numpy().tolist(), size=7, widths=(1.2, 1.4, 1.5, 1.5, 1.5))

@@ -31,7 +31,7 @@ def test_mitigation_page_runs_and_switches_the_active_model(app, small_model):
     assert any("Press **Run mitigation**" in i.value or "Run mitigation" in i.value for i in at.info)
     at.selectbox(key="mit_method").set_value("penalised").run()
     assert at.number_input(key="mit_epochs_penalised").value == 5  # the registry's quick default
-    assert any("about 2 minutes" in c.value for c in at.caption)  # the page states what the defaults trade
+    assert any("within 2 minutes" in c.value for c in at.caption)  # the page states what the defaults trade
     at.number_input(key="mit_strength_penalised").set_value(1.0)
     at.number_input(key="mit_epochs_penalised").set_value(2)
     at.button(key="mit_run").click().run()

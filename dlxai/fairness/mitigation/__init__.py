@@ -84,7 +84,7 @@ def _judge(spec: MethodSpec, constraint: str, before: Scores, after: Scores, fit
     lo, hi = after.gap_ci(c)
     if after.gap(c) >= before.gap(c) - 0.005:
         warnings.insert(0, msg.NO_IMPROVEMENT.format(metric=what, after=after.gap(c), lo=lo, hi=hi,
-                                                     before=before.gap(c), method=spec.label))
+                                                     before=before.gap(c), method=spec.label.split(" (")[0]))
     elif fitted.bound is not None and after.gap(c) > fitted.bound:
         warnings.insert(0, msg.NOT_MET.format(metric=what, after=after.gap(c), lo=lo, hi=hi, bound=fitted.bound))
     return warnings + list(fitted.notes), warnings

@@ -11,7 +11,9 @@ selection rate, true positive rate and false positive rate before and after.
 multinomial over the cells group × label × decision before × decision after, as the audit draws over
 confusion cells), scores *both* models on those rows, and takes the change after − before.  A metric got
 **worse** when the whole 95% interval of that change lies on the bad side of zero (a difference grew, a ratio
-or an accuracy fell), **better** when it lies wholly on the good side, and otherwise shows *no clear change*.
+or an accuracy fell) and the change is at least :data:`MIN_CHANGE` (half a percentage point: a gap that is
+exactly 0 before, as for a model that accepts everyone, cannot shrink under resampling, so any change from it
+would otherwise count); **better** likewise on the good side; otherwise *no clear change*.
 Pairing makes the change's interval narrower than two separate intervals, so a real shift is not hidden by
 the noise both models share, and noise alone is not called a change.  With ``n_bootstrap = 0`` there is no
 interval: the point change decides, beyond :data:`NO_INTERVAL_TOLERANCE`.
@@ -38,6 +40,7 @@ METRICS = {
 }
 FAIRNESS_METRICS = tuple(k for k in METRICS if k not in ("accuracy", "balanced_accuracy"))
 GROUP_RATES = {"selection_rate": "Selection rate", "tpr": "True positive rate", "fpr": "False positive rate"}
+MIN_CHANGE = 0.005  # the smallest change called worse or better, as "No improvement" uses for the constraint
 NO_INTERVAL_TOLERANCE = 0.01
 WORSE, BETTER, UNCLEAR, UNDEFINED = "worse", "better", "no clear change", "undefined"
 GOT_WORSE = (
@@ -82,6 +85,8 @@ def _verdict(change: float, lo: float, hi: float, higher_is_better: bool, has_ci
         good = sign * change
         return WORSE if good < -NO_INTERVAL_TOLERANCE else BETTER if good > NO_INTERVAL_TOLERANCE else UNCLEAR
     good_lo, good_hi = sorted((sign * lo, sign * hi))
+    if abs(change) < MIN_CHANGE:
+        return UNCLEAR
     return WORSE if good_hi < 0 else BETTER if good_lo > 0 else UNCLEAR
 
 
