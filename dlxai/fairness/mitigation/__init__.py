@@ -4,7 +4,10 @@ One entry point, :func:`mitigate`, runs one method of the registry (:data:`METHO
 :class:`~dlxai.fairness.mitigation.registry.MethodSpec` each: label, constraints, strength, fit function) on a
 copy of the model and returns a :class:`MitigationResult` (the new model as an
 :class:`~dlxai.models.base.AuditModel`, its test-split accuracy and disparities with bootstrap intervals next to
-the original's, honest notes).  :func:`sweep` runs a method over several strengths and returns the
+the original's, every fairness metric before and after with a paired-bootstrap verdict in ``result.tradeoff``
+(:mod:`~dlxai.fairness.mitigation.tradeoff`), warnings for each metric that got worse, honest notes).  Progress
+counts real fits and a ``progress`` callback that returns False stops the run
+(:mod:`~dlxai.fairness.mitigation.progress`).  :func:`sweep` runs a method over several strengths and returns the
 accuracy-fairness :class:`Front`; every point is a model the user can make active.
 
 Both take ``sensitive=None``, meaning the dataset schema's sensitive attributes (``dataset.schema.sensitive``);
