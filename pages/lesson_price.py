@@ -66,7 +66,7 @@ def _show_mitigation(lesson, step):
 
     def show():
         st.markdown(f"##### Before and after: {label}")
-        st.dataframe(ui.mitigation_table(result), width="stretch")
+        st.dataframe(ui.mitigation_table(result, label), width="stretch")
         ui.how_to_read("before_after")
         for note in result.notes:
             st.caption(note)

@@ -65,10 +65,19 @@ def applicant_answer(lesson, step):
         n_b = int((ds.test[L.GROUP] == "B").sum())
         st.caption(f"{len(rows)} group-B test applicants (of {n_b:,}) are rejected by the model although they deserved "
                    "approval; the list starts with those closest to approval.")
-        st.dataframe(rows.loc[[row]].style.format(precision=3), width="stretch")
+        card = rows.loc[row].rename({"proba": "approval score (model)", "decision": "decision (recorded)",
+                                     "deserved": "decision (deserved)"})
+        st.dataframe(card.map(_shown).rename(f"test row {row}").to_frame(), width="content")
         ui.how_to_read("applicant")
 
     return show
+
+
+def _shown(v) -> str:
+    """A value as a person reads it: 18,600 rather than 18600.000, 0.318 rather than 0.3184408."""
+    if isinstance(v, float):
+        return f"{v:,.0f}" if v.is_integer() else f"{v:.3g}"
+    return str(v)
 
 
 def _applicant(rows) -> int:

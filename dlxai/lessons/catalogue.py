@@ -1,7 +1,8 @@
 """The five classroom lessons, as data: what to do, what to look at, the question, and the reveal.
 
 The numbers quoted in the reveals are those of the dashboard's own runs (seed 0, the small models of
-:mod:`dlxai.lessons.lab`); ``tests/unit/lessons`` checks that the runs still say what the reveals claim.
+:mod:`dlxai.lessons.lab` and :mod:`dlxai.lessons.digits`).  ``tests/app/test_lessons.py`` checks on every walk that
+the runs still say what the reveals claim (the digits lesson's claims on its CNN: ``tests/unit/lessons``).
 """
 
 from __future__ import annotations
@@ -202,7 +203,7 @@ TRUST = Lesson(
             reveal="IG hardly changes (ρ stays around 0.9 for both models): because it multiplies by the pixel values, "
                    "every blank pixel gets 0 whatever the weights, so much of its ranking is fixed by the image alone. "
                    "It **fails** the randomisation check. LRP on the CNN falls "
-                   "to about 0.35 and attention rollout on the ViT to about 0.15: both **pass** — they depend on what "
+                   "to about 0.3 and attention rollout on the ViT to about 0.15: both **pass** — they depend on what "
                    "the network learned. A map that survives scrambling is a picture of the input, not of the model.",
             action="randomise", press="Scramble the models", show=("randomisation",),
         ),
@@ -212,10 +213,10 @@ TRUST = Lesson(
                "confidence is measured as more go.",
             look="Which lines fall fastest, compared with the grey random order, and the table of both checks.",
             question="IG failed the randomisation check. Is it useless?",
-            reveal="No: IG's curves fall fastest (deletion area about 0.06 on the CNN, against about 0.47 for random "
+            reveal="No: IG's curves fall fastest (deletion area about 0.06 on the CNN, against about 0.46 for random "
                    "pixels) — it does find pixels the models need, partly because blanking ink always hurts. LRP falls "
-                   "more slowly (about 0.30) but far faster than random. Attention rollout is no better than random "
-                   "(about 0.30 against 0.28): where the ViT *looked* is not what its answer rests on. So IG fails one "
+                   "more slowly (about 0.28) but far faster than random. Attention rollout is no better than random "
+                   "(about 0.33 against 0.28): where the ViT *looked* is not what its answer rests on. So IG fails one "
                    "check, attention the other; only LRP passes both here. Trust a method for the question its check "
                    "answers, report both checks, and never trust a heatmap because it looks like the digit.",
             action="delete", press="Delete pixels", show=("deletion", "checks"),

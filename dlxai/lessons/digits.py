@@ -26,8 +26,8 @@ METHODS = {
     "vit": (("integrated_gradients", "Integrated gradients", (("n_steps", 32),)),
             ("attention", "Attention rollout", ())),
 }
-N_SANITY = 10
-N_DELETION = 30
+N_SANITY = 8
+N_DELETION = 24
 DELETION_STEPS = 12
 SEED = 0
 

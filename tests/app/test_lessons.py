@@ -1,13 +1,12 @@
 """AppTest: every lesson walked end to end as a student would, and its numbers say what its reveals claim.
 
 The walk is ``benchmarks/lessons.py``'s :func:`walk` (pick the step, set its dials, press its button), so the
-benchmark times exactly what this test checks.  The digits lesson trains shorter here to keep the test quick.
+benchmark times exactly what this test checks, with the lessons' own settings.
 """
 
 from __future__ import annotations
 
 from benchmarks.lessons import walk
-from dlxai.lessons import digits as D
 from dlxai.lessons.catalogue import LESSONS
 from dlxai.lessons.lab import LabSettings
 from tests.app.conftest import errors_of
@@ -32,7 +31,7 @@ def _label(label_bias, proxy, group) -> str:
 
 def test_bias_in_bias_out_then_the_dials_hold_on_home_and_the_handout(app):
     at, timings = walk("bias_in_bias_out", app, on_step=_clean)
-    assert [k for k, _ in timings] == [s.key for s in LESSONS["bias_in_bias_out"].steps]
+    assert [t[0] for t in timings] == [s.key for s in LESSONS["bias_in_bias_out"].steps]
     runs = _runs(at, "bias_in_bias_out")
     fair, half, ninety = (runs[_label(b, 0.5, True)] for b in (0.0, 0.5, 0.9))
     assert fair["dp"] < 0.08 and fair["accuracy_recorded"] == fair["accuracy_deserved"]
@@ -70,33 +69,27 @@ def test_blindness_is_not_fairness(app):
     assert assoc.index[0] == "neighbourhood" and assoc.iloc[0] > 0.6
 
 
-def test_which_explanation_can_you_trust(app, monkeypatch):
-    monkeypatch.setitem(D.MODEL_PARAMS, "cnn", (("max_epochs", 2),))
-    monkeypatch.setitem(D.MODEL_PARAMS, "vit", (("batch_size", 128), ("dim", 32), ("learning_rate", 6e-3),
-                                                 ("max_epochs", 2)))
-    monkeypatch.setattr(D, "N_SANITY", 4)
-    monkeypatch.setattr(D, "N_DELETION", 10)
+def test_which_explanation_can_you_trust(app):
     at, _ = walk("trust_explanations", app, on_step=_clean)
     runs = _runs(at, "trust_explanations")
     assert set(runs) == {"CNN · Integrated gradients", "CNN · LRP", "ViT · Integrated gradients",
                          "ViT · Attention rollout"}
-    for values in runs.values():
-        assert -1 <= values["rho"] <= 1 and 0 <= values["deletion_auc"] <= 1
-    assert runs["CNN · Integrated gradients"]["deletion_auc"] < runs["CNN · Integrated gradients"][
-        "random_deletion_auc"]
+    ig, lrp, vit_ig = runs["CNN · Integrated gradients"], runs["CNN · LRP"], runs["ViT · Integrated gradients"]
+    assert ig["rho"] > 0.5 and vit_ig["rho"] > 0.5 and lrp["rho"] < 0.5  # IG fails the check, LRP passes
+    assert ig["deletion_auc"] < lrp["deletion_auc"] < lrp["random_deletion_auc"]  # ... yet IG deletes best
     assert len(at.get("plotly_chart")) >= 2  # deletion curves, run history
+    assert len(at.session_state[state.LESSON_RESULTS][("trust_explanations", "handout_images")]) == 2
 
 
-def test_the_price_of_fairness(app, monkeypatch):
-    monkeypatch.setattr(L, "PENALTY_EPOCHS", 1)
+def test_the_price_of_fairness(app):
     at, _ = walk("price_of_fairness", app, on_step=_clean)
     runs = list(at.session_state[state.LESSON_RUNS]["price_of_fairness"])
     base, parity, odds, penalty = (r.values for r in runs)
     assert parity["dp"] < 0.03 < base["dp"] and parity["eo"] > base["eo"]  # closing one gap opens another
     assert odds["eo"] < 0.03 and odds["dp"] > 0.03
-    for v in (parity, odds):
-        assert base["accuracy"] - 0.05 < v["accuracy"] <= base["accuracy"] + 0.01
-    assert penalty["dp"] < base["dp"]  # one short epoch here: its accuracy says little
+    for v in (parity, odds, penalty):
+        assert base["accuracy"] - 0.06 < v["accuracy"] <= base["accuracy"] + 0.01
+    assert penalty["dp"] < base["dp"] / 2
     assert at.radio(key=L.widget_key("price_of_fairness", "axis")).value == "EO"
     assert len(at.get("plotly_chart")) >= 1  # the front
 
