@@ -58,7 +58,8 @@ BIAS_IN_BIAS_OUT = Lesson(
                    "reject. Yet accuracy stays high (about 0.85), because accuracy is graded on the same biased "
                    "records: every deserving B applicant the model rejects is recorded as rejected, so the model "
                    "counts as *right*. A biased model can look like a good model.",
-            action="lab", set={"label_bias": 0.5}, press="Run", show=("metrics", "rates", "history"),
+            action="lab", set={"label_bias": 0.5, "proxy_strength": 0.5, "include_group": True}, press="Run",
+            show=("metrics", "rates", "history"),
         ),
         Step(
             key="judge", title="Judge against what people deserved",
@@ -85,7 +86,8 @@ BIAS_IN_BIAS_OUT = Lesson(
                    "(0.90, 0.83, 0.77). **The more biased the records, the better a model that copies them "
                    "looks.** Measure against the truth where you can; where you cannot, look at DP, which needs no "
                    "labels, and ask how the labels were made.",
-            action="lab", set={"label_bias": 0.9}, press="Run", show=("judged", "history"),
+            action="lab", set={"label_bias": 0.9, "proxy_strength": 0.5, "include_group": True}, press="Run",
+            show=("judged", "history"),
         ),
     ),
 )
@@ -125,7 +127,8 @@ BLINDNESS = Lesson(
                    "0. The share on `neighbourhood` nearly doubles (from about 10% to about 19%): where the group was "
                    "taken away, the neighbourhood stands in for it, because in this lab it tells the group 9 times "
                    "in 10. Deleting a column deletes the word, not the information.",
-            action="lab", set={"include_group": False}, press="Run", show=("metrics", "shares", "history"),
+            action="lab", set={"label_bias": 0.6, "proxy_strength": 0.9, "include_group": False}, press="Run",
+            show=("metrics", "shares", "history"),
         ),
         Step(
             key="detector", title="Find the proxy",
@@ -151,7 +154,8 @@ BLINDNESS = Lesson(
                    "'false positive'. **An audit on biased labels can flag a fair model as unfair**, just as it "
                    "can pass an unfair one. Blindness worked here only because the proxy was broken — in real data "
                    "you cannot turn that dial.",
-            action="lab", set={"proxy_strength": 0.0}, press="Run", show=("metrics", "judged", "history"),
+            action="lab", set={"label_bias": 0.6, "proxy_strength": 0.0, "include_group": False}, press="Run",
+            show=("metrics", "judged", "history"),
         ),
     ),
 )
@@ -259,7 +263,7 @@ PRICE = Lesson(
                    "about 0.3: to select women as often as men, the model now approves women it judged unlikely to "
                    "earn over $50K and rejects men it judged likely to, so the groups' error rates move far apart. "
                    "Closing one gap can open another.",
-            action="mitigate", set={}, press="Equalise selection rates", show=("before_after", "history"),
+            action="mitigate", press="Equalise selection rates", show=("before_after", "history"),
         ),
         Step(
             key="odds", title="Equal error rates",
@@ -352,7 +356,8 @@ RECOURSE = Lesson(
             reveal="The gap shrinks to about nothing: with fair records the model has no reason to hold the "
                    "neighbourhood against anyone, so both groups need similar changes. The extra burden in the last "
                    "step came from the biased records, not from the applicants.",
-            action="burden_run", set={"label_bias": 0.0}, press="Run and compare", show=("burden", "history"),
+            action="burden_run", set={"label_bias": 0.0, "proxy_strength": 0.9, "include_group": False},
+            press="Run and compare", show=("burden", "history"),
         ),
     ),
 )

@@ -1,8 +1,9 @@
 """What a lesson is: steps as data, so the dashboard, the handout and the benchmark read the same text.
 
 A :class:`Step` says what the students do (one click or one dial), what they look at, the question they
-answer and the reveal ("what you should have seen, and why").  ``set`` names the dials the step asks for and
-their values; ``press`` the button that answers it (empty: turning the dial is the whole step).  ``show``
+answer and the reveal ("what you should have seen, and why").  ``set`` names the dials the step assumes and
+their values — all of the lab's dials for a lab step, so a class can start at any step (``do`` says which one to
+turn); ``press`` the button that answers it (empty: turning the dial is the whole step).  ``show``
 names the views the page draws for the step, ``action`` which computation answers it.
 """
 

@@ -38,6 +38,8 @@ def test_every_step_says_what_to_do_look_at_ask_and_reveal(key):
         assert set(s.show) <= VIEWS, s.key
         if s.press:
             assert f"**{s.press}**" in s.do, f"{s.key}: the instruction names the button"
+        if s.action in ("lab", "applicant", "burden_run"):  # a class can start at any step: it sets every dial
+            assert set(s.set) >= LAB_DIALS, s.key
     assert set(lesson.words) <= set(WORDS) and set(lesson.history) <= set(METRICS)
     assert lesson.index(lesson.steps[-1].key) == len(lesson.steps) - 1
 
