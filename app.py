@@ -25,6 +25,12 @@ PAGES = {
                 st.Page("pages/counterfactuals.py", title="Counterfactuals", icon="🔁"),
                 st.Page("pages/surrogate.py", title="Surrogate tree", icon="🌳")],
     "Report": [st.Page("pages/report.py", title="Report", icon="📄")],
+    "Lessons": [st.Page("pages/lessons.py", title="All lessons", icon="🎓"),
+                st.Page("pages/lesson_bias.py", title="Bias in, bias out", icon="1️⃣"),
+                st.Page("pages/lesson_blindness.py", title="Blindness is not fairness", icon="2️⃣"),
+                st.Page("pages/lesson_trust.py", title="Which explanation can you trust?", icon="3️⃣"),
+                st.Page("pages/lesson_price.py", title="The price of fairness", icon="4️⃣"),
+                st.Page("pages/lesson_recourse.py", title="What would it take?", icon="5️⃣")],
 }
 
 prestart_model_worker()  # uploaded ONNX/TorchScript models run in sandboxed workers forked from it
@@ -32,7 +38,7 @@ if state.dataset() is None:  # a bundled demo is ready from the first page on
     state.set_dataset(demo_dataset("adult"), "adult")
 
 jobs.prestart()  # the job runner's forkserver imports torch once, in the background
-nav = st.navigation(PAGES)
+nav = st.navigation(PAGES, expanded=True)  # every section shown: Lessons must not hide behind "View more"
 status = st.sidebar.empty()
 # Drawn before the page, because st.stop() in a page ends the run at the next element (a `finally` draws
 # nothing), and again after it, so a dataset or model the page just made active shows.

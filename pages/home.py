@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from dlxai.lessons.lab import LabSettings
 from ui import state
 from ui.cache import demo_dataset
 from ui.errors import error_boundary
@@ -34,17 +35,29 @@ with c2:
             state.set_dataset(demo_dataset("german"), "german")
             st.success("German credit is active. Train a model on **Data & model**.")
 with c3:
-    st.markdown("**Bias lab** — synthetic credit decisions where *you* set the bias against group B.")
-    label_bias = st.slider("Label bias against group B", 0.0, 1.0, 0.3, 0.05, key="lab_label_bias",
-                           help="Share of group B's deserved approvals recorded as rejections.")
-    proxy = st.slider("Proxy strength (neighbourhood reveals group)", 0.0, 1.0, 0.5, 0.05, key="lab_proxy")
-    include_group = st.checkbox("Group is a model input", value=False, key="lab_group")
-    seed = st.number_input("Seed", 0, 10_000, 0, key="lab_seed")
+    st.markdown("**Bias lab** — synthetic credit decisions where *you* set the bias against group B. "
+                "Guided lessons: **Lessons** in the menu.")
+    dials = state.lab_dials()  # shared with the lessons: they keep their values on every page
+
+    def _dial(name):
+        return lambda v: state.set_lab_dial(name, v)
+
+    label_bias = st.slider("Label bias against group B", 0.0, 1.0, step=0.05,
+                           help="Share of group B's deserved approvals recorded as rejections.",
+                           **state.bind("lab_label_bias", float(dials["label_bias"]), _dial("label_bias")))
+    proxy = st.slider("Proxy strength (neighbourhood reveals group)", 0.0, 1.0, step=0.05,
+                      **state.bind("lab_proxy", float(dials["proxy_strength"]), _dial("proxy_strength")))
+    include_group = st.checkbox("Group is a model input", **state.bind("lab_group", bool(dials["include_group"]),
+                                                                         _dial("include_group")))
+    seed = st.number_input("Seed", 0, 10_000, **state.bind("lab_seed", int(dials["seed"]), _dial("seed")))
+    settings = LabSettings(label_bias, proxy, include_group, int(seed))
+    active = LabSettings.from_dataset_key(state.dataset_key())
+    if active is not None and active != settings:
+        st.caption(f"The active lab is **{active.label}**; the dials say **{settings.label}**. Press Generate to "
+                   "apply them.")
     if st.button("Generate bias lab", key="demo_lab"):
-        params = (("label_bias", label_bias), ("proxy_strength", proxy), ("include_group", include_group),
-                  ("seed", int(seed)))
         with error_boundary("Generating the bias lab"):
-            state.set_dataset(demo_dataset("bias_lab", params), f"bias_lab:{params}")
+            state.set_dataset(demo_dataset("bias_lab", settings.params()), settings.key)
             st.success("Bias lab generated. Train a model, then turn the dial and compare.")
 
 ds = state.dataset()

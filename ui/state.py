@@ -48,6 +48,15 @@ CF_RESULTS = "dlxai.cf.results"  # (model, data, row, search settings) -> Counte
 CF_KEEP = 16
 IMAGE_MODELS = "dlxai.images.trained"  # kind -> key of the shared image-model registry entry this session trained
 
+# --- the bias lab's dials and the lessons --------------------------------------------------------
+LAB_DIALS = "dlxai.lab.dials"  # dial -> value: label_bias, proxy_strength, include_group, seed (Home and lessons)
+LAB_DEFAULTS = {"label_bias": 0.3, "proxy_strength": 0.5, "include_group": False, "seed": 0}
+LESSON_STEPS = "dlxai.lessons.step"  # lesson -> index of the step on screen
+LESSON_VALUES = "dlxai.lessons.values"  # (lesson, dial) -> value of a lesson's own dial (image, λ, axis, …)
+LESSON_RUNS = "dlxai.lessons.runs"  # lesson -> list of dlxai.lessons.history.Run, the class's run history
+LESSON_RESULTS = "dlxai.lessons.results"  # (lesson, name) -> the last result a step of the lesson shows
+LESSON_HANDOUTS = "dlxai.lessons.handouts"  # lesson -> (what it was made from, PDF bytes)
+
 # --- uploads ---------------------------------------------------------------------------------
 PARSED = "dlxai.upload.parsed"  # slot ("data", "test", "predictions") -> (file key, ParsedTable) of its last file
 PREDICTIONS = "dlxai.predictions"  # PredictionsOnly of the last predictions upload
@@ -221,6 +230,60 @@ def image_models() -> dict:
 
 def set_image_model(kind: str, registry_key: tuple) -> None:
     st.session_state.setdefault(IMAGE_MODELS, {})[kind] = registry_key
+
+
+# --- the bias lab's dials and the lessons --------------------------------------------------------
+def lab_dials() -> dict:
+    """The bias lab's dials as the student last set them (on Home or in a lesson)."""
+    return {**LAB_DEFAULTS, **st.session_state.get(LAB_DIALS, {})}
+
+
+def set_lab_dial(name: str, value) -> None:
+    if name not in LAB_DEFAULTS:
+        raise KeyError(f"Unknown bias lab dial {name!r}; use one of {list(LAB_DEFAULTS)}.")
+    st.session_state[LAB_DIALS] = {**lab_dials(), name: value}
+
+
+def lesson_step(lesson: str) -> int:
+    return int(st.session_state.get(LESSON_STEPS, {}).get(lesson, 0))
+
+
+def set_lesson_step(lesson: str, index: int) -> None:
+    st.session_state.setdefault(LESSON_STEPS, {})[lesson] = int(index)
+
+
+def lesson_value(lesson: str, name: str, default=None):
+    return st.session_state.get(LESSON_VALUES, {}).get((lesson, name), default)
+
+
+def set_lesson_value(lesson: str, name: str, value) -> None:
+    st.session_state.setdefault(LESSON_VALUES, {})[(lesson, name)] = value
+
+
+def lesson_runs(lesson: str) -> list:
+    return list(st.session_state.get(LESSON_RUNS, {}).get(lesson, []))
+
+
+def set_lesson_runs(lesson: str, runs: list) -> None:
+    st.session_state.setdefault(LESSON_RUNS, {})[lesson] = list(runs)
+
+
+def lesson_result(lesson: str, name: str):
+    return st.session_state.get(LESSON_RESULTS, {}).get((lesson, name))
+
+
+def set_lesson_result(lesson: str, name: str, result) -> None:
+    st.session_state.setdefault(LESSON_RESULTS, {})[(lesson, name)] = result
+
+
+def lesson_handout(lesson: str, made_from) -> bytes | None:
+    """The handout last made for ``lesson``, if it was made from the same runs and options (``made_from``)."""
+    saved = st.session_state.get(LESSON_HANDOUTS, {}).get(lesson)
+    return saved[1] if saved is not None and saved[0] == made_from else None
+
+
+def set_lesson_handout(lesson: str, made_from, pdf: bytes) -> None:
+    st.session_state.setdefault(LESSON_HANDOUTS, {})[lesson] = (made_from, pdf)
 
 
 # --- uploads ---------------------------------------------------------------------------------

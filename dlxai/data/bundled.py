@@ -38,6 +38,7 @@ GERMAN_COLUMNS = [
     "installment_plans", "housing", "existing_credits", "job", "people_liable", "telephone",
     "foreign_worker", "credit",
 ]
+DESERVED = "deserved"  # the bias lab's column of what each person deserved (before label bias)
 GERMAN_NUMERIC = (
     "duration", "credit_amount", "installment_rate", "residence_since", "age", "existing_credits", "people_liable",
 )
@@ -123,6 +124,10 @@ def make_bias_lab(
       (historical label bias), so a model that learns from the labels learns the bias;
     - ``proxy_strength`` (0..1): how strongly the ``neighbourhood`` feature reveals the group, so the
       model can discriminate even when the group itself is not a feature (``include_group=False``).
+
+    The frame keeps what each person deserved in the column :data:`DESERVED` (same labels as the target),
+    so a model can be judged against the truth as well as against the recorded, biased labels.  It is in
+    the schema's ``ignore``: never a feature, so no model trains on it.
     """
     for pname, v in (("label_bias", label_bias), ("proxy_strength", proxy_strength)):
         if not 0.0 <= float(v) <= 1.0:
@@ -156,11 +161,13 @@ def make_bias_lab(
         "income": income, "debt_ratio": debt_ratio, "years_employed": years_employed,
         "late_payments": late_payments, "savings": savings, "neighbourhood": area, "group": group,
         "decision": np.where(approved, "approved", "rejected"),
+        DESERVED: np.where(deserved, "approved", "rejected"),
     })
     categorical = ("savings", "neighbourhood") + (("group",) if include_group else ())
     schema = Schema(
         target="decision", positive_label="approved", sensitive=("group",),
         numeric=("income", "debt_ratio", "years_employed", "late_payments"), categorical=categorical,
+        ignore=(DESERVED,),
     )
     return make_dataset(
         "bias_lab", df, schema, test_size=0.3, seed=seed,

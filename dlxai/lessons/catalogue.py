@@ -1,0 +1,365 @@
+"""The five classroom lessons, as data: what to do, what to look at, the question, and the reveal.
+
+The numbers quoted in the reveals are those of the dashboard's own runs (seed 0, the small models of
+:mod:`dlxai.lessons.lab` and :mod:`dlxai.lessons.digits`).  ``tests/app/test_lessons.py`` checks on every walk that
+the runs still say what the reveals claim (the digits lesson's claims on its CNN: ``tests/unit/lessons``).
+"""
+
+from __future__ import annotations
+
+from dlxai.lessons.lesson import Lesson, Step
+
+LAB_INTRO = (
+    "**The bias lab** makes up 6,000 loan applicants. Each has an income, a debt ratio, years employed, late "
+    "payments, savings and a neighbourhood, and belongs to **group A** (about 65 in 100) or **group B** (about 35 "
+    "in 100). Qualifications are drawn the same way for both groups, so **in truth B deserves approval exactly as "
+    "often as A**. The lab keeps that truth, the *deserved* label, next to the *recorded* decision a biased history "
+    "made.\n\n"
+    "**The dials.** *Label bias*: the share of B's deserved approvals that history recorded as rejections. "
+    "*Proxy strength*: how strongly an applicant's neighbourhood gives their group away. *Group is a model input*: "
+    "whether the model is shown the group column at all.\n\n"
+    "**The model** is a small neural network trained on the recorded decisions, as a bank would train one on its "
+    "past decisions. It approves an applicant when its score is at least 0.5."
+)
+
+BIAS_IN_BIAS_OUT = Lesson(
+    key="bias_in_bias_out",
+    title="Bias in, bias out",
+    summary="Turn up the bias in the historical records and watch the model learn it — and watch the usual "
+            "yardsticks, graded on the same records, fail to notice.",
+    minutes=15,
+    data="bias_lab",
+    intro=LAB_INTRO + "\n\nIn this lesson the model **does** see the group, as many old scoring systems did.",
+    words=("groups", "deserved", "recorded", "label_bias", "selection_rate", "accuracy", "tpr", "fpr",
+           "demographic_parity_difference", "equalized_odds_difference"),
+    history=("accuracy_recorded", "accuracy_deserved", "dp", "eo_recorded", "eo_deserved"),
+    steps=(
+        Step(
+            key="no_bias", title="Fair records",
+            do="Set **label bias** to 0 (keep proxy strength 0.5 and *Group is a model input* on) and press **Run**.",
+            look="The selection rates of A and B, and the two gaps: demographic parity (DP) and equalized odds (EO).",
+            question="Does the model approve group B as often as group A? Is it right as often for both groups?",
+            reveal="Yes, almost exactly: both groups are approved about as often (DP about 0.02) and the model is "
+                   "right about as often for both (EO about 0.01, accuracy about 0.90). With fair records there is "
+                   "nothing unfair to learn. The small gaps that remain are chance: their 95% intervals reach down "
+                   "to almost zero.",
+            action="lab", set={"label_bias": 0.0, "proxy_strength": 0.5, "include_group": True}, press="Run",
+            show=("metrics", "rates"),
+        ),
+        Step(
+            key="half", title="Half of B's approvals go missing",
+            do="Turn **label bias** to 0.5 and press **Run**.",
+            look="Group B's selection rate, and the accuracy. Then the run history below: your two runs side by "
+                 "side.",
+            question="The model now approves far fewer B applicants. Its accuracy barely moved. Is it still a good "
+                     "model?",
+            reveal="B's selection rate falls to about half of A's (DP about 0.30) although B is exactly as "
+                   "qualified. The model learned the bias: from the records, 'group B' looks like a reason to "
+                   "reject. Yet accuracy stays high (about 0.85), because accuracy is graded on the same biased "
+                   "records: every deserving B applicant the model rejects is recorded as rejected, so the model "
+                   "counts as *right*. A biased model can look like a good model.",
+            action="lab", set={"label_bias": 0.5, "proxy_strength": 0.5, "include_group": True}, press="Run",
+            show=("metrics", "rates", "history"),
+        ),
+        Step(
+            key="judge", title="Judge against what people deserved",
+            do="Switch **Judge the model against** to *deserved labels*.",
+            look="Group B's accuracy and false positive rate, in the two columns side by side.",
+            question="Which column would a bank's auditor see? Which one would applicant B care about?",
+            reveal="Against the recorded labels, B's accuracy is about 0.76; against the deserved labels about 0.69. "
+                   "Worse, the recorded labels say the model wrongly *approves* some B applicants (false positive "
+                   "rate about 0.14): those are deserving applicants the records turned down, and the model "
+                   "approved them rightly. Against the deserved labels B's false positive rate is 0. An auditor with "
+                   "only the records would conclude the model is, if anything, too generous to B — the opposite of "
+                   "the truth. Only DP, which uses no labels, reads the same in both columns.",
+            action="judge", set={"judge": "deserved labels"}, show=("judged",),
+        ),
+        Step(
+            key="ninety", title="Nine in ten go missing",
+            do="Turn **label bias** to 0.9 and press **Run**.",
+            look="The run history: accuracy on the recorded labels against accuracy on the deserved labels, run by "
+                 "run.",
+            question="The bias got worse. Did the model's accuracy on the recorded labels go down or up? Why?",
+            reveal="Up: about 0.89, higher than at 0.5, and the same for A and B. Nearly every B applicant is now "
+                   "*recorded* as rejected, so rejecting all of B is 'right' almost every time. Against the deserved "
+                   "labels, B's accuracy is about 0.53 — a coin toss — and overall accuracy falls run after run "
+                   "(0.90, 0.83, 0.77). **The more biased the records, the better a model that copies them "
+                   "looks.** Measure against the truth where you can; where you cannot, look at DP, which needs no "
+                   "labels, and ask how the labels were made.",
+            action="lab", set={"label_bias": 0.9, "proxy_strength": 0.5, "include_group": True}, press="Run",
+            show=("judged", "history"),
+        ),
+    ),
+)
+
+BLINDNESS = Lesson(
+    key="blindness",
+    title="Blindness is not fairness",
+    summary="Take the group away from the model. Does the bias go with it? Find the proxy that carries it back in.",
+    minutes=15,
+    data="bias_lab",
+    intro=LAB_INTRO + "\n\nThe records here are biased (label bias 0.6) and the neighbourhood is a strong proxy "
+                      "(0.9). The question is whether hiding the group from the model is enough.",
+    words=("groups", "group_input", "proxy", "proxy_strength", "label_bias", "demographic_parity_difference",
+           "equalized_odds_difference", "attribution_share", "association"),
+    history=("dp", "eo_recorded", "eo_deserved", "share_group", "share_proxy"),
+    steps=(
+        Step(
+            key="sees_group", title="The model sees the group",
+            do="Set **label bias** 0.6, **proxy strength** 0.9, switch **Group is a model input** on, and press "
+               "**Run**.",
+            look="DP, and the bar chart of where the model's reasoning rests: the share of attribution on `group` "
+                 "and on `neighbourhood`.",
+            question="How much of the model's reasoning rests on the group itself?",
+            reveal="A clear share (about 16%) rests on `group`, and B is approved far less often than A (DP about "
+                   "0.42). The model uses the group directly — a rule like this would be illegal in many countries.",
+            action="lab", set={"label_bias": 0.6, "proxy_strength": 0.9, "include_group": True}, press="Run",
+            show=("metrics", "shares"),
+        ),
+        Step(
+            key="hide_group", title="Hide the group",
+            do="Switch **Group is a model input** off and press **Run**.",
+            look="DP now, and the share of attribution on `neighbourhood` compared with the last run (the run history "
+                 "below).",
+            question="The model can no longer see anyone's group. Why are B applicants still approved much less "
+                     "often?",
+            reveal="The share on `group` is 0 — the model cannot see it — but DP only falls to about 0.26, far from "
+                   "0. The share on `neighbourhood` nearly doubles (from about 10% to about 19%): where the group was "
+                   "taken away, the neighbourhood stands in for it, because in this lab it tells the group 9 times "
+                   "in 10. Deleting a column deletes the word, not the information.",
+            action="lab", set={"label_bias": 0.6, "proxy_strength": 0.9, "include_group": False}, press="Run",
+            show=("metrics", "shares", "history"),
+        ),
+        Step(
+            key="detector", title="Find the proxy",
+            do="Press **Run the proxy detector**.",
+            look="The association of each feature with the group, and the dashed line at 0.3.",
+            question="Which feature gives the group away? Could you have found it without knowing how the lab was "
+                     "made?",
+            reveal="`neighbourhood` stands far above the line (about 0.89); every other feature stays near 0. The "
+                   "detector only needs the data and the group column — no model — so an auditor can run it before "
+                   "any model is trained. Combined with the attribution shares of the last step it says *where* the "
+                   "group gets back in.",
+            action="proxy", press="Run the proxy detector", show=("association",),
+        ),
+        Step(
+            key="no_proxy", title="Break the proxy",
+            do="Turn **proxy strength** to 0 and press **Run**.",
+            look="DP, and the two EO numbers: against the recorded and against the deserved labels.",
+            question="Now the model cannot guess anyone's group. Is it fair? And what does the audit on the recorded "
+                     "labels say?",
+            reveal="DP falls to about 0.03: with no way to tell the groups apart, the model treats them alike, and "
+                   "against the deserved labels its errors are similar too (EO about 0.08). But graded on the "
+                   "recorded labels, EO is about 0.26: every deserving B applicant the model approves counts as a "
+                   "'false positive'. **An audit on biased labels can flag a fair model as unfair**, just as it "
+                   "can pass an unfair one. Blindness worked here only because the proxy was broken — in real data "
+                   "you cannot turn that dial.",
+            action="lab", set={"label_bias": 0.6, "proxy_strength": 0.0, "include_group": False}, press="Run",
+            show=("metrics", "judged", "history"),
+        ),
+    ),
+)
+
+TRUST = Lesson(
+    key="trust_explanations",
+    title="Which explanation can you trust?",
+    summary="Three explanation methods on handwritten digits draw three different pictures. Two checks decide which "
+            "picture shows the model, and which only the image.",
+    minutes=20,
+    data="digits",
+    intro="**The data**: 1,797 handwritten digits from scikit-learn, 8×8 pixels each. **The models**: a small "
+          "convolutional network (CNN) and a small vision transformer (ViT), both trained here in seconds. **The "
+          "methods**: integrated gradients (IG) on both, LRP on the CNN, attention rollout on the ViT. Each draws a "
+          "heatmap of the pixels that mattered. They will not agree — the checks decide whom to believe.",
+    words=("heatmap", "integrated_gradients", "lrp", "attention_rollout", "randomisation_check", "deletion_curve"),
+    history=("rho", "deletion_auc", "random_deletion_auc"),
+    steps=(
+        Step(
+            key="cnn", title="The CNN's heatmaps",
+            do="Press **Train the CNN**. Then try a few test images with the **Test image** dial.",
+            look="The IG map and the LRP map of the same digit, side by side.",
+            question="Do the two methods point at the same pixels? Which map looks more like the digit itself?",
+            reveal="They differ a lot. IG marks a few pixels of the stroke, some red, some blue, and leaves the "
+                   "blank background white: IG multiplies by each pixel's value, so a blank pixel always gets exactly "
+                   "0. LRP (with the 'flat' rule at the first layer, used here) paints a smooth red blob over the "
+                   "middle of the image, background included: it shares relevance over whole patches of pixels. Which "
+                   "is right? How a map looks is no evidence: a map that merely copied the input would look like the "
+                   "digit too. We need checks.",
+            action="cnn", set={"image": 0}, press="Train the CNN", show=("heatmaps",),
+        ),
+        Step(
+            key="vit", title="The ViT's heatmaps",
+            do="Press **Train the ViT**.",
+            look="The IG map and the attention-rollout map of the ViT, for the same test image.",
+            question="Does the transformer's attention point where IG points?",
+            reveal="Hardly. Attention rollout works on 2×2 patches, so its map is blocky; it has no blue, and it often "
+                   "lights up empty patches. It shows where the model *looked*, not which pixels pushed its answer up "
+                   "or down. IG again marks a few stroke pixels and leaves the background at 0. Three methods, three "
+                   "pictures.",
+            action="vit", press="Train the ViT", show=("heatmaps",),
+        ),
+        Step(
+            key="randomise", title="Scramble the models",
+            do="Press **Scramble the models**: each model's layers are replaced by random ones, top first, and every "
+               "method explains again.",
+            look="How far each line falls as more layers are scrambled, and whether it ends below the dashed line.",
+            question="If a map barely changes when the model is replaced by random numbers, what is it showing?",
+            reveal="IG hardly changes (ρ stays around 0.9 for both models): because it multiplies by the pixel values, "
+                   "every blank pixel gets 0 whatever the weights, so much of its ranking is fixed by the image alone. "
+                   "It **fails** the randomisation check. LRP on the CNN falls "
+                   "to about 0.3 and attention rollout on the ViT to about 0.15: both **pass** — they depend on what "
+                   "the network learned. A map that survives scrambling is a picture of the input, not of the model.",
+            action="randomise", press="Scramble the models", show=("randomisation",),
+        ),
+        Step(
+            key="delete", title="Delete the important pixels",
+            do="Press **Delete pixels**: each method's most important pixels are blanked first, and the models' "
+               "confidence is measured as more go.",
+            look="Which lines fall fastest, compared with the grey random order, and the table of both checks.",
+            question="IG failed the randomisation check. Is it useless?",
+            reveal="No: IG's curves fall fastest (deletion area about 0.06 on the CNN, against about 0.46 for random "
+                   "pixels) — it does find pixels the models need, partly because blanking ink always hurts. LRP falls "
+                   "more slowly (about 0.28) but far faster than random. Attention rollout is no better than random "
+                   "(about 0.33 against 0.28): where the ViT *looked* is not what its answer rests on. So IG fails one "
+                   "check, attention the other; only LRP passes both here. Trust a method for the question its check "
+                   "answers, report both checks, and never trust a heatmap because it looks like the digit.",
+            action="delete", press="Delete pixels", show=("deletion", "checks"),
+        ),
+    ),
+)
+
+PRICE = Lesson(
+    key="price_of_fairness",
+    title="The price of fairness",
+    summary="Make a model on real census data fairer in two different ways and see what each costs in accuracy — "
+            "and what it does to the other fairness measure.",
+    minutes=20,
+    data="adult",
+    intro="**The data**: UCI Adult, 48,842 people from the 1994 US census; the task is to predict whether someone "
+          "earns more than $50K a year. **The groups**: women and men (the `sex` column). Women are far less often "
+          "above $50K in these records, and a model learns that. **The model**: a small neural network, trained here. "
+          "**Mitigation** changes the model so a chosen fairness gap closes; every change has a price.",
+    words=("selection_rate", "tpr", "fpr", "demographic_parity_difference", "equalized_odds_difference",
+           "threshold_optimizer", "penalised_training", "front"),
+    history=("accuracy", "dp", "eo"),
+    steps=(
+        Step(
+            key="baseline", title="The model as trained",
+            do="Press **Train the model**.",
+            look="Accuracy, DP and EO, and the selection rates of women and men.",
+            question="How much more often does the model select men than women? Is the model equally right for "
+                     "both?",
+            reveal="Men are selected about three times as often as women (0.25 against 0.08: DP about 0.17), and the "
+                   "error rates differ a little (EO about 0.07). The census records show the same gap: the model "
+                   "learned it from them.",
+            action="baseline", press="Train the model", show=("metrics", "rates"),
+        ),
+        Step(
+            key="parity", title="Equal selection rates",
+            do="Press **Equalise selection rates** (a threshold optimizer for demographic parity).",
+            look="The before/after table: accuracy, DP and EO.",
+            question="DP closed. What happened to accuracy, and to EO?",
+            reveal="DP drops to nearly 0 and accuracy falls by about 2 points. But EO *grows*, from about 0.07 to "
+                   "about 0.3: to select women as often as men, the model now approves women it judged unlikely to "
+                   "earn over $50K and rejects men it judged likely to, so the groups' error rates move far apart. "
+                   "Closing one gap can open another.",
+            action="mitigate", press="Equalise selection rates", show=("before_after", "history"),
+        ),
+        Step(
+            key="odds", title="Equal error rates",
+            do="Press **Equalise error rates** (a threshold optimizer for equalized odds).",
+            look="The before/after table again, and both runs in the history.",
+            question="Now EO closed. What happened to DP this time?",
+            reveal="EO falls close to 0 at a similar price in accuracy (about 2 points), but DP only halves (about "
+                   "0.08). When the groups' base rates differ (fewer women earn over $50K in these records), equal "
+                   "error rates and equal selection rates cannot both hold. You must choose which fairness you mean — "
+                   "a question of values that no algorithm answers.",
+            action="mitigate", press="Equalise error rates", show=("before_after", "history"),
+        ),
+        Step(
+            key="penalty", title="Pay for fairness during training",
+            do="Set the **penalty weight λ** (try 5) and press **Retrain with a fairness penalty**. Try another λ and "
+               "press again.",
+            look="Each retrained model's accuracy and DP in the run history.",
+            question="What does a larger λ buy, and what does it cost?",
+            reveal="At λ = 5, DP falls to about 0.03 and accuracy by about 4 points — a higher price than the "
+                   "threshold optimizer's, partly because this retraining is short (3 epochs). A larger λ pushes DP "
+                   "further down and accuracy with it; a small λ changes little. Unlike the threshold optimizer, the "
+                   "retrained model keeps one rule for everyone: no separate threshold per group.",
+            action="penalty", set={"penalty": 5.0}, press="Retrain with a fairness penalty", show=("before_after",
+                                                                                                     "history"),
+        ),
+        Step(
+            key="front", title="Choose a point on the front",
+            do="Switch **Fairness gap** between DP and EO.",
+            look="Each model as a dot: accuracy up, the gap across.",
+            question="Which model would you deploy? Who should decide — you, the bank, the applicants, a regulator?",
+            reveal="No dot is best on every count: the fairest models are a little less accurate, and a model fair on "
+                   "DP is not fair on EO. The front shows the choices and their prices; choosing among them is a "
+                   "decision about values, to be made in the open and written down, not left to a default.",
+            action="front", set={"axis": "EO"}, show=("front",),
+        ),
+    ),
+)
+
+RECOURSE = Lesson(
+    key="what_would_it_take",
+    title="What would it take?",
+    summary="A rejected applicant asks what they would have to change to be approved. Compare the answers for the "
+            "two groups.",
+    minutes=15,
+    data="bias_lab",
+    intro=LAB_INTRO + "\n\nHere the records are biased (label bias 0.6), the model does not see the group, and the "
+                      "neighbourhood is a strong proxy (0.9) — the situation of the lesson *Blindness is not "
+                      "fairness*.",
+    words=("groups", "deserved", "label_bias", "counterfactual", "recourse_burden"),
+    history=("burden_A", "burden_B", "burden_gap"),
+    steps=(
+        Step(
+            key="applicant", title="Meet a rejected applicant",
+            do="Press **Run**. An applicant is picked for you; try others with the **Applicant** dial.",
+            look="The applicant's data, what history recorded and what they deserved.",
+            question="The model rejects this applicant. Did they deserve it?",
+            reveal="The list holds group-B applicants the model rejects although they *deserved* approval: victims of "
+                   "the biased records. Nothing in their data is worse than that of many approved A applicants; the "
+                   "model learned that people like them — from their neighbourhood — were rejected before.",
+            action="applicant", set={"label_bias": 0.6, "proxy_strength": 0.9, "include_group": False}, press="Run",
+            show=("applicant",),
+        ),
+        Step(
+            key="counterfactuals", title="What would it take?",
+            do="Press **What would it take?**",
+            look="The highlighted changes in each row, and the new score (`proba`).",
+            question="Are these changes the applicant could really make? Should they have to?",
+            reveal="For many of these applicants the cheapest change is to **move**: the same person in another "
+                   "neighbourhood (say west instead of north) is approved, while the other ways need far less debt or "
+                   "several times the income. From the biased records the model learned that these neighbourhoods "
+                   "mean group B, and group B meant 'rejected'. Moving house is not a fair price for a loan — and "
+                   "this applicant deserved approval as they are.",
+            action="counterfactuals", press="What would it take?", show=("counterfactuals",),
+        ),
+        Step(
+            key="burden", title="Who has to change more?",
+            do="Press **Compare the groups** (counterfactuals for up to 120 rejected applicants).",
+            look="The recourse burden of A and B: the average cost of the cheapest way to approval.",
+            question="Which group has to change more to be approved? Why?",
+            reveal="Group B's burden is higher: rejected B applicants are, on average, *closer to deserving* (many "
+                   "deserved approval) yet must move further, because the model holds their neighbourhood against "
+                   "them. Unequal burden is unfairness that approval rates alone do not show.",
+            action="burden", press="Compare the groups", show=("burden", "history"),
+        ),
+        Step(
+            key="fair_records", title="With fair records",
+            do="Turn **label bias** to 0 and press **Run and compare**.",
+            look="The burden of both groups now, and both settings in the run history.",
+            question="What happened to the gap in burden?",
+            reveal="The gap shrinks to about nothing: with fair records the model has no reason to hold the "
+                   "neighbourhood against anyone, so both groups need similar changes. The extra burden in the last "
+                   "step came from the biased records, not from the applicants.",
+            action="burden_run", set={"label_bias": 0.0, "proxy_strength": 0.9, "include_group": False},
+            press="Run and compare", show=("burden", "history"),
+        ),
+    ),
+)
+
+LESSONS = {lesson.key: lesson for lesson in (BIAS_IN_BIAS_OUT, BLINDNESS, TRUST, PRICE, RECOURSE)}

@@ -1,0 +1,123 @@
+"""The lessons' own short definitions, in plain words, and a "how to read this" for every chart they draw.
+
+Metric words use the engine's metric keys (``tpr``, ``demographic_parity_difference``, …) so that a shared
+glossary can later replace these entries one for one.  Each entry is ``(name, meaning)``.
+"""
+
+from __future__ import annotations
+
+WORDS: dict[str, tuple[str, str]] = {
+    # --- the bias lab ---
+    "groups": ("Groups A and B", "Two made-up groups of loan applicants. A is the larger one (about 65 in 100), B the "
+               "smaller (about 35 in 100). Their qualifications are drawn the same way: in truth, B deserves "
+               "approval exactly as often as A."),
+    "deserved": ("Deserved label", "What an applicant should have got, from their qualifications alone (income, debt, "
+                 "late payments, savings, years employed). Only a lab knows it; real data never does."),
+    "recorded": ("Recorded label", "What the historical decision says (the `decision` column). The model learns from "
+                 "these labels and is normally graded on them too."),
+    "label_bias": ("Label bias (dial)", "The share of group B's deserved approvals that history recorded as "
+                   "rejections. 0: the records are fair. 0.9: nine in ten deserving B applicants are on record as "
+                   "rejected — in the training rows and in the test rows alike."),
+    "proxy": ("Proxy", "A feature that gives the group away without naming it. In the lab it is `neighbourhood`: "
+              "B applicants mostly live north or south, A applicants east, west or centre."),
+    "proxy_strength": ("Proxy strength (dial)", "How often an applicant's neighbourhood is chosen by their group "
+                       "(otherwise at random). 0: the neighbourhood says nothing about the group; 1: it tells the "
+                       "group almost for sure."),
+    "group_input": ("\"Group is a model input\" (switch)", "Whether the model is shown the `group` column. Off: the "
+                    "model is blind to the group — but not to a proxy."),
+    # --- metrics ---
+    "selection_rate": ("Selection rate", "The share of a group the model approves. It needs no labels."),
+    "accuracy": ("Accuracy", "The share of decisions that agree with the labels. Which labels matters: against "
+                 "biased labels, copying the bias counts as being right."),
+    "tpr": ("True positive rate (TPR)", "Of the people who should be approved according to the labels used, the "
+            "share the model approves."),
+    "fpr": ("False positive rate (FPR)", "Of the people who should be rejected according to the labels used, the "
+            "share the model approves anyway."),
+    "demographic_parity_difference": ("Demographic parity difference (DP)", "The gap between the groups' selection "
+                                      "rates. 0: both groups are approved equally often. It uses no labels, so "
+                                      "biased labels cannot hide anything from it."),
+    "equalized_odds_difference": ("Equalized odds difference (EO)", "The larger of two gaps between the groups: in "
+                                  "true positive rates and in false positive rates. 0: the model errs alike for "
+                                  "both groups. It needs labels, so it inherits their bias."),
+    "attribution_share": ("Share of attribution", "How much of the model's reasoning rests on one input: that input's "
+                          "average effect on the score (integrated gradients), as a share of all inputs' effects."),
+    "association": ("Association (proxy detector)", "How well a feature predicts the group: Cramér's V for a "
+                    "category, the correlation ratio η for a number. 0: says nothing about the group; 1: gives it "
+                    "away. Above 0.3 the dashboard calls it a likely proxy."),
+    # --- explanations ---
+    "heatmap": ("Heatmap", "A picture of an explanation: one square per pixel, red where the pixel pushed the "
+                "model towards its answer, blue where it pushed against it."),
+    "integrated_gradients": ("Integrated gradients (IG)", "Fades the image in from black and adds up how much each "
+                             "pixel moved the score on the way. Its parts add up to the score's change."),
+    "lrp": ("Layer-wise relevance propagation (LRP)", "Passes the score backwards through the network, layer by "
+            "layer, sharing it out among the inputs by fixed rules."),
+    "attention_rollout": ("Attention rollout", "For a transformer (the ViT): follows how much each image patch was "
+                          "attended to, through all layers. It shows where the model looked, not what it concluded."),
+    "randomisation_check": ("Randomisation check", "Scramble the model's learned weights, layer by layer from the "
+                            "top, and explain again. A trustworthy explanation changes (low rank correlation ρ); one "
+                            "that stays the same was showing the input, not the model."),
+    "deletion_curve": ("Deletion curve", "Blank out the pixels an explanation calls most important first and watch the "
+                       "model's confidence. A faithful explanation makes it fall fast (a small area under the curve), "
+                       "much faster than blanking pixels in random order."),
+    # --- mitigation ---
+    "threshold_optimizer": ("Threshold optimizer", "Keeps the trained model but picks a separate approval threshold "
+                            "for each group, so a chosen fairness gap closes. It must know each person's group when "
+                            "deciding."),
+    "penalised_training": ("Fairness-penalised training", "Retrains the network with an extra cost for a fairness gap; "
+                           "the penalty weight λ sets how much fairness matters against accuracy."),
+    "front": ("Accuracy–fairness front", "Every model you tried as one dot: accuracy up, fairness gap across. Dots "
+              "towards the top left are better on both; a dot no other dot beats on both counts is on the front."),
+    # --- recourse ---
+    "counterfactual": ("Counterfactual", "The smallest change to an applicant's data that would flip the model's "
+                       "decision: \"had your income been $4,000 higher, you would have been approved\"."),
+    "recourse_burden": ("Recourse burden", "How much a group's rejected applicants would have to change, on average, "
+                        "to be approved. Cost: numeric changes measured in typical spreads (MADs) plus one per changed "
+                        "category."),
+}
+
+HOW_TO_READ: dict[str, str] = {
+    "metrics": "Each number is measured on the test rows the model never saw. Differences (DP, EO) are 0 when the "
+               "groups are treated alike; a bigger number is a bigger gap.",
+    "rates": "One cluster of bars per group, one colour per measure. Compare the same colour across the groups: equal "
+             "heights mean equal treatment on that measure. The thin lines on top are 95% intervals: when two groups' "
+             "lines overlap, the gap could be chance.",
+    "judged": "The same decisions, graded twice: the *recorded labels* columns grade them against history's records "
+              "(all an auditor normally has), the *deserved labels* columns against what each applicant deserved "
+              "(what only the lab knows). Where the two disagree, the records mislead about the model.",
+    "judged_bars": "Each group has two bars per measure: light for the recorded labels, dark for the deserved labels. "
+                   "Compare the two bars of group B: the gap between them is what the biased records hide.",
+    "history": "One group of bars per run, left to right in the order you ran them. Follow one colour across the runs "
+               "to see what your dial did to that measure.",
+    "shares": "One bar per input: how much of the model's reasoning rests on it (shares add up to 100%). Red bars are "
+              "the group and its proxy, `neighbourhood`.",
+    "association": "One bar per feature: how well it predicts the group on its own (0 to 1). The dashed line at 0.3 "
+                   "is where the detector calls a feature a likely proxy.",
+    "heatmaps": "The digit itself on the left, then one map per explanation method. Red: the pixel pushed the score "
+                "of the predicted digit up. Blue: down. White: no effect. Attention rollout has no sign: its red "
+                "only means 'looked at'. Compare where the colour sits, not how strong it is — each map has its own "
+                "scale.",
+    "randomisation": "One line per method. Left to right, more of the model's layers are replaced by random ones (top "
+                     "layers first). Up the side: how similar the explanation stays to the trained model's (rank "
+                     "correlation ρ, 1 = identical). A trustworthy method drops below the dashed line at 0.5.",
+    "deletion": "One line per method, and a grey dashed one for deleting pixels in random order. Left to right, more "
+                "pixels are blanked, most important first. Up the side: the model's confidence in its answer. The "
+                "faster a line falls, the better that method found the pixels the model needs.",
+    "checks": "One row per model and method: the randomisation check (ρ after scrambling every layer; below 0.5 "
+              "passes) and the deletion area (smaller is better; compare it with the random order's).",
+    "before_after": "One row per model: accuracy and the two fairness gaps (DP, EO) on the test rows, with 95% "
+                    "intervals. The first row is the model before mitigation.",
+    "front": "One dot per model you tried. Up is more accurate; left is fairer on the chosen gap. The lines through a "
+             "dot are 95% intervals: dots whose lines overlap may not really differ.",
+    "counterfactuals": "The first row is the applicant as they are; each further row is one way to be approved. "
+                       "Highlighted cells are the changes. `proba` is the model's approval score after the change "
+                       "(approved from 0.5).",
+    "burden": "One bar per group: the average cost of the cheapest change that gets a rejected applicant approved. "
+              "The thin lines are 95% intervals. A taller bar: that group has to change more to be approved.",
+    "applicant": "The applicant's data as the model sees it, with the label history recorded and the label they "
+                 "deserved.",
+}
+
+
+def word(key: str) -> tuple[str, str]:
+    """``(name, meaning)`` of a lesson word."""
+    return WORDS[key]
