@@ -433,14 +433,10 @@ PENALTY_EPOCHS = 3
 
 
 def mitigate(model, dataset, method: str, constraint: str, **kwargs):
-    """The lessons' one call into mitigation: ``dlxai.mitigate`` with the model and the dataset.
-
-    The public verb's argument order becomes (model, dataset, ...) when the mitigation package lands; this is
-    the one place to flip it.
-    """
+    """The lessons' one call into mitigation: ``dlxai.mitigate(model, dataset, ...)``."""
     import dlxai
 
-    return dlxai.mitigate(dataset, model, method, constraint, **kwargs)
+    return dlxai.mitigate(model, dataset, method, constraint, **kwargs)
 
 
 def mitigation_values(result) -> dict:
