@@ -10,7 +10,7 @@ pytestmark = pytest.mark.e2e
 
 
 def test_train_then_fairness_in_a_real_browser(page, tmp_path):
-    page.get_by_role("link", name="Data & model").click()
+    page.get_by_role("link", name="Data & model", exact=True).click()
     page.get_by_text("Training rows").first.wait_for()
     epochs = page.get_by_label("Max epochs (MLP)")
     epochs.fill("3")
@@ -19,7 +19,7 @@ def test_train_then_fairness_in_a_real_browser(page, tmp_path):
     page.get_by_text(re.compile(r"Trained .*PyTorch MLP on adult")).wait_for(timeout=180_000)
     page.get_by_text("ROC AUC").first.wait_for()
 
-    page.get_by_role("link", name="Fairness").click()
+    page.get_by_role("link", name="Fairness", exact=True).click()
     label = page.get_by_text("Demographic parity difference").first
     label.wait_for(timeout=120_000)
     page.get_by_text("Four-fifths rule violated").wait_for()
@@ -34,7 +34,7 @@ def test_train_then_fairness_in_a_real_browser(page, tmp_path):
 
 def test_explanations_reach_a_heatmap_in_a_real_browser(page):
     """Images page: train the small CNN on the bundled digits, then IG and LRP heatmaps draw side by side."""
-    page.get_by_role("link", name="Images").click()
+    page.get_by_role("link", name="Images", exact=True).click()
     page.get_by_text("1 · Train the models").wait_for()
     epochs = page.get_by_label("Epochs").first
     epochs.fill("3")

@@ -24,7 +24,7 @@ def test_upload_a_csv_in_a_real_browser(page, tmp_path):
     path = tmp_path / "loans.csv"
     path.write_bytes(df.to_csv(index=False, sep=";").encode("latin-1"))  # not UTF-8, not commas
 
-    page.get_by_role("link", name="Upload").click()
+    page.get_by_role("link", name="Upload", exact=True).click()
     page.get_by_text("Upload your data and model").first.wait_for()
     wait_idle(page)
     page.locator('[data-testid="stFileUploader"] input[type="file"]').first.set_input_files(str(path))
@@ -37,7 +37,7 @@ def test_upload_a_csv_in_a_real_browser(page, tmp_path):
     page.get_by_text(re.compile(r"loans\.csv is active: 280 training and 120 test rows")).wait_for()
     # every other page now works on the uploaded data (the sidebar is drawn before the page, so look after a move)
     wait_idle(page)
-    page.get_by_role("link", name="Data & model").click()
+    page.get_by_role("link", name="Data & model", exact=True).click()
     page.get_by_text("Uploaded file loans.csv").first.wait_for()
     page.get_by_text(re.compile(r"loans\.csv · 280 train / 120 test rows")).first.wait_for()
     page.screenshot(path=str(tmp_path / "upload.png"), full_page=True)
