@@ -94,6 +94,8 @@ def prestart() -> threading.Thread:
     """Start the forkserver in the background, so the first job starts quickly; later calls do nothing."""
     from multiprocessing import forkserver
 
+    if os.environ.get(MODE_ENV, "inline") != "process":
+        return threading.Thread()  # inline mode: nothing to start
     with _CTX_LOCK:
         if not _PRESTARTED:
             multiprocessing.get_context("forkserver").set_forkserver_preload(PRELOAD)
@@ -200,6 +202,20 @@ def _kill_all() -> None:
         _kill(proc)
 
 
+# The process mode (a forkserver job per call, killed on Stop) left `streamlit run` unresponsive after a job in the
+# browser tests; until that is understood, jobs run inline on a bounded thread count unless DLXAI_JOBS=process.
+MODE_ENV = "DLXAI_JOBS"
+
+
+def _run_inline(fn, args, kwargs, progress, threads):
+    from dlxai.models.torch_mlp import torch_threads
+
+    if progress is not None:
+        kwargs = {**kwargs, "progress": progress}
+    with torch_threads(1 if threads is None else max(1, int(threads))):
+        return fn(*args, **kwargs)
+
+
 def run(fn, *args, progress: Callable | None = None, label: str = "The job", threads: int | None = None,
         cancel: threading.Event | None = None, **kwargs):
     """``fn(*args, **kwargs)`` in a job process; returns its result or re-raises its exception.
@@ -209,6 +225,8 @@ def run(fn, *args, progress: Callable | None = None, label: str = "The job", thr
     ``cancel``: an event that, once set, kills the job and raises :class:`Cancelled`.  In a Streamlit script,
     Stop or a rerun kills the job and lets Streamlit's signal through.
     """
+    if os.environ.get(MODE_ENV, "inline") != "process":
+        return _run_inline(fn, args, kwargs, progress, threads)
     check = page_check()
     budget = _take_slot(label, check, cancel)
     try:

@@ -13,6 +13,11 @@ from dlxai.errors import UserInputError
 from ui import jobs
 
 
+@pytest.fixture(autouse=True)
+def _process_mode(monkeypatch):
+    monkeypatch.setenv(jobs.MODE_ENV, "process")  # these tests are about the process mode
+
+
 def add(a, b, *, scale=1):
     return (a + b) * scale
 
