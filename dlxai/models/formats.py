@@ -297,6 +297,8 @@ def _load_skops(raw: bytes, name: str, trusted):
 
 def _load_pickle(raw: bytes, name: str):
     """Only reached when the operator opted in (``DLXAI_ALLOW_PICKLE=1``) for single-user local use."""
+    if not pickle_allowed():  # the gate stands here too, so no other caller can reach joblib.load by default
+        raise UserInputError(errors.MODEL_PICKLE_REFUSED.format(name=name))
     import joblib
 
     try:

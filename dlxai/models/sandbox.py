@@ -179,6 +179,8 @@ def _serve(fd: int) -> None:
         if request is None:
             return
         try:
+            # the request comes from the engine over this worker's private pipe (ModelWorker.call), never from an
+            # upload: an uploaded model's bytes arrive inside it as a plain bytes argument, not as a pickle
             _op, fn, args, threads, cpu_s = pickle.loads(request)
         except Exception as exc:  # noqa: BLE001 - e.g. the function's module cannot be imported here
             write_frame(fd, pickle.dumps((*_error_reply(exc), _cpu_used())))
