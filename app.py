@@ -4,8 +4,9 @@ import streamlit as st
 
 st.set_page_config(page_title="dlxai — explainability & fairness audits", page_icon="⚖️", layout="wide")
 
-from ui import state  # noqa: E402
+from ui import jobs, state  # noqa: E402
 from ui.cache import demo_dataset  # noqa: E402
+from ui.upload import prestart_model_worker  # noqa: E402
 from ui.widgets import sidebar_status  # noqa: E402
 
 # every page, in menu order; pages/ is not auto-discovered under st.navigation
@@ -32,12 +33,15 @@ PAGES = {
                 st.Page("pages/lesson_recourse.py", title="What would it take?", icon="5️⃣")],
 }
 
+prestart_model_worker()  # uploaded ONNX/TorchScript models run in sandboxed workers forked from it
 if state.dataset() is None:  # a bundled demo is ready from the first page on
     state.set_dataset(demo_dataset("adult"), "adult")
 
+jobs.prestart()  # the job runner's forkserver imports torch once, in the background
 nav = st.navigation(PAGES, expanded=True)  # every section shown: Lessons must not hide behind 'View more'
-status = st.sidebar.container()
-try:
-    nav.run()
-finally:  # after the page, so a dataset or model it just made active shows; also when the page stops early
-    sidebar_status(status)
+status = st.sidebar.empty()
+# Drawn before the page, because st.stop() in a page ends the run at the next element (a `finally` draws
+# nothing), and again after it, so a dataset or model the page just made active shows.
+sidebar_status(status)
+nav.run()
+sidebar_status(status)

@@ -31,6 +31,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _common import add_load_option, start_load  # noqa: E402
+
 from dlxai.explain.attribution import attribute  # noqa: E402
 
 
@@ -113,7 +115,9 @@ def main() -> None:
     p.add_argument("--background", type=int, default=100)
     p.add_argument("--batch-size", type=int, default=None, help="our points (rows × steps) per forward/backward")
     p.add_argument("--only", choices=["ig", "shap"], default=None)
+    add_load_option(p)
     a = p.parse_args()
+    start_load(a.load)
     cuda = torch.cuda.is_available()
     devices = [torch.device("cpu")] + ([torch.device("cuda")] if cuda else [])
     if a.only in (None, "ig"):

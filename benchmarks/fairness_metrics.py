@@ -9,7 +9,7 @@ import argparse
 
 import numpy as np
 import pandas as pd
-from _common import emit, timed
+from _common import add_load_option, emit, start_load, timed
 
 from dlxai.fairness import audit_fairness
 from tests.fairlearn_reference import fairlearn_metrics
@@ -26,7 +26,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--repeat", type=int, default=3)
+    add_load_option(ap)
     args = ap.parse_args()
+    start_load(args.load)
     rng = np.random.default_rng(0)
     n = args.rows
     sf = pd.Series(rng.choice(["group_a", "group_b", "group_c", "group_d"], n, p=[0.4, 0.3, 0.2, 0.1]), name="g")
@@ -40,7 +42,7 @@ def main() -> None:
     diffs = [np.abs(ours.by_group[m].to_numpy(float) - fl_by.loc[ours.by_group.index, m].to_numpy(float)).max()
              for m in METRICS]
     diffs += [abs(ours.summary[k] - v) for k, v in fl_summary.items()]
-    emit({"rows": n, "ours_s": ours_s, "fairlearn_s": fl_s, "speedup": fl_s / ours_s,
+    emit({"rows": n, "load": args.load, "ours_s": ours_s, "fairlearn_s": fl_s, "speedup": fl_s / ours_s,
           "max_abs_diff": float(max(diffs)), "bootstrap_1000_s": boot_s})
 
 

@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
+from _common import add_load_option, start_load  # noqa: E402
 
 
 class VGGStyle(nn.Module):
@@ -67,7 +68,9 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--width", type=int, default=32)
     ap.add_argument("--device", default="auto")
+    add_load_option(ap)
     args = ap.parse_args()
+    start_load(args.load)
     dev = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
                        ("cpu" if args.device == "auto" else args.device))
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import argparse
 
-from _common import emit, timed  # noqa: F401  (puts the repository root on sys.path)
+from _common import add_load_option, emit, start_load, timed  # noqa: F401  (puts the repository root on sys.path)
 
 
 def main() -> None:
@@ -34,7 +34,9 @@ def main() -> None:
     ap.add_argument("--max-iter", type=int, default=20)
     ap.add_argument("--lam", type=float, default=1.0)
     ap.add_argument("--front", default="", help="instead: sweep this method (e.g. penalised) and print the front")
+    add_load_option(ap)
     args = ap.parse_args()
+    start_load(args.load)
     only = set(filter(None, args.only.split(",")))
 
     ds = load_adult()
@@ -45,7 +47,7 @@ def main() -> None:
         from dlxai.fairness.mitigation import sweep
 
         est = quick if args.front in ("exponentiated_gradient", "grid_search") else None
-        t = timed(sweep, ds, plain, args.front, "demographic_parity", sensitive=["sex"], n_bootstrap=200,
+        t = timed(sweep, plain, ds, args.front, "demographic_parity", sensitive=["sex"], n_bootstrap=200,
                   estimator_params=est, max_iter=args.max_iter)
         for row in t[1].points.drop(columns=["model_name"]).to_dict("records"):
             emit({"front": args.front, **row})
@@ -67,7 +69,7 @@ def main() -> None:
     for method, constraint, strength, est_params in plan:
         if only and method not in only:
             continue
-        r = mitigate(ds, plain, method, constraint, strength=strength, sensitive=["sex"], seed=0, n_bootstrap=200,
+        r = mitigate(plain, ds, method, constraint, strength=strength, sensitive=["sex"], seed=0, n_bootstrap=200,
                      estimator_params=est_params, max_iter=args.max_iter)
         rows = [("", r.after)]
         if r.deterministic_scores is not None:

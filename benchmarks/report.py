@@ -9,7 +9,7 @@ predictions, performance, fairness by sex, race and age band with 1,000 bootstra
 import argparse
 import time
 
-from _common import emit
+from _common import add_load_option, emit, start_load
 
 from dlxai.data import load_adult
 from dlxai.models import train_model
@@ -20,7 +20,7 @@ TARGET_S = 10.0
 
 def one(ds, model, engine: str, label: str) -> None:
     t = time.perf_counter()
-    bundle = audit_model(ds, model, rules=["demographic_parity_difference>0.1"])
+    bundle = audit_model(model, ds, rules=["demographic_parity_difference>0.1"])
     audit_s = time.perf_counter() - t
     rep = build_report(bundle, title="Adult demo audit", chart_engine=engine)
     total = time.perf_counter() - t
@@ -32,7 +32,9 @@ def one(ds, model, engine: str, label: str) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--epochs", type=int, default=None, help="MLP epochs (default: the app's default)")
+    add_load_option(ap)
     args = ap.parse_args()
+    start_load(args.load)
     charts.warm_up()  # as `python -m dlxai demo --out` does: Chromium starts while the model trains
     ds = load_adult()
     params = {} if args.epochs is None else {"max_epochs": args.epochs}

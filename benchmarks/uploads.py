@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import ROOT, emit
+from _common import ROOT, add_load_option, emit, start_load
 
 
 def generate(path: Path, rows: int, seed: int = 0) -> None:
@@ -77,7 +77,10 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--child", choices=["dlxai", "pandas"])
     ap.add_argument("--path")
+    add_load_option(ap)
     args = ap.parse_args()
+    if not args.child:
+        start_load(args.load)
     if args.child:
         print(json.dumps(run_dlxai(Path(args.path)) if args.child == "dlxai" else run_pandas(Path(args.path))))
         return

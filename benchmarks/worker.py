@@ -13,10 +13,11 @@ import statistics
 import time
 import warnings
 
-from _common import emit, timed
+from _common import emit, load_from_args, timed
 
 
 def main() -> None:
+    load_from_args()
     import _worker_tasks as tasks
     import numpy as np
     import torch

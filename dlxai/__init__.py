@@ -41,6 +41,7 @@ _LAZY = {
     "audit_fairness": ("dlxai.fairness.metrics", "audit_fairness"),
     "audit_model": ("dlxai.report.audit", "audit_model"),
     "audit_predictions": ("dlxai.report.audit", "audit_predictions"),
+    "audit_partitions": ("dlxai.report.distributed", "audit_partitions"),
     # explanations
     "attribute": ("dlxai.explain.attribution", "attribute"),
     "find_counterfactuals": ("dlxai.explain.counterfactuals", "find_counterfactuals"),
@@ -58,8 +59,9 @@ _LAZY = {
 __all__ = [  # written out (not derived from _LAZY) so linters and editors see the names; a test keeps them equal
     "AuditModel", "Constraints", "DlxaiError", "NotFittedError", "SearchOptions", "TabularDataset",
     "UnsupportedModelError", "UserInputError", "__version__", "attribute", "audit_fairness", "audit_model",
-    "audit_predictions", "build_report", "dataset_from_table", "find_counterfactuals", "fit_surrogate", "load_demo",
-    "load_model", "load_predictions", "load_table", "mitigate", "recourse_burden", "sweep", "train_model",
+    "audit_partitions", "audit_predictions", "build_report", "dataset_from_table", "find_counterfactuals",
+    "fit_surrogate", "load_demo", "load_model", "load_predictions", "load_table", "mitigate", "recourse_burden", "sweep",
+    "train_model",
 ]
 
 
@@ -94,3 +96,4 @@ if TYPE_CHECKING:  # for editors and type checkers; never executed
     from dlxai.models.training import train_model
     from dlxai.report.audit import audit_model, audit_predictions
     from dlxai.report.builder import build_report
+    from dlxai.report.distributed import audit_partitions

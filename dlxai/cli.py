@@ -1,4 +1,5 @@
-"""Headless audits for pipelines: ``python -m dlxai audit ...`` and ``python -m dlxai demo ...``.
+"""Headless audits for pipelines: ``python -m dlxai audit ...``, ``python -m dlxai demo ...``, and
+``python -m dlxai spec ...`` (the spec of a model file, written so nobody has to read the source).
 
 Exit codes: 0 the audit ran and no ``--fail-on`` rule was violated; 1 a ``--fail-on`` rule was violated;
 2 bad input (unreadable file, unknown column, malformed rule...; the message is on stderr);
@@ -9,6 +10,7 @@ stays clean for ``--json -``.
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 import math
 import sys
@@ -33,6 +35,8 @@ NUMBERS = {
     "epochs": ("--epochs", "a whole number from 1 to 10,000", int, lambda v: 1 <= v <= 10_000),
     "explain": ("--explain", "0 (no explanations) or a number of rows from 1 to 100,000", int,
                 lambda v: 0 <= v <= 100_000),
+    "model_time_budget": ("--model-time-budget", "a number of seconds from 0.1 to 3,600", float,
+                          lambda v: 0.1 <= v <= 3600),
 }
 
 
@@ -73,8 +77,22 @@ def build_parser() -> argparse.ArgumentParser:
                         help="how charts are drawn (auto: kaleido with Chromium, else matplotlib)")
         sp.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
-    a = sub.add_parser("audit", help="audit decisions, scores or a model on a CSV/Parquet file")
-    a.add_argument("--data", required=True, metavar="FILE", help="CSV (.csv, .csv.gz, .tsv) or Parquet file")
+    a = sub.add_parser("audit", help="audit decisions, scores or a model on a CSV/Parquet file (or many, on Dask)")
+    a.add_argument("--data", required=True, nargs="+", metavar="PATH",
+                   help="CSV (.csv, .csv.gz, .tsv) or Parquet file; with --engine dask also a folder of them, a glob "
+                        "('decisions/*.parquet') or several files")
+    a.add_argument("--engine", choices=("pandas", "dask"), default="pandas",
+                   help="pandas: read the file into this process (default); dask: audit the partitions on a Dask "
+                        "cluster, exactly the same numbers in bounded memory")
+    a.add_argument("--scheduler", metavar="ADDRESS", help="with --engine dask: an existing cluster's scheduler "
+                                                          "(tcp://host:8786); default: a local cluster, one worker "
+                                                          "process per core")
+    a.add_argument("--workers", type=int, metavar="N", help="with --engine dask and no --scheduler: worker processes "
+                                                            "of the local cluster (default: one per core)")
+    a.add_argument("--explain", type=int, nargs="?", const=2000, default=0, metavar="ROWS",
+                   help="with --engine dask and --model: global and per-group importance (integrated gradients; "
+                        "kernel SHAP for a model that is not a PyTorch network) on a stratified sample of ROWS rows "
+                        "(default 2000) drawn across the partitions with --seed")
     a.add_argument("--target", required=True, metavar="COL", help="the true outcome column (two values)")
     a.add_argument("--positive-label", metavar="VALUE",
                    help="the favourable outcome; default: the value that is not 0/no/false/bad/denied/rejected/"
@@ -96,7 +114,19 @@ def build_parser() -> argparse.ArgumentParser:
                                                            "in order (when there is no spec)")
     a.add_argument("--trust", action="append", default=[], metavar="TYPE",
                    help="a skops type to trust (repeatable; only types you checked)")
+    a.add_argument("--model-time-budget", default=10, metavar="S",
+                   help="seconds the model may take on 256 rows (the check), and in proportion on more rows; an "
+                        "ONNX/TorchScript model that runs longer is stopped (default 10)")
     common(a)
+
+    s = sub.add_parser("spec", help="write the dlxai-model-spec of a model file (which columns it reads, and how)")
+    s.add_argument("--model", required=True, metavar="FILE", help="a skops pipeline, or any model file with --data")
+    s.add_argument("--data", metavar="FILE", help="training rows (CSV/Parquet): levels and medians, and the columns "
+                                                  "an ONNX model's inputs are matched to")
+    s.add_argument("--input-columns", metavar="COLS", help="comma-separated numeric input columns (one tensor input)")
+    s.add_argument("--trust", action="append", default=[], metavar="TYPE", help="a skops type to trust (repeatable)")
+    s.add_argument("--out", metavar="JSON", help="write the spec here (default: stdout)")
+    s.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
     d = sub.add_parser("demo", help="train and audit a bundled demo dataset, offline")
     d.add_argument("--dataset", default="adult", choices=("adult", "german", "bias_lab"))
@@ -161,6 +191,14 @@ def _audit(args, progress):
 
     if args.score_direction is not None and args.score_column is None:
         raise UserInputError("--score-direction applies to --score-column only. Drop it, or pass --score-column.")
+    if args.engine == "dask":
+        return _audit_dask(args, progress)
+    for option in ("scheduler", "workers", "explain"):
+        if getattr(args, option):
+            raise UserInputError(messages.DASK_ONLY_OPTION.format(option=f"--{option}"))
+    if len(args.data) > 1 or Path(args.data[0]).is_dir() or glob.has_magic(args.data[0]):
+        raise UserInputError(messages.ONE_FILE_ENGINE.format(data=", ".join(args.data)))
+    args.data = args.data[0]  # the pandas engine reads one file
     frame = _read(args.data)
     common = dict(rules=args.fail_on, n_bootstrap=args.n_bootstrap, seed=args.seed,
                   min_group_size=args.min_group_size, progress=progress)
@@ -178,31 +216,79 @@ def _audit(args, progress):
     return _audit_model_file(frame, args, common)
 
 
-def _audit_model_file(frame, args, common):
-    """A model file: its decisions on the data's rows, audited like a prediction column."""
-    import numpy as np
-
-    from dlxai.data.jsonsafe import load_json
+def _model_path(path: str) -> Path:
     from dlxai.errors import UserInputError
-    from dlxai.models.formats import load_model
-    from dlxai.report import audit_predictions, messages
+    from dlxai.report import messages
+
+    p = Path(path)
+    if not p.is_file():
+        raise UserInputError(messages.MISSING_FILE.format(path=path))
+    return p
+
+
+def _model_inputs(args) -> tuple:
+    """(spec, input columns, threshold) of ``--model``: the model's input contract and decision threshold."""
+    from dlxai.data.jsonsafe import load_json
     from dlxai.validation import check_threshold
 
-    mp = Path(args.model)
-    if not mp.is_file():
-        raise UserInputError(messages.MISSING_FILE.format(path=args.model))
+    _model_path(args.model)
     spec = None
     if args.model_spec:
-        sp = Path(args.model_spec)
-        if not sp.is_file():
-            raise UserInputError(messages.MISSING_FILE.format(path=args.model_spec))
-        spec = load_json(sp, what=f"The model spec {args.model_spec!r}")
+        spec = load_json(_model_path(args.model_spec), what=f"The model spec {args.model_spec!r}")
     cols = [c.strip() for c in args.input_columns.split(",")] if args.input_columns else None
     threshold = 0.5 if args.threshold is None else check_threshold(args.threshold)  # on the model's probabilities
+    return spec, cols, threshold
+
+
+def _audit_dask(args, progress):
+    """The same audit of a folder, glob or list of files, on a Dask cluster (dlxai.report.distributed)."""
+    from dlxai.errors import UserInputError
+    from dlxai.report import messages
+    from dlxai.report.distributed import audit_partitions
+
+    if args.workers is not None and args.scheduler is not None:
+        raise UserInputError("--workers sizes the local cluster; an existing cluster (--scheduler) has its own "
+                             "workers. Drop one of them.")
+    common = dict(target=args.target, sensitive=args.sensitive, positive_label=args.positive_label,
+                  rules=args.fail_on, n_bootstrap=args.n_bootstrap, seed=args.seed,
+                  min_group_size=args.min_group_size, scheduler=args.scheduler, n_workers=args.workers,
+                  progress=progress)
+    data = args.data[0] if len(args.data) == 1 else args.data
+    if args.model is None:
+        if args.prediction_column is None and args.score_column is None:
+            raise UserInputError(messages.PREDICTION_SOURCE.format(pred=None, score=None))
+        if args.explain:
+            raise UserInputError(messages.EXPLAIN_NEEDS_MODEL.format(rows=args.explain))
+        return audit_partitions(data, prediction_column=args.prediction_column, score_column=args.score_column,
+                                threshold=args.threshold, **common)
+    if args.prediction_column or args.score_column:
+        raise UserInputError(messages.PREDICTION_SOURCE.format(pred=args.prediction_column, score=args.score_column))
+    spec, cols, threshold = _model_inputs(args)
+    return audit_partitions(data, model=args.model, model_spec=spec, input_columns=cols, trusted=args.trust or None,
+                            threshold=threshold, explain_rows=args.explain, explain_seed=args.seed, **common)
+
+
+def _audit_model_file(frame, args, common):
+    """A model file: its decisions on the data's rows, audited like a prediction column.  ONNX/TorchScript run
+    in a sandboxed worker; every call on them is bounded by ``--model-time-budget`` (per 256 rows)."""
+    import numpy as np
+
+    from dlxai.models.formats import load_model
+    from dlxai.report import audit_predictions, default_positive_label
+
+    mp = _model_path(args.model)
+    spec, cols, threshold = _model_inputs(args)
+    positive = args.positive_label
+    if positive is None and args.target in frame.columns:
+        positive = default_positive_label(frame[args.target].dropna().unique())
     common["progress"](0.0, f"Loading model {mp.name}")
     model = load_model(mp.read_bytes(), mp.name, spec=spec, input_columns=cols, trusted=args.trust or None,
-                       sample=frame)
-    proba = np.asarray(model.predict_proba(frame), dtype=float)
+                       sample=frame, reference=frame, positive_label=positive, time_budget_s=args.model_time_budget)
+    try:
+        common["progress"](0.02, f"Contract: {model.contract.contract}")
+        proba = np.asarray(model.predict_proba(frame), dtype=float)
+    finally:
+        model.close()
     scored = frame.assign(__dlxai_score__=proba)
     bundle = audit_predictions(scored, target=args.target, sensitive=args.sensitive,
                                score_column="__dlxai_score__", threshold=threshold,
@@ -210,8 +296,32 @@ def _audit_model_file(frame, args, common):
                                source=str(args.data), **common)
     card = model.card()
     card["decisions_from"] = f"model probabilities >= {threshold:g}"
+    card["contract"] = model.contract.contract
     params = {**bundle.params, "mode": "model file", "model_file": str(args.model), "score_column": None}
     return bundle.with_results(model_card=card, params=params)
+
+
+def _spec(args, progress) -> dict:
+    """The spec of a model file: for a skops pipeline from the file alone, for any file with ``--data``."""
+    from dlxai.models.formats import _load_skops, detect_format, load_model
+    from dlxai.models.spec import spec_for_estimator, spec_for_model
+
+    mp = _model_path(args.model)
+    raw = mp.read_bytes()
+    cols = [c.strip() for c in args.input_columns.split(",")] if args.input_columns else None
+    if args.data:
+        frame = _read(args.data)
+        progress(0.1, f"Loading {mp.name} and checking it on {min(len(frame), 256)} rows of {args.data}")
+        model = load_model(raw, mp.name, input_columns=cols, trusted=args.trust or None, sample=frame,
+                           reference=frame)
+        model.close()
+        return spec_for_model(model)
+    if detect_format(raw, mp.name) != "skops":
+        from dlxai.errors import UserInputError
+
+        raise UserInputError(f"{mp.name!r} is not a skops pipeline, so its columns can only be matched to a table: "
+                             "pass --data with the training rows.")
+    return spec_for_estimator(_load_skops(raw, mp.name, args.trust or None), name=mp.name)
 
 
 def _demo(args, progress):
@@ -236,7 +346,7 @@ def _demo(args, progress):
     results = {}
     if args.explain:
         results["explanations"] = _explain(ds, model, int(args.explain), progress)
-    return audit_model(ds, model, args.sensitive, threshold=args.threshold, rules=args.fail_on,
+    return audit_model(model, ds, sensitive=args.sensitive, threshold=args.threshold, rules=args.fail_on,
                        n_bootstrap=args.n_bootstrap, seed=args.seed, min_group_size=args.min_group_size, progress=later,
                        **results)
 
@@ -258,8 +368,14 @@ def run(argv=None) -> int:
         _numbers(args)
         from dlxai.report import parse_rule
 
-        for r in args.fail_on:  # bad rules fail before any work
+        for r in getattr(args, "fail_on", ()):  # bad rules fail before any work
             parse_rule(r)
+        if args.command == "spec":
+            return _write_spec(args, progress)
+        if getattr(args, "model", None):
+            from dlxai.models.worker import prestart
+
+            prestart()  # the model worker's zygote imports torch while the data loads
         if args.out and args.chart_engine != "matplotlib":
             from dlxai.report import charts
 
@@ -303,6 +419,16 @@ def run(argv=None) -> int:
     if not failed and bundle.user_rules:
         print(f"dlxai: PASS all {len(bundle.checks)} checks", file=sys.stderr)
     return EXIT_VIOLATED if failed else EXIT_OK
+
+
+def _write_spec(args, progress) -> int:
+    text = json.dumps(_spec(args, progress), indent=1) + "\n"
+    if args.out:
+        Path(args.out).write_text(text)
+        progress(1.0, f"Wrote {args.out}")
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
 
 
 def main() -> None:

@@ -23,6 +23,10 @@ class NotFittedError(DlxaiError, AttributeError):
     """A result was asked of an estimator before ``fit`` was called."""
 
 
+class PartitionFailedError(DlxaiError, RuntimeError):
+    """A partition of a distributed audit failed on every try (its worker died, e.g. out of memory)."""
+
+
 # --- messages (tests match on these) -------------------------------------------------------
 NON_BINARY_TARGET = (
     "The target column {column!r} must have exactly two classes; it has {n} ({values}). "
@@ -172,8 +176,8 @@ MODEL_CONTRACT = (
 )
 MODEL_SPEC_INVALID = "The model spec is invalid: {detail}. Use the JSON that dlxai's export writes (see its 'format' field)."
 MODEL_NO_INPUT_CONTRACT = (
-    "The model needs an input contract: upload the preprocessing spec (JSON) that came with it, or declare the "
-    "numeric columns it takes, in order."
+    "The model needs an input contract: {found}, which does not say which data columns it reads. Upload the "
+    "preprocessing spec (JSON) that came with it, or declare the numeric columns it takes, in order."
 )
 MODEL_CONVERSION_FAILED = (
     "This ONNX model runs, but it could not be converted to PyTorch ({detail}), so gradient methods (saliency, "

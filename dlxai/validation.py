@@ -20,8 +20,7 @@ MISSING_LEVEL = "missing"
 
 BAD_THRESHOLD = "The decision threshold must lie strictly between 0 and 1; received {value!r}. Use e.g. 0.5."
 BAD_NUMBER = "{name} must be {rule}; received {value!r}."
-BAD_LABEL = ("The positive label {label!r} does not occur in {column!r}, whose values are {values}. "
-             "Pick one of those values.")
+BAD_LABEL = "The positive label {label!r} does not occur in {column!r}, whose values are {values}. Choose one of them."
 
 
 def check_threshold(value) -> float:
@@ -65,14 +64,24 @@ def _range_text(kind: str, low, high, open_low: bool = False, open_high: bool = 
     return kind
 
 
-def check_positive_label(values, label, column: str):
-    """``label`` as it occurs among ``values`` (matched by its text, so "1" finds 1); else a clear error."""
-    uniq = pd.unique(pd.Series(values).dropna())
+def is_label(value, label) -> bool:
+    """Whether a cell holds ``label``: equal as values (1 == 1.0 == True) or as text ("1" and 1)."""
+    try:
+        if bool(value == label):
+            return True
+    except (TypeError, ValueError):
+        pass
+    return str(value) == str(label)
+
+
+def check_positive_label(values, label, column: str, *, exact: bool = False):
+    """The raw value among ``values`` that is the favourable ``label`` (matched as by :func:`is_label`, or
+    by equality alone when ``exact``); else a clear error listing the values to choose from."""
+    uniq = list(pd.unique(pd.Series(list(values), dtype=object).dropna()))
     for v in uniq:
-        if v == label or str(v) == str(label):
+        if (v == label) if exact else is_label(v, label):
             return v
-    shown = sorted(map(str, uniq))[:20]
-    raise UserInputError(BAD_LABEL.format(label=label, column=column, values=shown))
+    raise UserInputError(BAD_LABEL.format(label=label, column=column, values=sorted(map(str, uniq))[:20]))
 
 
 def check_sensitive(columns, available, *, at_least: int = 1) -> list[str]:

@@ -8,10 +8,13 @@ from ui import state
 from ui.counterfactuals import (
     burden_costs,
     constraint_editor,
-    constraints_key,
-    counterfactuals_for_row,
     highlight_changes,
     rejected_rows,
+    search_key,
+    search_row,
+    searched,
+    time_estimate,
+    world_caption,
 )
 from ui.errors import error_boundary
 from ui.widgets import require_model
@@ -44,25 +47,31 @@ penalty = c4.number_input("Cost per changed feature", 0.0, 50.0, 6.0, 1.0, key="
 
 st.subheader("Constraints")
 constraints = constraint_editor(ds)
-ckey = constraints_key(constraints)
 
 st.subheader(f"Counterfactuals for row {row}")
+key = search_key(m, ds, int(row), int(k), constraints, int(seed), float(penalty))
+go_row = st.button("Find counterfactuals", key="cf_go", type="primary",
+                   help=f"Searches this row with these settings; takes {time_estimate(m)}.")
 res = None
 with error_boundary("The counterfactual search"):
-    res = counterfactuals_for_row(m, mk, ds, dk, int(row), int(k), ckey, int(seed), float(penalty))
-    query = ds.X("test").iloc[int(row)]
-    cfs = res.for_query(0)
-    state.set_result("counterfactuals", res, about=m.fingerprint)
-    st.dataframe(highlight_changes(query, cfs, features), width="stretch")
-    met = res.metrics.iloc[0]
-    cols = st.columns(5)
-    for col, (name, label, fmt) in zip(cols, [("validity", "Validity", "{:.0%}"), ("proximity", "Mean cost", "{:.2f}"),
-                                             ("sparsity", "Features changed", "{:.1f}"),
-                                             ("diversity", "Diversity", "{:.2f}"),
-                                             ("plausibility", "Distance to a real row", "{:.2f}")], strict=True):
-        col.metric(label, "—" if met[name] != met[name] else fmt.format(met[name]))
-    st.caption(f"{len(cfs)} of {k} counterfactuals flip the decision ({res.method} search, {res.seconds:.2f} s). "
-               "Highlighted cells differ from the original row.")
+    res = search_row(m, ds, key) if go_row else searched(key)
+    if res is None:
+        st.info(f"Press **Find counterfactuals** to search row {row} with these settings (takes {time_estimate(m)}).")
+    else:
+        query = ds.X("test").iloc[int(row)]
+        cfs = res.for_query(0)
+        state.set_result("counterfactuals", res, about=m.fingerprint)
+        st.dataframe(highlight_changes(query, cfs, features), width="stretch")
+        met = res.metrics.iloc[0]
+        cols = st.columns(5)
+        for col, (name, label, fmt) in zip(cols, [("validity", "Validity", "{:.0%}"),
+                                                 ("proximity", "Mean cost", "{:.2f}"),
+                                                 ("sparsity", "Features changed", "{:.1f}"),
+                                                 ("diversity", "Diversity", "{:.2f}"),
+                                                 ("plausibility", "Distance to a real row", "{:.2f}")], strict=True):
+            col.metric(label, "—" if met[name] != met[name] else fmt.format(met[name]))
+        st.caption(f"{len(cfs)} of {k} counterfactuals flip the decision ({res.method} search, {res.seconds:.1f} s). "
+                   "Highlighted cells differ from the original row. " + world_caption(res))
 
 st.subheader("Recourse burden by group")
 attrs = [c for c in ds.schema.sensitive] or ds.group_columns()[:1]

@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from dlxai.fairness import METRIC_LABELS
 from dlxai.models import MODEL_KINDS
 from dlxai.plots.fairness import group_sizes
 from dlxai.plots.performance import calibration_curve, confusion_matrix, training_curve
@@ -9,7 +10,15 @@ from ui import state
 from ui.cache import performance
 from ui.errors import error_boundary
 from ui.training import train_with_progress
-from ui.widgets import require_dataset, threshold_slider
+from ui.widgets import glossary_expander, glossary_help, require_dataset, threshold_slider
+
+
+def _classes(dataset) -> tuple[str, str]:
+    """The unfavourable and the favourable class as the data spells them (for the confusion matrix)."""
+    pos = str(dataset.schema.positive_label)
+    others = sorted({str(v) for v in dataset.test[dataset.schema.target].dropna().unique()} - {pos})
+    return (others[0] if len(others) == 1 else f"not {pos}"), pos
+
 
 st.title("Data & model")
 ds = require_dataset()
@@ -17,10 +26,13 @@ ds = require_dataset()
 # --- data -----------------------------------------------------------------------------------
 s = ds.summary()
 c = st.columns(4)
-c[0].metric("Training rows", f"{s['train_rows']:,}")
-c[1].metric("Test rows", f"{s['test_rows']:,}")
-c[2].metric("Features", f"{s['features']} ({s['numeric']} numeric)")
-c[3].metric(f"Positive rate ({s['positive_label']})", f"{s['positive_rate_train']:.1%}")
+c[0].metric("Training rows", f"{s['train_rows']:,}")  # no help icon: its "Help for Training rows" button
+# would also answer to the name "Train" that tests/e2e click
+c[1].metric("Test rows", f"{s['test_rows']:,}", help="Held-out rows every metric and fairness audit is computed on.")
+c[2].metric("Features", f"{s['features']:,}", help=f"{s['numeric']} numeric and {s['categorical']} categorical columns "
+            "the model reads.")
+c[3].metric("Favourable outcome rate", f"{s['positive_rate_train']:.1%}",
+            help=f"Share of training rows whose {s['target']} is {s['positive_label']}, the favourable outcome.")
 st.caption(f"{ds.description}  \nSource: {ds.provenance}")
 with st.expander("Preview (first 20 training rows)"):
     st.dataframe(ds.train.head(20), width="stretch")
@@ -45,7 +57,8 @@ chosen = st.multiselect(
     **state.bind("dm_sensitive", [c for c in state.sensitive() if c in options][:2], state.set_sensitive),
 )
 if chosen:
-    st.plotly_chart(group_sizes(ds.group_sizes(chosen[0]), f"Group sizes: {chosen[0]}"), key="dm_sizes")
+    for col, attr in zip(st.columns(len(chosen)), chosen):
+        col.plotly_chart(group_sizes(ds.group_sizes(attr), f"Rows per group: {attr}"), key=f"dm_sizes_{attr}")
 else:
     st.warning("No sensitive attribute selected: the Fairness page needs at least one.")
 
@@ -82,13 +95,12 @@ st.subheader(f"Performance of {m.name} on the test split")
 threshold = threshold_slider(st, "dm_threshold")
 with error_boundary("Evaluating the model"):
     rep = performance(m, m.fingerprint, ds, ds.fingerprint, threshold)
-    k = st.columns(4)
-    k[0].metric("Accuracy", f"{rep.accuracy:.3f}")
-    k[1].metric("Balanced accuracy", f"{rep.balanced_accuracy:.3f}")
-    k[2].metric("ROC AUC", f"{rep.roc_auc:.3f}")
-    k[3].metric("Brier score", f"{rep.brier:.3f}")
+    keys = ("accuracy", "balanced_accuracy", "roc_auc", "brier")
+    for col, k, v in zip(st.columns(4), keys, (rep.accuracy, rep.balanced_accuracy, rep.roc_auc, rep.brier)):
+        col.metric(METRIC_LABELS[k], f"{v:.3f}", help=glossary_help(k))
+    glossary_expander(keys)
     a, b = st.columns(2)
-    a.plotly_chart(confusion_matrix(rep), key="dm_cm")
+    a.plotly_chart(confusion_matrix(rep, _classes(ds)), key="dm_cm")
     b.plotly_chart(calibration_curve(rep), key="dm_cal")
     history = getattr(m.estimator, "history_", None)
     if history:

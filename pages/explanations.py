@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from dlxai.explain.quality import SANITY_MAX_SPEARMAN, completeness
+from dlxai.explain.quality import SANITY_MAX_SPEARMAN, completeness, what_to_try
+from dlxai.explain.registry import label
 from dlxai.explain.views import compare_importance, global_importance, group_comparison, local_view
 from dlxai.plots.explain import (
     completeness_hist,
@@ -28,14 +29,47 @@ settings_dict = parameter_widgets(method, len(ds.test))
 settings = freeze({"method": method, **settings_dict})
 
 result = None
+name = label(method)
 with error_boundary("The explanation"):
-    bar, update = progress_bar(f"Computing {method.replace('_', ' ')}…")
+    bar, update = progress_bar(f"Computing {name}…")
     result = explanation(m, m.fingerprint, ds, ds.fingerprint, settings, _progress=update)
-    bar.progress(1.0, text=f"Explained {result.n} rows with {method.replace('_', ' ')} "
+    bar.progress(1.0, text=f"Explained {result.n} rows with {name} "
                            f"(target: {settings_dict['target'] if settings_dict['target'] is not None else 'predicted class'}).")
 if result is None:
     st.stop()
-state.set_result("explanations", result, about=m.fingerprint)
+
+# --- the checks first: an explanation that fails one is shown with a warning and what to try, not as a plain result
+comp = faith = check = None
+with error_boundary("The completeness check"):
+    comp = completeness(result) if result.delta is not None else None
+with error_boundary("The faithfulness check"):
+    faith = faithfulness(m, m.fingerprint, ds, ds.fingerprint, settings)
+has_layers = m.kind == "mlp" or getattr(m.estimator, "module_", None) is not None
+if has_layers:
+    with error_boundary("The randomisation check"):
+        n_rand = min(100, dict(settings)["n_rows"])
+        rbar, rupdate = progress_bar("Randomisation check: re-initialising layers and recomputing…")
+        check = randomisation(m, m.fingerprint, ds, ds.fingerprint, settings, n_rand, _progress=rupdate)
+        rbar.empty()
+state.set_result("explanations", [r for r in (result, comp, faith, check) if r is not None], about=m.fingerprint)
+
+failed = []
+if check is not None and not check.passed:
+    failed.append(f"randomisation (ρ = {check.final:.2f} ≥ {SANITY_MAX_SPEARMAN}: the ranking barely changes when the "
+                  "weights are random)")
+if faith is not None and not faith.faithful:
+    failed.append(f"faithfulness (deleting the top features first: AUC {faith.deletion_auc:.3f} vs "
+                  f"{faith.random_deletion_auc:.3f} for a random order; inserting: {faith.insertion_auc:.3f} vs "
+                  f"{faith.random_insertion_auc:.3f})")
+if comp is not None and not comp.passed and method != "lrp":  # LRP's biases absorb relevance by design
+    failed.append(f"completeness (median error {comp.median:.1%} > {comp.tolerance:.0%})")
+if failed:
+    st.warning("**This explanation failed its quality checks, so its chart below is not a trustworthy ranking.** "
+               "Failed: " + "; ".join(failed) + ".\n\n**What to try:**\n"
+               + "\n".join(f"- {t}" for t in what_to_try(method, result.params)), icon="⚠️")
+elif check is not None and faith is not None:
+    st.success(f"This explanation passed its quality checks: it depends on the learned weights (ρ = {check.final:.2f}) "
+               f"and removing its top features lowers the score faster than a random order.", icon="✅")
 
 views, quality = st.columns([3, 2], gap="large")
 
@@ -56,8 +90,10 @@ with views:
     with tab_global:
         with error_boundary("The global view"):
             gi = global_importance(result)
-            st.plotly_chart(global_bars(gi, highlight=state.sensitive()), key="ex_global_fig")
-            st.caption(f"Mean |attribution| over {result.n} rows; sensitive attributes in red.")
+            title = "Global importance: mean |attribution|" + (" (FAILED its quality checks)" if failed else "")
+            st.plotly_chart(global_bars(gi, title=title, highlight=state.sensitive()), key="ex_global_fig")
+            st.caption(f"Mean |attribution| over {result.n} rows; sensitive attributes in red."
+                       + (" The checks above failed: read it with care." if failed else ""))
     with tab_groups:
         options = ds.group_columns()
         default = state.sensitive()[0] if state.sensitive() and state.sensitive()[0] in options else options[0]
@@ -92,36 +128,36 @@ with views:
 
 with quality:
     st.subheader("Quality of this explanation")
-    with error_boundary("The completeness check"):
-        if result.delta is None:
-            st.info(f"{method.replace('_', ' ')} defines no completeness error: its attributions need not add up "
-                    "to the change in the model's output.")
-        else:
-            comp = completeness(result)
-            st.metric("Completeness error (median)", f"{100 * comp.median:.2f}%",
-                      help="|Σ attribution − (f(x) − f(baseline))| relative to |f(x) − f(baseline)|.")
-            st.caption(f"{comp.share_within:.0%} of rows within {100 * comp.tolerance:g}%; mean {100 * comp.mean:.2f}%.")
-            st.plotly_chart(completeness_hist(comp), key="ex_comp_fig")
-    with error_boundary("The faithfulness check"):
-        f = faithfulness(m, m.fingerprint, ds, ds.fingerprint, settings)
+    if result.delta is None:
+        st.info(f"{name} defines no completeness error: its attributions need not add up to the change in the "
+                "model's output.")
+    elif comp is not None:
+        st.metric("Conservation error" if method == "lrp" else "Completeness error", f"{100 * comp.median:.2f}%",
+                  help="Median over rows of |Σ attribution − (f(x) − f(baseline))| relative to "
+                       "|f(x) − f(baseline)|.")
+        st.caption(f"{comp.share_within:.0%} of rows within {100 * comp.tolerance:g}%; mean {100 * comp.mean:.2f}%."
+                   + (" For LRP this is the relevance the layers' biases absorb: information, not a pass/fail check."
+                      if method == "lrp" else ""))
+        st.plotly_chart(completeness_hist(comp), key="ex_comp_fig")
+    if faith is not None:
         c = st.columns(2)
-        c[0].metric("Deletion AUC (lower is better)", f"{f.deletion_auc:.3f}",
-                    delta=f"{f.deletion_auc - f.random_deletion_auc:+.3f} vs random", delta_color="inverse")
-        c[1].metric("Insertion AUC (higher is better)", f"{f.insertion_auc:.3f}",
-                    delta=f"{f.insertion_auc - f.random_insertion_auc:+.3f} vs random")
-        st.plotly_chart(faithfulness_curves(f), key="ex_faith_fig")
-    with error_boundary("The randomisation check"):
-        if m.kind != "mlp" and getattr(m.estimator, "module_", None) is None:
-            st.info("The randomisation check re-initialises a network's layers; this model has none.")
+        c[0].metric("Deletion AUC", f"{faith.deletion_auc:.3f}", help="Lower is better: the score falls fast as the "
+                    "top features are removed.",
+                    delta=f"{faith.deletion_auc - faith.random_deletion_auc:+.3f} vs random", delta_color="inverse")
+        c[1].metric("Insertion AUC", f"{faith.insertion_auc:.3f}", help="Higher is better: the score rises fast as "
+                    "the top features are added to the baseline.",
+                    delta=f"{faith.insertion_auc - faith.random_insertion_auc:+.3f} vs random")
+        st.plotly_chart(faithfulness_curves(faith), key="ex_faith_fig")
+    if not has_layers:
+        st.info("The randomisation check re-initialises a network's layers; this model has none.")
+    elif check is not None:
+        st.metric("Randomisation ρ", f"{check.final:.2f}",
+                  help=f"Spearman ρ between the trained model's ranking and the ranking after re-initialising all "
+                       f"layers. Passes below {SANITY_MAX_SPEARMAN}: the ranking then depends on what the model "
+                       "learned.")
+        if check.passed:
+            st.success(f"ρ < {SANITY_MAX_SPEARMAN}: the attributions depend on what the model learned.")
         else:
-            n_rand = min(100, dict(settings)["n_rows"])
-            rbar, rupdate = progress_bar("Re-initialising layers and recomputing…")
-            check = randomisation(m, m.fingerprint, ds, ds.fingerprint, settings, n_rand, _progress=rupdate)
-            rbar.empty()
-            st.metric("Randomisation check: Spearman ρ after re-initialising all layers", f"{check.final:.2f}")
-            if check.passed:
-                st.success(f"ρ < {SANITY_MAX_SPEARMAN}: the attributions depend on what the model learned.")
-            else:
-                st.warning(f"ρ ≥ {SANITY_MAX_SPEARMAN}: the ranking barely changes with random weights, so it "
-                           "reflects the inputs more than the model. Read it with care.")
-            st.plotly_chart(randomisation_bars(check, SANITY_MAX_SPEARMAN), key="ex_rand_fig")
+            st.warning(f"ρ ≥ {SANITY_MAX_SPEARMAN}: the ranking barely changes with random weights, so it reflects the "
+                       "inputs more than the model. See what to try at the top of the page.")
+        st.plotly_chart(randomisation_bars(check, SANITY_MAX_SPEARMAN), key="ex_rand_fig")

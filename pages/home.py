@@ -9,14 +9,15 @@ from ui.errors import error_boundary
 
 st.title("dlxai — explainability & fairness audits")
 st.markdown(
-    "Train or load a model, then see **whether it treats groups differently** — with per-group rates, "
-    "disparity metrics that equal Fairlearn's, and bootstrap confidence intervals — and **why it decides** "
-    "as it does. Everything runs offline on your machine."
+    "Train or load a model, then see **whether it treats groups differently** — with per-group rates and "
+    "intervals that stay honest for small groups, disparity metrics that equal Fairlearn's, and a plain-words "
+    "glossary behind every number — and **why it decides** as it does. Everything runs offline on your machine."
 )
 st.markdown(
     "1. Pick a demo below (or keep Adult, already loaded).\n"
     "2. **Data & model**: look at the data and its groups, choose the sensitive attributes, train a model.\n"
-    "3. **Fairness**: per-group table, charts with intervals, the four-fifths rule."
+    "3. **Fairness**: the four-fifths verdict, differences and ratios between groups, rates by group with "
+    "intervals, and *What do these numbers mean?*"
 )
 
 st.subheader("Demos")

@@ -1,8 +1,9 @@
 """Images: train a small CNN and a small ViT on the bundled 8×8 digits, then compare heatmaps side by side."""
 
+import numpy as np
 import streamlit as st
 
-from dlxai.explain.lrp import COMPOSITE_LABELS, COMPOSITES
+from dlxai.explain.registry import LRP_COMPOSITES, label
 from dlxai.models.nets import IMAGE_MODELS
 from dlxai.plots.images import attention_heatmap, image_heatmaps, token_labels
 from ui import images
@@ -10,8 +11,9 @@ from ui.errors import error_boundary
 
 st.title("Images")
 st.caption(
-    "Integrated gradients, LRP and attention rollout on scikit-learn's bundled 8×8 digits. Both models train here "
-    "in seconds on a CPU. Red pixels speak for the class, blue against it."
+    "Integrated gradients, LRP and attention rollout on scikit-learn's bundled 8×8 digits. Red pixels speak for the "
+    f"class, blue against it. Measured training time (CPU seconds on one thread, what an idle core takes): "
+    f"{images.measured_text()}. A busy machine takes longer; the page shows the time each model really took."
 )
 ds = images.digits()
 s = ds.summary()
@@ -45,14 +47,18 @@ if not models:
 
 # --- one digit -------------------------------------------------------------------------------
 st.subheader("2 · Pick a digit")
-n_test = len(ds.y("test"))
-p1, p2, p3 = st.columns(3)
-index = int(p1.number_input("Test image", 0, n_test - 1, 0, key="img_index"))
-target_mode = p2.selectbox("Explain the score of", ["predicted class", "true class"], key="img_target")
-composite = p3.selectbox("LRP composite", COMPOSITES, index=COMPOSITES.index("epsilon_plus_flat"),
-                         format_func=COMPOSITE_LABELS.get, key="img_composite")
+y_test = ds.y("test")
+p1, p2, p3, p4 = st.columns(4)
+digit = int(p1.selectbox("Digit", [int(c) for c in np.unique(y_test)], key="img_class"))
+of_class = np.flatnonzero(y_test == digit)
+example = int(p2.number_input(f"Example (1–{len(of_class)} of the {digit}s)", 1, len(of_class), 1,
+                              key=f"img_example_{digit}"))
+index = int(of_class[example - 1])
+target_mode = p3.selectbox("Explain the score of", ["predicted class", "true class"], key="img_target")
+composite = p4.selectbox("LRP composite", LRP_COMPOSITES, index=LRP_COMPOSITES.index(images.LRP_DEFAULT),
+                         format_func=label, key="img_composite", help=images.LRP_HELP)
 image = ds.images("test")[index]
-st.caption(f"True label: **{int(ds.y('test')[index])}**")
+st.caption(f"Test image {index}: a **{int(y_test[index])}**.")
 
 # --- heatmaps --------------------------------------------------------------------------------
 st.subheader("3 · Heatmaps side by side")
@@ -73,8 +79,9 @@ for kind, entry in models.items():
                 notes.append(f"{label}: {'conservation' if method == 'lrp' else 'completeness'} error {err:.2%}")
             bar.progress((i + 1) / len(panels), text=f"{images.SHORT[kind]}: {label} done")
         bar.empty()
-        fig = image_heatmaps(image, maps, title=f"{images.SHORT[kind]}: predicts {pred} (p = {proba.max():.2f}); "
-                                                f"explaining class {target}")
+        fig = image_heatmaps(image, maps, notes=images.PANEL_NOTES,
+                             title=f"{images.SHORT[kind]}: predicts {pred} (p = {proba.max():.2f}); "
+                                   f"explaining class {target}")
         st.plotly_chart(fig, key=f"img_heat_{kind}")
         if notes:
             st.caption(" · ".join(notes) + " (relative to the explained output)")
@@ -85,7 +92,8 @@ if "vit" in models:
     est = models["vit"]["estimator"]
     a1, a2, a3 = st.columns(3)
     with error_boundary("Reading the ViT's attention"):
-        fusion = a3.selectbox("Head fusion (rollout)", ["mean", "max", "min"], key="img_fusion")
+        fusion = a3.selectbox("Head fusion (rollout)", list(images.FUSIONS), format_func=images.FUSIONS.get,
+                              key="img_fusion")
         res = images.attention(est, models["vit"]["hash"], index, fusion)
         n_layers, n_heads, T = res.maps.shape[:3]
         layer = int(a1.selectbox("Layer", list(range(n_layers)), key="img_layer"))

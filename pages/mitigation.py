@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dlxai.fairness.mitigation import CONSTRAINTS, METHOD_CONSTRAINTS, METHODS, STRENGTH
+from dlxai.fairness.mitigation import CONSTRAINTS, METHODS
 from dlxai.plots.mitigation import before_after_table, front_figure
 from ui import mitigation as ui_mit
 from ui import state
@@ -14,47 +14,49 @@ ds, m = require_model()
 st.caption(f"Active model: **{m.name}**. Mitigation works on a copy; the original stays available below.")
 
 c1, c2 = st.columns(2)
-method = c1.selectbox("Method", list(METHODS), format_func=METHODS.get, key="mit_method")
-allowed = METHOD_CONSTRAINTS[method]
-if allowed == ("none",):
+method = c1.selectbox("Method", list(METHODS), format_func=lambda k: METHODS[k].label, key="mit_method")
+spec = METHODS[method]
+if not spec.constraints:
     constraint = "none"
     c2.selectbox("Constraint", ["(pre-processing: none)"], disabled=True, key="mit_constraint_none")
 else:
-    constraint = c2.selectbox("Constraint", list(allowed), format_func=CONSTRAINTS.get, key="mit_constraint")
+    constraint = c2.selectbox("Constraint", list(spec.constraints), format_func=CONSTRAINTS.get, key="mit_constraint")
 options = ds.group_columns()
 sensitive = st.multiselect("Sensitive attribute(s)", options, default=[c for c in state.sensitive() if c in options][:2],
                            max_selections=2, key="mit_sensitive")
-if method == "threshold_optimizer":
+if spec.needs_sensitive_at_prediction:
     st.info("Post-processing sets a threshold per group, so the mitigated model **needs the sensitive attribute "
             "at prediction time**: it reads it from every row it scores and cannot score rows without it.")
 
-name, default, sweep_default = STRENGTH[method]
+knob = spec.strength
 s1, s2, s3, s4 = st.columns(4)
 strength = None
-if method == "grid_search":
-    strength = int(s1.number_input("Grid size", 2, 50, int(default), key="mit_strength_int"))
-elif name not in ("none", "tol"):
-    strength = float(s1.number_input(name.replace("_", " ") + (" (λ)" if method == "penalised" else ""),
-                                     0.0, 100.0, float(default), format="%.3f", key="mit_strength"))
+if knob.widget is not None:  # the registry says which knobs the page offers, and their range
+    lo, hi = knob.widget
+    if knob.integer:
+        strength = int(s1.number_input(knob.label, int(lo), int(hi), int(knob.default), key="mit_strength_int"))
+    else:
+        strength = float(s1.number_input(knob.label, float(lo), float(hi), float(knob.default), format="%.3f",
+                                         key="mit_strength"))
 is_mlp = hasattr(m.estimator, "max_epochs")
 epochs = int(s2.number_input("Epochs per retraining (MLP)", 1, 200, 5, key="mit_epochs", disabled=not is_mlp))
 max_iter = int(s3.number_input("Max iterations (ExpGrad)", 1, 200, 20, key="mit_iter",
-                               disabled=method != "exponentiated_gradient"))
+                               disabled=not spec.uses_max_iter))
 seed = int(s4.number_input("Seed", 0, 100_000, 0, key="mit_seed"))
 mode = st.radio("Run", ["One model", "Sweep the strength (front)"], horizontal=True, key="mit_mode",
-                disabled=len(sweep_default) < 2)
+                disabled=len(knob.sweep) < 2)
 sweep_values = None
-if mode.startswith("Sweep") and len(sweep_default) > 1:
-    text = st.text_input(f"Values of {name}", ", ".join(f"{v:g}" for v in sweep_default), key="mit_sweep")
+if mode.startswith("Sweep") and len(knob.sweep) > 1:
+    text = st.text_input(f"Values of {knob.name}", ", ".join(f"{v:g}" for v in knob.sweep), key="mit_sweep")
     try:
-        sweep_values = [int(x) if method == "grid_search" else float(x) for x in text.split(",") if x.strip()]
+        sweep_values = [(int if knob.integer else float)(x) for x in text.split(",") if x.strip()]
     except ValueError:
-        st.error(f"Values of {name} must be numbers separated by commas; received {text!r}.")
+        st.error(f"Values of {knob.name} must be numbers separated by commas; received {text!r}.")
         st.stop()
 
 if st.button("Run mitigation", type="primary", key="mit_run"):
     with error_boundary("Mitigation"):
-        ui_mit.run(ds, m, method, constraint, sensitive, strength=strength, sweep_values=sweep_values,
+        ui_mit.run(m, ds, method, constraint, sensitive, strength=strength, sweep_values=sweep_values,
                    estimator_params={"max_epochs": epochs} if is_mlp else None, max_iter=max_iter, seed=seed)
 
 out = state.mitigation(ds.fingerprint)

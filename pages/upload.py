@@ -85,34 +85,55 @@ with tab_data:
 
 # --- model -------------------------------------------------------------------------------------
 with tab_model:
-    st.markdown("ONNX, TorchScript, safetensors + dlxai spec, or scikit-learn via skops. Pickle/joblib files are "
-                "refused: they run code when loaded.")
+    st.markdown("ONNX, TorchScript, safetensors + dlxai spec, or scikit-learn via skops. A pipeline fitted on a "
+                "DataFrame, or ONNX with one input per column, reads the raw columns itself. ONNX and TorchScript "
+                "run in a sandboxed worker process. Pickle/joblib files are refused: they run code when loaded.")
     fm = st.file_uploader("Model file", type=MODEL_TYPES, key="up_model")
-    fs = st.file_uploader("Preprocessing / model spec (JSON, from dlxai's export)", type=["json"], key="up_spec")
+    fs = st.file_uploader("Model spec (JSON, from dlxai's export or `python -m dlxai spec`)", type=["json"],
+                          key="up_spec")
     ds = state.dataset()
-    feats = list(ds.schema.numeric) if ds is not None else []
-    input_columns = st.multiselect("…or the numeric columns the model takes, in order (without a spec)",
-                                   list(ds.schema.features) if ds is not None else [], default=feats, key="up_cols")
+    trusted = facts = None
+    with error_boundary("Reading the model file"):
+        if fm is not None:
+            facts = uu.model_inputs(fm.getvalue(), fm.name)
+            if detect_format(fm.getvalue(), fm.name) == "skops":
+                types = skops_untrusted_types(fm.getvalue())
+                if types:
+                    st.warning("This file needs these types that skops does not trust by default: " + ", ".join(types))
+                    if st.checkbox("I know this model and trust these types", key="up_trust"):
+                        trusted = types
+    input_columns = None
+    if facts is not None and facts.kind == "named":
+        st.info(f"The file names the columns it reads ({facts.summary()}): they are matched to the data's columns "
+                "by name, so it needs no spec.")
+    elif fs is None:
+        if facts is not None and facts.needs_contract:
+            st.caption(f"Input contract needed: {facts.describe()}, which does not say which data columns it reads. "
+                       "Upload its spec, or declare its columns.")
+        elif facts is not None:
+            st.caption(f"This is {facts.describe()}. Declare columns below only for a model fitted on a bare matrix.")
+        input_columns = st.multiselect(
+            "…or the numeric columns the model takes, in order (without a spec)",
+            list(ds.schema.features) if ds is not None else [], default=list(ds.schema.numeric) if ds else [],
+            key="up_cols", help="Used only when the file does not name its inputs and no spec is given.")
     c1, c2 = st.columns(2)
     output = c1.radio("Model output", OUTPUT_KINDS, horizontal=True, key="up_output")
-    budget = c2.number_input("Time budget for the check (s)", 0.5, 120.0, 10.0, key="up_budget")
-    trusted = None
-    with error_boundary("Reading the model file"):
-        if fm is not None and detect_format(fm.getvalue(), fm.name) == "skops":
-            types = skops_untrusted_types(fm.getvalue())
-            if types:
-                st.warning("This file needs these types that skops does not trust by default: " + ", ".join(types))
-                if st.checkbox("I know this model and trust these types", key="up_trust"):
-                    trusted = types
+    budget = c2.number_input("Time budget (s per 256 rows)", 0.5, 120.0, 10.0, key="up_budget",
+                             help="The check on 256 rows must finish within it, and every later prediction "
+                                  "within it per 256 rows; an ONNX/TorchScript model that runs longer is stopped.")
     if st.button("Load and check the model", type="primary", key="up_load_model", disabled=fm is None):
         with error_boundary("Loading the model"), st.spinner("Loading, then running the model on sample rows…"):
             m = uu.use_model(fm.getvalue(), fm.name, spec=fs.getvalue() if fs is not None else None,
                              input_columns=input_columns, trusted=trusted, output=output, time_budget_s=float(budget))
             c = m.contract
-            st.success(f"**{m.name}** is active. Contract check: {c.n_rows} rows, {c.n_inputs} inputs, output "
+            st.success(f"**{m.name}** is active. Contract: {c.contract}. Checked on {c.n_rows} rows: output "
                        f"{c.output_shape} read as {c.output_kind}, {c.seconds * 1000:.0f} ms.")
+            st.caption("Available: " + ", ".join(m.available_methods) + "."
+                       + (f" Gradient methods explain {m.explains}." if m.explains else ""))
             if m.conversion_error:
                 st.warning(errors.MODEL_CONVERSION_FAILED.format(detail=m.conversion_error, available=MODEL_AGNOSTIC))
+            elif m.contract_kind == "raw":
+                st.info(f"{m.gradients_unavailable[0].upper()}{m.gradients_unavailable[1:]}.")
             for w in m.warnings:
                 st.warning(w)
 

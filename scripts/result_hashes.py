@@ -71,7 +71,7 @@ def main() -> None:
         m = dlxai.mitigate(mlp, ds, method, "demographic_parity" if method != "reweighing" else "none",
                            sensitive=["sex"], seed=0, estimator_params={"max_epochs": 3})
         out[f"mitigate_{method}"] = h(m.model.predict_proba(X), m.after.row(), m.before.row())
-    b = dlxai.audit_model(mlp, ds, ["sex", "race"], n_bootstrap=200)
+    b = dlxai.audit_model(mlp, ds, sensitive=["sex", "race"], n_bootstrap=200)
     d = b.to_dict()
     d["model"].pop("fit_seconds", None)  # wall time is not a result
     out["audit_bundle"] = h(d)

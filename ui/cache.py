@@ -1,13 +1,15 @@
 """Cached engine calls.
 
-``cache_resource`` holds only shared, read-only things (bundled demo datasets and demo models,
-keyed by name and settings).  ``cache_data`` holds engine results keyed by content hashes of the
-model and the data (``_``-prefixed arguments are not hashed; their fingerprint is passed instead).
+``cache_resource`` holds only shared, read-only things (bundled demo datasets and demo models, keyed by name and
+settings; demo models train in the job runner under one lock per model, so sessions training different models never
+wait on each other).  ``cache_data`` holds engine results keyed by content hashes of the model and the data
+(``_``-prefixed arguments are not hashed; their fingerprint is passed instead).
 """
 
 from __future__ import annotations
 
 import threading
+from contextlib import contextmanager
 
 import numpy as np
 import streamlit as st
@@ -16,6 +18,7 @@ from dlxai.data.bundled import load_demo
 from dlxai.fairness import audit_fairness
 from dlxai.models import train_model
 from dlxai.performance import evaluate
+from ui import jobs
 
 
 @st.cache_resource(show_spinner="Loading the bundled dataset…", max_entries=16)
@@ -23,28 +26,81 @@ def demo_dataset(name: str, params: tuple = ()):
     return load_demo(name, **dict(params))
 
 
-@st.cache_resource(show_spinner=False)
-def _demo_models() -> tuple[dict, threading.Lock]:
-    return {}, threading.Lock()
+class Registry:
+    """Shared models by key, with one lock per key (see :func:`build_once`); ``guard`` is held only to look up
+    and store, never while building.  Keeps the ``size`` newest entries."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self.entries: dict = {}
+        self.locks: dict = {}
+        self.guard = threading.Lock()
+
+    def lock(self, key) -> threading.Lock:
+        with self.guard:
+            return self.locks.setdefault(key, threading.Lock())
+
+    def get(self, key):
+        with self.guard:
+            return self.entries.get(key)
+
+    def put(self, key, value) -> None:
+        with self.guard:
+            self.entries[key] = value
+            while len(self.entries) > self.size:
+                old = next(iter(self.entries))
+                self.entries.pop(old)
+                if old in self.locks and not self.locks[old].locked():
+                    del self.locks[old]
+
+
+@contextmanager
+def _holding(lock: threading.Lock):
+    """Hold ``lock``; while another session holds it, check every 0.1 s whether this run was stopped."""
+    if not lock.acquire(blocking=False):
+        check = jobs.page_check()
+        while not lock.acquire(timeout=jobs.POLL_S):
+            if check is not None:
+                check()
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def build_once(registry: Registry, key, build):
+    """``registry[key]``, built by ``build()`` if missing.  A session building one key never waits for a session
+    building another; two sessions asking for the same key build it once (the second waits, and can be stopped
+    while it waits)."""
+    if (value := registry.get(key)) is not None:
+        return value
+    with _holding(registry.lock(key)):
+        if (value := registry.get(key)) is None:
+            value = build()
+            registry.put(key, value)
+        return value
 
 
 DEMO_MODELS_MAX = 16
 
 
+@st.cache_resource(show_spinner=False)
+def _demo_models() -> Registry:
+    return Registry(DEMO_MODELS_MAX)
+
+
+def _train(dataset, kind: str, params: tuple, seed: int, progress, label: str):
+    return jobs.run(train_model, dataset, kind, seed=seed, progress=progress, label=label, **dict(params))
+
+
 def demo_model(dataset, dataset_key: str, kind: str, params: tuple, seed: int, progress=None):
-    """A model trained on a bundled demo dataset: shared by every visitor, trained once.
+    """A model trained on a bundled demo dataset: shared by every visitor, trained once, in the job runner.
 
     A registry rather than a cached function, because training draws a progress bar, which
     ``st.cache_resource`` would try to replay on every later hit.
     """
-    registry, lock = _demo_models()
-    key = (dataset_key, kind, params, seed)
-    with lock:
-        if key not in registry:
-            registry[key] = train_model(dataset, kind, seed=seed, progress=progress, **dict(params))
-            while len(registry) > DEMO_MODELS_MAX:
-                registry.pop(next(iter(registry)))
-        return registry[key]
+    return build_once(_demo_models(), (dataset_key, kind, params, seed),
+                      lambda: _train(dataset, kind, params, seed, progress, f"Training on {dataset_key}"))
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import pandas as pd
@@ -30,12 +31,45 @@ def constraints_from_key(key: str) -> Constraints:
     )
 
 
-@st.cache_data(show_spinner="Searching counterfactuals…", max_entries=64)
-def counterfactuals_for_row(_model, model_key: str, _dataset, dataset_key: str, row: int, k: int, ckey: str,
-                            seed: int, changed_penalty: float = 6.0):
-    rows = _dataset.X("test").iloc[[row]]
-    return find_counterfactuals(_model, _dataset, rows, k=k, constraints=constraints_from_key(ckey), seed=seed,
-                                options=SearchOptions(changed_penalty=changed_penalty))
+def search_key(model, dataset, row: int, k: int, c: Constraints, seed: int, changed_penalty: float) -> tuple:
+    """What a page search depends on; its result is kept in the session under this key."""
+    return (model.fingerprint, dataset.fingerprint, int(row), int(k), constraints_key(c), int(seed),
+            float(changed_penalty))
+
+
+def searched(key: tuple):
+    """The result of the page search ``key`` if it has run in this session, else None."""
+    return state.counterfactuals(key)
+
+
+def search_row(model, dataset, key: tuple):
+    """Run the page search ``key`` (see :func:`search_key`) with a progress bar that says how long is left, and
+    keep the result in the session."""
+    _, _, row, k, ckey, seed, penalty = key
+    bar = st.progress(0.0, text="Starting the search…")
+    start = time.perf_counter()
+
+    def progress(frac: float, text: str) -> None:
+        frac = min(max(float(frac), 0.0), 1.0)
+        elapsed = time.perf_counter() - start
+        left = f" · about {elapsed / frac * (1 - frac):.0f} s left" if 0.05 <= frac < 1 else ""
+        bar.progress(frac, text=f"{text}{left}")
+
+    res = find_counterfactuals(model, dataset, dataset.X("test").iloc[[row]], k=k, seed=seed,
+                               constraints=constraints_from_key(ckey),
+                               options=SearchOptions(changed_penalty=penalty), progress=progress)
+    bar.empty()
+    state.set_counterfactuals(key, res)
+    return res
+
+
+def time_estimate(model) -> str:
+    """What the search button promises: the last search on this model, or a rough range."""
+    last = state.last_counterfactuals(model.fingerprint)
+    if last is not None:
+        return f"about {max(last.seconds, 1):.0f} s, like the last search on this model"
+    return ("a few seconds to a minute, depending on the model and the machine; the first search on a dataset also "
+            "measures which features go together")
 
 
 @st.cache_data(show_spinner="Fitting the surrogate tree…", max_entries=32)
@@ -99,9 +133,24 @@ def constraint_editor(ds, key: str = "cf") -> Constraints:
     return Constraints(immutable=tuple(immutable), vary=tuple(vary), ranges=ranges, directions=directions)
 
 
+def world_caption(res) -> str:
+    """What the search kept consistent, in words (from ``res.params["world"]``)."""
+    w = res.params.get("world", {})
+    deps = [f"{d['dependent']} moves with {d['driver']}" for d in w.get("dependencies", [])]
+    pairs = [" & ".join(p["features"]) for p in w.get("pairs", [])]
+    if not (deps or pairs):
+        return ""
+    held = f"Kept consistent with the training rows: {', '.join(pairs)}" if pairs else ""
+    text = "; ".join(t for t in (held, ", ".join(deps)) if t)
+    share = res.plausible_share
+    flagged = "" if share != share or share == 1 else f" {1 - share:.0%} of them are not (see 'plausible')."
+    return text + "." + flagged
+
+
 def highlight_changes(query: pd.Series, cfs: pd.DataFrame, features: list[str]):
     """A Styler of the counterfactuals with every cell that differs from the query highlighted."""
-    table = cfs[features + ["proba", "cost", "n_changed"]].reset_index(drop=True)
+    extra = [c for c in ("proba", "cost", "n_changed", "plausible") if c in cfs]
+    table = cfs[features + extra].reset_index(drop=True)
     table.index = [f"counterfactual {i + 1}" for i in range(len(table))]
     original = pd.DataFrame([query[features].to_dict()], index=["original"])
     shown = pd.concat([original, table])

@@ -8,7 +8,7 @@ from dlxai.fairness.mitigation import Front, MitigationResult, mitigate, sweep
 from ui import state
 
 
-def run(ds, m, method: str, constraint: str, sensitive: list[str], *, strength=None, sweep_values=None,
+def run(m, ds, method: str, constraint: str, sensitive: list[str], *, strength=None, sweep_values=None,
         estimator_params: dict | None = None, max_iter: int = 20, seed: int = 0, n_bootstrap: int = 200):
     """One mitigation (or a sweep) with a progress bar; every new model is remembered for the switcher."""
     bar = st.progress(0.0, text="Starting…")
@@ -19,10 +19,10 @@ def run(ds, m, method: str, constraint: str, sensitive: list[str], *, strength=N
     opts = dict(sensitive=sensitive, seed=seed, progress=progress, n_bootstrap=n_bootstrap,
                 estimator_params=estimator_params, max_iter=max_iter)
     if sweep_values is not None:
-        out = sweep(ds, m, method, constraint, strengths=sweep_values, **opts)
+        out = sweep(m, ds, method, constraint, strengths=sweep_values, **opts)
         models = out.models()
     else:
-        out = mitigate(ds, m, method, constraint, strength=strength, **opts)
+        out = mitigate(m, ds, method, constraint, strength=strength, **opts)
         models = {out.model.name: out.model}
         if out.deterministic is not None:
             models[out.deterministic.name] = out.deterministic

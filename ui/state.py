@@ -43,6 +43,8 @@ REPORT = "dlxai.report"  # BuiltReport of the last report built on the Report pa
 MITIGATION = "dlxai.mitigation"  # (dataset fingerprint, MitigationResult | Front) of the last mitigation run
 BURDEN_COSTS = "dlxai.cf.burden_costs"  # (model, data, constraints, rows) -> counterfactual costs of rejected rows
 BURDEN_KEEP = 8
+CF_RESULTS = "dlxai.cf.results"  # (model, data, row, search settings) -> CounterfactualResult searched on the page
+CF_KEEP = 16
 IMAGE_MODELS = "dlxai.images.trained"  # kind -> key of the shared image-model registry entry this session trained
 
 # --- the bias lab's dials and the lessons --------------------------------------------------------
@@ -188,6 +190,26 @@ def set_burden_costs(key: tuple, costs: pd.DataFrame) -> None:
     store[key] = costs
     while len(store) > BURDEN_KEEP:
         store.pop(next(iter(store)))
+
+
+def counterfactuals(key: tuple):
+    """The counterfactuals searched on the page under ``key`` (model, data, row, settings), or None."""
+    return st.session_state.get(CF_RESULTS, {}).get(key)
+
+
+def set_counterfactuals(key: tuple, result) -> None:
+    """Keep ``result`` under ``key``, with the :data:`CF_KEEP` most recent others."""
+    store = st.session_state.setdefault(CF_RESULTS, {})
+    store.pop(key, None)
+    store[key] = result
+    while len(store) > CF_KEEP:
+        store.pop(next(iter(store)))
+
+
+def last_counterfactuals(model_fingerprint: str):
+    """The most recent page search on the model ``model_fingerprint`` (its time estimates the next one)."""
+    mine = [r for key, r in st.session_state.get(CF_RESULTS, {}).items() if key[0] == model_fingerprint]
+    return mine[-1] if mine else None
 
 
 def image_models() -> dict:

@@ -1,11 +1,12 @@
-"""Training from a page: progress bar, demo models shared through the cache, others per session."""
+"""Training from a page: in the job runner (Stop ends it at once), a progress bar, demo models shared through the
+cache, others per session."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from dlxai.models import train_model
-from ui import state
+from ui import jobs, state
 from ui.cache import demo_model
 
 
@@ -21,7 +22,7 @@ def train_with_progress(kind: str, params: dict, seed: int):
     if key in ("adult", "german") or (key or "").startswith("bias_lab:"):
         m = demo_model(ds, key, kind, frozen, seed, progress)
     else:
-        m = train_model(ds, kind, seed=seed, progress=progress, **params)
+        m = jobs.run(train_model, ds, kind, seed=seed, progress=progress, label="Training", **params)
     bar.progress(1.0, text=f"Trained in {m.fit_seconds:.1f} s")
     state.set_model(m)
     return m

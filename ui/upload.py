@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import hashlib
 
+import streamlit as st
+
 from dlxai.data import mapping, tables
 from dlxai.data.predictions import load_predictions
 from dlxai.errors import UserInputError
 from dlxai.models.contracts import DEFAULT_TIME_BUDGET_S
 from dlxai.models.export import export_onnx, export_safetensors
-from dlxai.models.formats import load_model
+from dlxai.models.formats import input_facts, load_model
 from ui import state
 
 DELIMITERS = {"auto": None, ", (comma)": ",", "; (semicolon)": ";", "tab": "\t", "| (pipe)": "|"}
@@ -23,6 +25,15 @@ PICKLE_BANNER = (
     "DLXAI_ALLOW_PICKLE=1 is set: pickle/joblib model files are loaded, and loading one runs any code it "
     "contains. Use this only alone, on your own machine, with files you created yourself."
 )
+
+
+@st.cache_resource(show_spinner=False)
+def prestart_model_worker():
+    """Start, once per server process, the zygote that uploaded models' sandboxed workers fork from (it imports
+    torch, which takes seconds), so the first upload does not wait.  The workers themselves are per upload."""
+    from dlxai.models.worker import prestart
+
+    return prestart()
 
 
 def digest(data: bytes) -> str:
@@ -59,15 +70,31 @@ def use_dataset(table: tables.ParsedTable, target: str, positive, sensitive, cat
     return ds
 
 
+def model_inputs(data: bytes, name: str):
+    """What the model file says about its inputs (:func:`dlxai.models.formats.input_facts`), matched against the
+    active dataset's columns; None without a dataset."""
+    ds = state.dataset()
+    return None if ds is None else input_facts(data, name, tuple(ds.X("train").columns))
+
+
 def use_model(data: bytes, name: str, *, spec: bytes | None = None, input_columns=None, trusted=None,
               output: str = "auto", time_budget_s: float = DEFAULT_TIME_BUDGET_S):
-    """Load a model, check its input contract on the active test rows, and only then make it active."""
+    """Load a model, check its input contract on the active test rows, and only then make it active.
+
+    An ONNX/TorchScript upload gets its own sandboxed worker process (never shared through a cache); the worker of
+    the model it replaces is stopped (it starts again, loading its model, if that model is picked again)."""
     ds = state.dataset()
     if ds is None:
         raise UserInputError("Load or upload a dataset before a model: the model is checked on its rows.")
     m = load_model(data, name, spec=spec, input_columns=input_columns, trusted=trusted, output=output,
-                   sample=ds.X("test"), time_budget_s=time_budget_s, dataset_name=ds.name)
+                   sample=ds.X("test"), reference=ds.X("train"), positive_label=ds.schema.positive_label,
+                   time_budget_s=time_budget_s, dataset_name=ds.name)
+    replaced = [state.model(), state.models().get(m.name)]
     state.set_model(m)
+    for old in {id(o): o for o in replaced if o is not None and o is not m}.values():
+        close = getattr(old, "close", None)
+        if close is not None:
+            close()
     return m
 
 

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import streamlit as st
 
+from dlxai.glossary import TERMS
 from ui import state
 
 
 def sidebar_status(where=None) -> None:
-    """The active data and model, on every page (drawn into ``where``, a sidebar container)."""
+    """The active data and model (drawn into ``where``, an ``st.sidebar.empty()``; each call replaces the last).
+
+    app.py draws it before the page and again after it: ``st.stop()`` ends a run at the next element, so a
+    page that stops early would otherwise leave the sidebar without it.
+    """
     ds, m = state.dataset(), state.model()
-    with where if where is not None else st.sidebar:
+    with where.container() if where is not None else st.sidebar:
         st.markdown("### Active audit")
         if ds is None:
             st.caption("No dataset yet: pick a demo on Home.")
@@ -19,6 +24,22 @@ def sidebar_status(where=None) -> None:
         st.markdown(f"**Model:** {m.name if m else '— none trained yet'}")
         if state.sensitive():
             st.markdown(f"**Sensitive:** {', '.join(state.sensitive())}")
+
+
+def glossary_help(key: str) -> str | None:
+    """A metric's tooltip: plain words, one formula, one example (None for a key without an entry)."""
+    term = TERMS.get(key)
+    return term.help() if term else None
+
+
+def glossary_expander(keys, label: str = "What do these numbers mean?", expanded: bool = False) -> None:
+    """Every term in ``keys`` in plain words, with its formula and an example, in one expander."""
+    with st.expander(label, icon=":material/menu_book:", expanded=expanded):
+        for k in keys:
+            t = TERMS[k]
+            parity = f" *Parity: {t.parity}.*" if t.parity else ""
+            st.markdown(f"**{t.name}** — {t.meaning}{parity}  \n"
+                        f"Formula: {t.formula}. Example: {t.example}")
 
 
 def threshold_slider(where, key: str) -> float:

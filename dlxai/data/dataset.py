@@ -12,6 +12,7 @@ import pandas as pd
 from dlxai import errors
 from dlxai.data.schema import Schema
 from dlxai.errors import UserInputError
+from dlxai.validation import check_positive_label
 
 
 @dataclass(frozen=True, eq=False)
@@ -160,11 +161,7 @@ def validate_frame(df: pd.DataFrame, schema: Schema, *, check_groups: bool = Tru
     if len(values) != 2:
         shown = sorted(map(str, values))[:10]
         raise UserInputError(errors.NON_BINARY_TARGET.format(column=schema.target, n=len(values), values=shown))
-    if schema.positive_label not in set(values):
-        raise UserInputError(
-            f"The positive label {schema.positive_label!r} does not occur in {schema.target!r}, whose values are "
-            f"{sorted(map(str, values))}. Choose one of them."
-        )
+    check_positive_label(values, schema.positive_label, schema.target, exact=True)
     if target.isna().any():
         raise UserInputError(
             f"The target {schema.target!r} is missing in {int(target.isna().sum())} rows. Drop those rows or fill them."

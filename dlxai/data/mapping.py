@@ -21,6 +21,7 @@ from dlxai.data.dataset import TabularDataset, make_dataset, validate_frame
 from dlxai.data.schema import CATEGORICAL, NUMERIC, Schema
 from dlxai.data.tables import ParsedTable
 from dlxai.errors import UserInputError
+from dlxai.validation import check_positive_label
 
 IGNORE = "ignore"
 DEFAULT_MAX_CATEGORIES = 1000  # more levels than this: an ID, free text, or a number stored as text
@@ -134,13 +135,7 @@ def label_values(df: pd.DataFrame, column: str) -> list:
 
 def match_label(df: pd.DataFrame, column: str, label):
     """The raw value of ``column`` whose text equals ``label`` (widgets hand labels back as text)."""
-    for v in label_values(df, column):
-        if v == label or str(v) == str(label):
-            return v
-    raise UserInputError(
-        f"The positive label {label!r} does not occur in {column!r}, whose values are "
-        f"{[str(v) for v in label_values(df, column)[:10]]}. Choose one of them."
-    )
+    return check_positive_label(label_values(df, column), label, column)
 
 
 def build_schema(

@@ -15,6 +15,7 @@ import pandas as pd
 
 from dlxai import errors
 from dlxai.errors import UserInputError
+from dlxai.validation import as_levels, check_positive_label, is_label
 
 # the CLI's --score-direction and the Upload page's radio: is a score at or above the threshold favourable?
 SCORE_DIRECTIONS = {"higher": True, "lower": False}
@@ -40,21 +41,11 @@ class PredictionsOnly:
     params: dict = field(default_factory=dict)
 
 
-def is_label(value, label) -> bool:
-    """Whether a cell holds ``label``: equal as values (1 == 1.0 == True) or as text ("1" and 1)."""
-    try:
-        if bool(value == label):
-            return True
-    except (TypeError, ValueError):
-        pass
-    return str(value) == str(label)
-
-
 def _marked(col: pd.Series, values: list, label) -> np.ndarray:
     return col.isin([v for v in values if is_label(v, label)]).to_numpy().astype(np.int64)
 
 
-def _from_prediction(col: pd.Series, name: str, target_values, positive, positive_prediction) -> np.ndarray:
+def prediction_decisions(col: pd.Series, name: str, target_values, positive, positive_prediction) -> np.ndarray:
     """A prediction column holding the target's labels, 0/1 or booleans (or two values, one named favourable)."""
     if col.isna().any():
         raise UserInputError(f"The prediction column {name!r} is missing in {int(col.isna().sum())} rows. "
@@ -84,7 +75,7 @@ def _finite_number(x) -> bool:
         np.isfinite(x))
 
 
-def _from_score(col: pd.Series, name: str, threshold, higher_is_favourable: bool) -> tuple[np.ndarray, np.ndarray]:
+def score_decisions(col: pd.Series, name: str, threshold, higher_is_favourable: bool) -> tuple[np.ndarray, np.ndarray]:
     """A numeric score on any finite scale, favourable at or above (or at or below) a finite threshold."""
     if pd.api.types.is_bool_dtype(col) or not pd.api.types.is_numeric_dtype(col):
         raise UserInputError(errors.SCORE_NOT_NUMERIC.format(
@@ -120,9 +111,9 @@ def decisions(frame: pd.DataFrame, *, prediction: str | None = None, score: str 
     if prediction is not None:
         if threshold is not None:
             raise UserInputError(errors.THRESHOLD_WITHOUT_SCORE.format(threshold=threshold, column=prediction))
-        y_pred = _from_prediction(frame[prediction], prediction, target_values, positive, positive_prediction)
+        y_pred = prediction_decisions(frame[prediction], prediction, target_values, positive, positive_prediction)
         return Decisions(y_pred, None, f"prediction column {prediction!r}")
-    y_pred, scores = _from_score(frame[score], score, threshold, higher_is_favourable)
+    y_pred, scores = score_decisions(frame[score], score, threshold, higher_is_favourable)
     return Decisions(y_pred, scores, f"score column {score!r} {'>=' if higher_is_favourable else '<='} {threshold:g}")
 
 
@@ -135,7 +126,7 @@ def _groups(frame: pd.DataFrame, sensitive: list[str]) -> pd.DataFrame:
             raise UserInputError(f"The sensitive attribute {c!r} is missing in every row. Pick another attribute or fill it.")
         if len(g) < 2:
             raise UserInputError(errors.SINGLE_GROUP.format(column=c, group=g[0]))
-        groups[c] = groups[c].astype(object).where(groups[c].notna(), "missing").astype(str)
+        groups[c] = as_levels(groups[c])
     return groups
 
 
@@ -168,10 +159,7 @@ def load_predictions(
     values = list(y.unique())
     if len(values) != 2:
         raise UserInputError(errors.NON_BINARY_TARGET.format(column=label, n=len(values), values=sorted(map(str, values))[:10]))
-    pos = next((v for v in values if is_label(v, positive_label)), None)
-    if pos is None:
-        raise UserInputError(f"The positive label {positive_label!r} does not occur in {label!r}, whose values are "
-                             f"{sorted(map(str, values))}. Choose one of them.")
+    pos = check_positive_label(values, positive_label, label)
     d = decisions(frame, prediction=prediction, score=score, threshold=threshold,
                   higher_is_favourable=higher_is_favourable, target_values=values, positive=pos,
                   positive_prediction=positive_prediction)

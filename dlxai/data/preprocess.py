@@ -19,6 +19,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from dlxai import errors
 from dlxai.errors import NotFittedError, UserInputError
+from dlxai.validation import as_levels
 
 
 @runtime_checkable
@@ -104,7 +105,7 @@ class Preprocessor(TransformerMixin, BaseEstimator):
     def _as_object(self, X: pd.DataFrame) -> pd.DataFrame:
         X = X[list(self.numeric) + list(self.categorical)].copy()
         for c in self.categorical:  # missing is a level of its own; every level is a string
-            X[c] = X[c].astype(object).where(X[c].notna(), "missing").astype(str)
+            X[c] = as_levels(X[c])
         return X
 
     def transform(self, X: pd.DataFrame) -> np.ndarray:

@@ -57,6 +57,9 @@ def _check_inputs(inputs) -> torch.Tensor:
 
 
 def has_attention(module: nn.Module) -> bool:
+    """Whether ``module`` holds an ``nn.MultiheadAttention`` (transformer blocks hold one each): the layers whose
+    weights attention maps and rollout read, so the one test of whether the ``"attention"`` method applies.
+    Cheap: it walks the modules and imports nothing."""
     return any(isinstance(m, nn.MultiheadAttention) for m in module.modules())
 
 

@@ -1,6 +1,6 @@
 """Gradient attribution methods: saliency, input × gradient, batched integrated gradients, DeepLIFT (Captum).
 
-All share the registry signature (see :mod:`dlxai.explain.attribution`) and run on the private copy
+All share the registry signature (see :mod:`dlxai.explain.registry`) and run on the private copy
 the dispatcher hands them.  Integrated gradients is one batched forward/backward over
 (rows × steps) chunks instead of Captum's per-sample path.
 """

@@ -1,9 +1,11 @@
 """Layer-wise relevance propagation with Zennit rules and composites, always on a private copy of the model.
 
-Composites (``composite=``): ``"epsilon"`` (LRP-ε everywhere), ``"gamma"`` (LRP-γ), ``"alpha1beta0"``,
+Composites (``composite=``, human names in :data:`dlxai.explain.registry.LABELS`): ``"epsilon"`` (LRP-ε everywhere), ``"gamma"`` (LRP-γ), ``"alpha1beta0"``,
 ``"zplus"`` (z⁺), ``"epsilon_plus_flat"`` (Flat for the input layer, z⁺ for convolutions, ε for dense layers)
 and ``"epsilon_alpha2beta1_flat"`` (Flat, α2β1, ε).  ``input_rule=`` overrides the input layer's rule:
-``"flat"``, ``"wsquare"`` or ``"zbox"`` (zᴮ, bounded by ``low``/``high``, default the inputs' min/max).
+``"flat"``, ``"wsquare"`` or ``"zbox"`` (zᴮ, bounded by ``low``/``high``, default the inputs' min/max).  These three give relevance to inputs that are 0,
+which is what an image's edges need but a one-hot row must not get (an absent level would count): on tabular data the
+registry offers only the composites whose input rule weighs by the input's value, with LRP-ε the default.
 
 BatchNorm that follows a convolution or linear layer inside an ``nn.Sequential`` is merged into it
 (Zennit's ``SequentialMergeBatchNorm`` canonizer); ``nn.Flatten``, max/avg pooling, dropout and identity
@@ -23,17 +25,8 @@ import torch
 import torch.nn as nn
 
 from dlxai.errors import UnsupportedModelError, UserInputError
-
-COMPOSITES = ("epsilon", "gamma", "alpha1beta0", "zplus", "epsilon_plus_flat", "epsilon_alpha2beta1_flat")
-COMPOSITE_LABELS = {
-    "epsilon": "LRP-ε (all layers)",
-    "gamma": "LRP-γ (all layers)",
-    "alpha1beta0": "LRP-α1β0 (all layers)",
-    "zplus": "LRP-z⁺ (all layers)",
-    "epsilon_plus_flat": "EpsilonPlusFlat (Flat input, z⁺ conv, ε dense)",
-    "epsilon_alpha2beta1_flat": "EpsilonAlpha2Beta1Flat (Flat input, α2β1 conv, ε dense)",
-}
-INPUT_RULES = ("flat", "wsquare", "zbox")
+from dlxai.explain.registry import LRP_COMPOSITES as COMPOSITES
+from dlxai.explain.registry import LRP_INPUT_RULES as INPUT_RULES
 
 UNKNOWN_COMPOSITE = "Unknown LRP composite {name!r}. Choose one of: {choices}."
 UNKNOWN_INPUT_RULE = "Unknown input-layer rule {name!r}. Choose one of: {choices} (or None for the composite's own)."

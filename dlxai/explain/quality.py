@@ -9,7 +9,8 @@
   top down and recompute; attributions that keep their ranking (high Spearman correlation) do not
   depend on what the model learned.
 
-Every function works on copies of the model.
+Every function works on copies of the model.  :func:`what_to_try` says what to change when a check fails, so
+a failed explanation is shown with a way forward rather than as a plain result.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dlxai.errors import UnsupportedModelError, UserInputError
-from dlxai.explain.attribution import AttributionResult, _model_info, _sklearn_module, attribute
+from dlxai.explain.attribution import AttributionResult, attribute, sklearn_module
+from dlxai.explain.registry import BASELINES, METHODS, TABULAR, choices_for, label, model_info
 
 # below this mean rank correlation after full randomisation, the attributions depend on the weights
 SANITY_MAX_SPEARMAN = 0.5
@@ -54,6 +56,11 @@ class Completeness:
     def share_within(self) -> float:
         """Share of rows whose relative error is within ``tolerance``."""
         return float(np.mean(self.relative_error <= self.tolerance))
+
+    @property
+    def passed(self) -> bool:
+        """The median row's attributions add up to the output change within ``tolerance``."""
+        return self.median <= self.tolerance
 
 
 def completeness(result: AttributionResult, tolerance: float = 0.01) -> Completeness:
@@ -110,15 +117,15 @@ def _probability_fn(model, device: str = "cpu"):
     """A private copy of ``model`` as a function tensor -> class probabilities, and the input transform."""
     import torch
 
-    info = _model_info(model)
-    if info["module"] is not None:
-        work = copy.deepcopy(info["module"]).eval().to(device)
+    info = model_info(model)
+    if info.module is not None:
+        work = copy.deepcopy(info.module).eval().to(device)
 
         def prob(x):
             with torch.no_grad():
                 return torch.softmax(work(x.to(device)), dim=1).cpu()
     else:
-        work = _sklearn_module(info["audit"].estimator)
+        work = sklearn_module(info.audit.estimator)
 
         def prob(x):
             with torch.no_grad():
@@ -199,7 +206,11 @@ def deletion_insertion(model, result: AttributionResult, *, n_steps: int = 20, b
         if progress is not None:
             progress((s + 1) / len(counts))
     return Faithfulness(fractions, *(np.asarray(curves[k]) for k in ("del", "ins", "rdel", "rins")), n_rows=n,
-                        n_units=u, params={"n_steps": int(n_steps), "seed": int(seed), "method": result.method})
+                        n_units=u, params={"n_steps": int(n_steps), "seed": int(seed), "method": result.method,
+                                           **{k: v for k, v in result.params.items() if k in _SETTINGS}})
+
+
+_SETTINGS = ("baselines", "composite", "input_rule", "rule", "n_steps")
 
 
 @dataclass(frozen=True)
@@ -250,12 +261,12 @@ def randomisation_check(model, inputs, *, method: str, seed: int = 0, cascading:
     """
     import torch
 
-    info = _model_info(model)
-    if info["module"] is None:
+    info = model_info(model)
+    if info.module is None:
         raise UnsupportedModelError(NO_LAYERS.format(what=getattr(model, "name", type(model).__name__)))
-    layers = _layers(info["module"])
+    layers = _layers(info.module)
     if not layers:
-        raise UnsupportedModelError(NO_LAYERS.format(what=type(info["module"]).__name__))
+        raise UnsupportedModelError(NO_LAYERS.format(what=type(info.module).__name__))
 
     def summary(res: AttributionResult) -> np.ndarray:
         v = res.by_feature().to_numpy() if res.feature_groups else res.values.reshape(res.n, -1)
@@ -270,8 +281,8 @@ def randomisation_check(model, inputs, *, method: str, seed: int = 0, cascading:
     names, means, rows = [], [], []
     for k, n_layers in enumerate(stages):
         rnd_model = copy.deepcopy(model)
-        rnd_info = _model_info(rnd_model)
-        rnd_layers = _layers(rnd_info["module"])
+        rnd_info = model_info(rnd_model)
+        rnd_layers = _layers(rnd_info.module)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(seed))
             for _, layer in reversed(rnd_layers[len(rnd_layers) - n_layers:]):
@@ -287,3 +298,30 @@ def randomisation_check(model, inputs, *, method: str, seed: int = 0, cascading:
     return RandomisationCheck(tuple(names), np.asarray(means), np.asarray(rows), method,
                               {"seed": int(seed), "cascading": bool(cascading),
                                **{k: v for k, v in base_res.params.items()}})
+
+
+# methods worth trying instead, best first (on the Adult MLP, integrated gradients from zeros and LRP-ε pass both the
+# randomisation and the deletion check; the mean and samples baselines and expected gradients fail randomisation)
+_ALTERNATIVES = (("integrated_gradients", "zeros"), ("lrp", None), ("input_x_gradient", None), ("saliency", None))
+
+
+def what_to_try(method: str, params: dict | None = None, kind: str = TABULAR) -> list[str]:
+    """What to change when an explanation by ``method`` (with ``params``, as its result records them) fails a
+    quality check: another baseline, another composite, another method.  Plain sentences for the page and the PDF."""
+    params = params or {}
+    spec = METHODS.get(method)
+    out = []
+    base = params.get("baselines")
+    if spec is not None and spec.baseline != "none" and base in BASELINES:
+        others = [b for b in BASELINES if b != base]
+        out.append(f"Another baseline: {' or '.join(label(b) for b in others)} instead of {label(base)} (the "
+                   "baseline decides what a feature's contribution is measured against).")
+    if method == "lrp":
+        others = [c for c in choices_for(METHODS["lrp"], "composite", kind) if c != params.get("composite")]
+        out.append(f"Another composite: {', '.join(label(c) for c in others[:3])}.")
+    alts = [f"{label(m)}" + (f" with the {label(b)} baseline" if b else "") for m, b in _ALTERNATIVES
+            if not (m == method and (b is None or b == base))]
+    out.append(f"Another method: {', '.join(alts[:2])}.")
+    out.append("Until one passes, read the chart as a description of the inputs rather than of what the model "
+               "learned, and do not base a decision on its ranking.")
+    return out

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from dlxai.errors import UserInputError
+from dlxai.validation import as_levels, check_threshold
 
 BAD_DEPTH = "max_depth must be a whole number from 1 to 12; received {value!r}. Use e.g. 4."
 BAD_SPACE = "space must be 'raw' or 'preprocessed'; received {value!r}."
@@ -44,7 +45,7 @@ class _Encoder:
         self.numeric = list(prep.numeric) if prep is not None else list(model.feature_columns)
         self.categorical = list(prep.categorical) if prep is not None else []
         self.medians = {c: float(pd.to_numeric(train[c], errors="coerce").median()) for c in self.numeric}
-        self.levels = {c: sorted(map(str, train[c].astype(object).where(train[c].notna(), "missing").unique()))
+        self.levels = {c: sorted(as_levels(train[c]).unique())
                        for c in self.categorical}
         if space == "raw":
             self.names = self.numeric + [f"{c} = {lv}" for c in self.categorical for lv in self.levels[c]]
@@ -61,7 +62,7 @@ class _Encoder:
         parts = [pd.to_numeric(X[c], errors="coerce").fillna(self.medians[c]).to_numpy(np.float64)[:, None]
                  for c in self.numeric]
         for c in self.categorical:
-            s = X[c].astype(object).where(X[c].notna(), "missing").astype(str).to_numpy()
+            s = as_levels(X[c]).to_numpy()
             parts.append((s[:, None] == np.array(self.levels[c])[None, :]).astype(np.float64))
         return np.concatenate(parts, axis=1)
 
@@ -148,8 +149,7 @@ def fit_surrogate(
     from sklearn.tree import DecisionTreeClassifier
 
     depth = check_depth(max_depth)
-    if not 0.0 < threshold < 1.0:
-        raise UserInputError(f"threshold must lie strictly between 0 and 1; received {threshold!r}.")
+    threshold = check_threshold(threshold)
     train = dataset.X("train")
     if len(train) > max_train_rows:
         train = train.sample(n=int(max_train_rows), random_state=seed)
@@ -165,7 +165,7 @@ def fit_surrogate(
     if cols:
         sens = dataset.sensitive("test", cols)
         for c in cols:
-            g = sens[c].astype(object).where(sens[c].notna(), "missing").astype(str).to_numpy()
+            g = as_levels(sens[c]).to_numpy()
             df = pd.DataFrame({"attribute": c, "group": g, "agree": agree})
             frames.append(df.groupby(["attribute", "group"])["agree"].agg(count="size", fidelity="mean"))
     by_group = pd.concat(frames) if frames else pd.DataFrame(columns=["count", "fidelity"])

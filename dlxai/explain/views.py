@@ -63,7 +63,8 @@ def global_importance(result: AttributionResult, mask=None) -> pd.Series:
     return by.mean().sort_values(ascending=False).rename("mean |attribution|")
 
 
-def _cramers_v(a: pd.Series, b: pd.Series) -> float:
+def cramers_v(a: pd.Series, b: pd.Series) -> float:
+    """Cramér's V of two categorical columns, in [0, 1] (also used by the counterfactual search's world model)."""
     from scipy.stats import chi2_contingency
 
     table = pd.crosstab(a.astype(str), b.astype(str))
@@ -74,7 +75,8 @@ def _cramers_v(a: pd.Series, b: pd.Series) -> float:
     return float(np.sqrt(chi2 / (n * (min(table.shape) - 1))))
 
 
-def _correlation_ratio(categories: pd.Series, values: pd.Series) -> float:
+def correlation_ratio(categories: pd.Series, values: pd.Series) -> float:
+    """The correlation ratio η of a numeric column given a categorical one, in [0, 1]."""
     v = pd.to_numeric(values, errors="coerce")
     ok = v.notna()
     v, c = v[ok].astype(float), categories[ok].astype(str)
@@ -96,9 +98,9 @@ def feature_association(data: pd.DataFrame, sensitive: str, features=None) -> pd
     for f in feats:
         col = data[f]
         if pd.api.types.is_numeric_dtype(col) and col.nunique() > 10:
-            out[f] = _correlation_ratio(s, col)
+            out[f] = correlation_ratio(s, col)
         else:
-            out[f] = _cramers_v(s, col)
+            out[f] = cramers_v(s, col)
     return pd.Series(out, dtype=float).sort_values(ascending=False).rename("association")
 
 

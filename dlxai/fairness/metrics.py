@@ -11,18 +11,31 @@ Values equal Fairlearn's ``MetricFrame`` and its ``*_difference`` / ``*_ratio`` 
 tests cross-check to 1e-12), with one deliberate difference: a rate whose denominator is zero
 (TPR of a group without positive rows) is NaN here and reported in ``warnings``, where
 Fairlearn silently uses 0 and so reports a disparity that is not there.
+
+Two kinds of interval, each where it is the right tool.  Per-group rates get a Wilson score interval
+(``wilson_low``/``wilson_high``): closed form from the rate's count and its denominator, close to nominal
+coverage for small counts, and never zero-width - a percentile bootstrap of 0 of 3 positives selected
+is 0.000-0.000, which reads as certainty.  The disparity summaries (max minus min over groups, ratios)
+have no such closed form and keep the bootstrap (``summary_ci``); ``ci_low``/``ci_high`` keep the
+bootstrap of every rate too, for comparison and for existing readers.  "Small" is judged on each rate's
+denominator (positives for TPR, negatives for FPR, predicted positives for precision), not only on the
+group's size: a group of 66 rows with 3 positives has a TPR resting on 3 rows.
 """
 
 from __future__ import annotations
 
 import warnings as _warnings
 from dataclasses import dataclass, field
+from statistics import NormalDist
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from dlxai import errors
 from dlxai.errors import UserInputError
+from dlxai.fairness.caveats import notes as _notes
+from dlxai.glossary import TERMS
 
 GROUP_METRICS = ("count", "selection_rate", "accuracy", "tpr", "fpr", "fnr", "precision")
 RATE_METRICS = GROUP_METRICS[1:]
@@ -33,20 +46,7 @@ SUMMARY_METRICS = (
     "equalized_odds_ratio",
     "equal_opportunity_difference",
 )
-METRIC_LABELS = {
-    "count": "Rows",
-    "selection_rate": "Selection rate",
-    "accuracy": "Accuracy",
-    "tpr": "True positive rate",
-    "fpr": "False positive rate",
-    "fnr": "False negative rate",
-    "precision": "Precision",
-    "demographic_parity_difference": "Demographic parity difference",
-    "demographic_parity_ratio": "Demographic parity ratio",
-    "equalized_odds_difference": "Equalized odds difference",
-    "equalized_odds_ratio": "Equalized odds ratio",
-    "equal_opportunity_difference": "Equal opportunity difference",
-}
+METRIC_LABELS = {k: t.name for k, t in TERMS.items()}  # the one key -> human name mapping (dlxai.glossary)
 INTERSECTION_SEP = " & "
 FOUR_FIFTHS = 0.8
 
@@ -121,19 +121,42 @@ def _div(num, den):
         return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
 
 
-def rates_from_counts(c: np.ndarray) -> dict[str, np.ndarray]:
-    """Per-group metrics from counts of shape (..., groups, 2, 2)."""
+def fractions_from_counts(c: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Numerator and denominator (integer counts) of every rate, from counts of shape (..., groups, 2, 2)."""
     tn, fp, fn, tp = c[..., 0, 0], c[..., 0, 1], c[..., 1, 0], c[..., 1, 1]
     n = tn + fp + fn + tp
     return {
-        "count": n.astype(np.float64),
-        "selection_rate": _div(tp + fp, n),
-        "accuracy": _div(tp + tn, n),
-        "tpr": _div(tp, tp + fn),
-        "fpr": _div(fp, fp + tn),
-        "fnr": _div(fn, fn + tp),
-        "precision": _div(tp, tp + fp),
+        "selection_rate": (tp + fp, n),
+        "accuracy": (tp + tn, n),
+        "tpr": (tp, tp + fn),
+        "fpr": (fp, fp + tn),
+        "fnr": (fn, fn + tp),
+        "precision": (tp, tp + fp),
     }
+
+
+def rates_from_counts(c: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-group metrics from counts of shape (..., groups, 2, 2)."""
+    fr = fractions_from_counts(c)
+    return {"count": fr["selection_rate"][1].astype(np.float64), **{k: _div(*f) for k, f in fr.items()}}
+
+
+def wilson_interval(successes, trials, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval of a proportion (NaN where ``trials`` is 0).
+
+    Exact at the edges: 0 successes give a lower bound of 0 and ``trials`` successes an upper bound of 1,
+    and the width is never 0 for ``trials`` > 0.
+    """
+    x = np.asarray(successes, dtype=np.float64)
+    n = np.asarray(trials, dtype=np.float64)
+    z = NormalDist().inv_cdf(1 - (1 - confidence) / 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        centre = (x + z * z / 2) / (n + z * z)
+        half = z / (n + z * z) * np.sqrt(x * (n - x) / n + z * z / 4)
+        lo = np.where(x <= 0, 0.0, np.clip(centre - half, 0.0, 1.0))
+        hi = np.where(x >= n, 1.0, np.clip(centre + half, 0.0, 1.0))
+    empty = n <= 0
+    return np.where(empty, np.nan, lo), np.where(empty, np.nan, hi)
 
 
 def _nanmax(a, axis=-1):
@@ -170,14 +193,28 @@ def summary_from_rates(r: dict[str, np.ndarray], present: np.ndarray | None = No
 
 
 # --- result --------------------------------------------------------------------------------
+class ThinRate(NamedTuple):
+    """A group's rate that rests on fewer rows than the audit's ``min_denominator`` (but on at least one)."""
+
+    group: str
+    metric: str
+    value: float
+    denominator: int  # the rows the rate is taken over: positives for TPR, negatives for FPR, ...
+    low: float  # its Wilson interval
+    high: float
+
+
 @dataclass(frozen=True)
 class FairnessAudit:
-    """How a classifier's decisions differ between groups, with bootstrap intervals.
+    """How a classifier's decisions differ between groups, with intervals.
 
     ``by_group`` has one row per group (index: group label) and the columns of
     :data:`GROUP_METRICS`, plus ``impact_ratio`` (selection rate over the reference group's) and
-    ``selection_rate_gap`` (minus the reference group's).  ``ci_low``/``ci_high`` hold the interval
-    bounds for every rate column; ``summary`` and ``summary_ci`` hold the disparity metrics.
+    ``selection_rate_gap`` (minus the reference group's).  ``ci_low``/``ci_high`` hold the bootstrap
+    bounds for every rate column and ``wilson_low``/``wilson_high`` its Wilson bounds (the ones to read
+    per group: see the module docstring); ``denominators`` the rows each rate is taken over.
+    ``summary`` and ``summary_ci`` hold the disparity metrics and their bootstrap intervals.
+    ``thin_rates`` lists the rates resting on fewer than ``params["min_denominator"]`` rows.
     """
 
     attributes: tuple[str, ...]
@@ -191,11 +228,42 @@ class FairnessAudit:
     four_fifths_violated: bool
     small_groups: tuple[str, ...]
     warnings: tuple[str, ...]
+    denominators: pd.DataFrame
+    wilson_low: pd.DataFrame
+    wilson_high: pd.DataFrame
+    thin_rates: tuple[ThinRate, ...]
     params: dict = field(default_factory=dict)
 
     @property
     def attribute_label(self) -> str:
         return INTERSECTION_SEP.join(self.attributes)
+
+    def intervals(self, kind: str = "wilson") -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Lower and upper bounds of every per-group rate: ``"wilson"`` or ``"bootstrap"``."""
+        if kind not in ("wilson", "bootstrap"):
+            raise UserInputError(f"Interval kind must be 'wilson' or 'bootstrap'; received {kind!r}.")
+        return (self.wilson_low, self.wilson_high) if kind == "wilson" else (self.ci_low, self.ci_high)
+
+    @property
+    def four_fifths_failures(self) -> pd.Series:
+        """The impact ratio of every group selected at under four-fifths of the reference rate, lowest first."""
+        r = self.by_group["impact_ratio"]
+        return r[r < FOUR_FIFTHS].sort_values(kind="stable")
+
+    @property
+    def four_fifths_verdict(self) -> str:
+        """The four-fifths rule in one sentence, naming every failing group with its impact ratio."""
+        ref, fail = self.reference_group, self.four_fifths_failures
+        if len(fail):
+            groups = ", ".join(f"{g} ({_ratio_text(v)})" for g, v in fail.items())
+            many = len(fail) > 1
+            return (f"Four-fifths rule violated: {len(fail)} group{'s are' if many else ' is'} selected at under "
+                    f"{FOUR_FIFTHS:.0%} of the rate of {ref}, the reference group. Impact "
+                    f"ratio{'s' if many else ''}: {groups}.")
+        if not self.by_group.at[ref, "selection_rate"] > 0:
+            return f"Four-fifths rule undefined: the reference group {ref} is never selected, so there is no ratio."
+        return (f"Four-fifths rule met: every group is selected at least {FOUR_FIFTHS:.0%} as often as {ref}, "
+                "the reference group.")
 
     def difference(self, metric: str = "selection_rate") -> float:
         """Largest minus smallest group value of a per-group metric (Fairlearn's between_groups)."""
@@ -222,7 +290,19 @@ class FairnessAudit:
                 g: {k: (int(row[k]) if k == "count" else clean(row[k])) for k in self.by_group.columns}
                 for g, row in self.by_group.iterrows()
             },
+            "four_fifths_verdict": self.four_fifths_verdict,
+            "wilson_ci": {
+                g: {k: [clean(self.wilson_low.at[g, k]), clean(self.wilson_high.at[g, k])] for k in RATE_METRICS}
+                for g in self.by_group.index
+            },
+            "thin_rates": [{**t._asdict(), "denominator": int(t.denominator)} for t in self.thin_rates],
         }
+
+
+def _ratio_text(v: float) -> str:
+    """An impact ratio in two decimals, or three where two would round a failing 0.797 up to 0.80."""
+    text = f"{v:.2f}"
+    return f"{v:.3f}" if v < FOUR_FIFTHS <= float(text) else text
 
 
 def audit_fairness(
@@ -235,12 +315,15 @@ def audit_fairness(
     confidence: float = 0.95,
     seed: int = 0,
     min_group_size: int = 30,
+    min_denominator: int | None = None,
 ) -> FairnessAudit:
     """Per-group metrics, disparity summaries and bootstrap intervals for binary decisions.
 
     ``y_true`` and ``y_pred`` are 0/1 (1 = the favourable outcome).  ``sensitive`` is a Series or a
     DataFrame of one or two columns (two are intersected).  ``reference_group`` defaults to the
     group with the highest selection rate, as the four-fifths rule compares against it.
+    ``min_group_size`` flags groups with few rows; ``min_denominator`` (default: ``min_group_size``)
+    flags rates taken over few rows - a TPR over 3 positive rows - and the disparities they set.
     """
     yt = _binary(y_true, "y_true")
     yp = _binary(y_pred, "y_pred")
@@ -252,7 +335,8 @@ def audit_fairness(
         raise UserInputError(errors.EMPTY_INPUT.format(what="y_true"))
     counts = confusion_counts(yt, yp, codes, len(labels))
     return audit_from_counts(counts, labels, attrs, reference_group=reference_group, n_bootstrap=n_bootstrap,
-                             confidence=confidence, seed=seed, min_group_size=min_group_size)
+                             confidence=confidence, seed=seed, min_group_size=min_group_size,
+                             min_denominator=min_denominator)
 
 
 def audit_from_counts(
@@ -265,12 +349,14 @@ def audit_from_counts(
     confidence: float = 0.95,
     seed: int = 0,
     min_group_size: int = 30,
+    min_denominator: int | None = None,
 ) -> FairnessAudit:
     """The audit from per-group confusion counts alone (shape ``(groups, 2, 2)``, ``[group, y_true, y_pred]``).
 
     Everything, the bootstrap included, is a function of these counts, so counts summed over the
     partitions of a table (see :mod:`dlxai.report.distributed`) give exactly the single-table audit.
-    ``labels`` name the groups in ``counts`` order, sorted as :func:`group_codes` sorts them.
+    ``labels`` name the groups in ``counts`` order, sorted as :func:`group_codes` sorts them.  The keywords
+    are :func:`audit_fairness`'s.
     """
     counts = np.asarray(counts, dtype=np.int64)
     labels, attrs = [str(g) for g in labels], tuple(str(a) for a in attributes)
@@ -287,6 +373,9 @@ def audit_from_counts(
         raise UserInputError(f"n_bootstrap must be 0 (no intervals) or more; received {n_bootstrap!r}.")
     if int(min_group_size) < 1:
         raise UserInputError(f"min_group_size must be at least 1; received {min_group_size!r}.")
+    min_den = int(min_group_size if min_denominator is None else min_denominator)
+    if min_den < 1:
+        raise UserInputError(f"min_denominator must be at least 1; received {min_denominator!r}.")
 
     G = len(labels)
     rates = rates_from_counts(counts)
@@ -308,6 +397,10 @@ def audit_from_counts(
     overall["count"] = int(overall["count"])
     B = int(n_bootstrap)
     ci_low, ci_high, summary_ci = _bootstrap(counts, by_group.index, B, confidence, seed, summary)
+    dens, w_low, w_high = _wilson(counts, by_group.index, confidence)
+    thin = tuple(ThinRate(str(g), k, float(by_group.at[g, k]), int(dens.at[g, k]), float(w_low.at[g, k]),
+                          float(w_high.at[g, k]))
+                 for k in RATE_METRICS for g in by_group.index if 0 < dens.at[g, k] < min_den)
     return FairnessAudit(
         attributes=attrs,
         by_group=by_group,
@@ -319,9 +412,24 @@ def audit_from_counts(
         reference_group=str(reference_group),
         four_fifths_violated=four_fifths,
         small_groups=tuple(g for g, c in by_group["count"].items() if c < min_group_size),
-        warnings=_notes(by_group, reference_group, four_fifths, min_group_size),
-        params={"n_bootstrap": B, "confidence": confidence, "seed": seed, "min_group_size": min_group_size},
+        warnings=_notes(by_group, dens, summary, thin, min_group_size, min_den, confidence),
+        denominators=dens,
+        wilson_low=w_low,
+        wilson_high=w_high,
+        thin_rates=thin,
+        params={"n_bootstrap": B, "confidence": confidence, "seed": seed, "min_group_size": min_group_size,
+                "min_denominator": min_den},
     )
+
+
+def _wilson(counts: np.ndarray, index: pd.Index, confidence: float):
+    """Denominators (integers) and Wilson bounds of every per-group rate."""
+    fr = fractions_from_counts(counts)
+    bounds = {k: wilson_interval(num, den, confidence) for k, (num, den) in fr.items()}
+    dens = pd.DataFrame({k: den.astype(np.int64) for k, (_, den) in fr.items()}, index=index)
+    low = pd.DataFrame({k: b[0] for k, b in bounds.items()}, index=index)
+    high = pd.DataFrame({k: b[1] for k, b in bounds.items()}, index=index)
+    return dens, low, high
 
 
 def _bootstrap(counts: np.ndarray, index: pd.Index, B: int, confidence: float, seed: int, summary: dict):
@@ -345,27 +453,3 @@ def _bootstrap(counts: np.ndarray, index: pd.Index, B: int, confidence: float, s
             k: (float(np.nanquantile(v, alpha)), float(np.nanquantile(v, 1 - alpha))) for k, v in bsum.items()
         }
     return pd.DataFrame(lo, index=index), pd.DataFrame(hi, index=index), summary_ci
-
-
-def _notes(by_group: pd.DataFrame, reference_group: str, four_fifths: bool, min_group_size: int) -> tuple[str, ...]:
-    small = tuple(g for g, c in by_group["count"].items() if c < min_group_size)
-    notes = []
-    if small:
-        notes.append(
-            f"{len(small)} group(s) have fewer than {min_group_size} rows ({', '.join(small)}); their rates are "
-            "unreliable - read the intervals, or merge small groups."
-        )
-    for metric, needs in (("tpr", "positive"), ("fpr", "negative"), ("precision", "predicted-positive")):
-        undefined = [g for g, v in by_group[metric].items() if np.isnan(v)]
-        if undefined:
-            notes.append(
-                f"{METRIC_LABELS[metric]} is undefined for {', '.join(undefined)} (no {needs} rows); those groups "
-                "are left out of the differences that use it."
-            )
-    if four_fifths:
-        worst = by_group["impact_ratio"].idxmin()
-        notes.append(
-            f"Four-fifths rule: {worst} is selected at {by_group.at[worst, 'impact_ratio']:.2f} times the rate of "
-            f"{reference_group} (below {FOUR_FIFTHS})."
-        )
-    return tuple(notes)

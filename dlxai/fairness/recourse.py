@@ -19,6 +19,7 @@ import pandas as pd
 
 from dlxai import errors
 from dlxai.errors import UserInputError
+from dlxai.validation import as_levels
 
 if TYPE_CHECKING:
     from dlxai.explain.counterfactuals import SearchOptions
@@ -58,7 +59,7 @@ def burden_from_costs(costs, groups, *, n_bootstrap: int = 1000, confidence: flo
                       attribute: str = "group", params: dict | None = None) -> RecourseBurden:
     """Burden per group from each rejected row's counterfactual cost (NaN: none found)."""
     c = np.asarray(costs, dtype=np.float64)
-    g = pd.Series(groups).astype(object).where(pd.Series(groups).notna(), "missing").astype(str).to_numpy()
+    g = as_levels(pd.Series(groups)).to_numpy()
     if len(c) != len(g):
         raise UserInputError(errors.LENGTH_MISMATCH.format(lengths=[len(c), len(g)]))
     if len(c) == 0:
@@ -108,7 +109,9 @@ def recourse_costs(model, dataset, *, split: str = "test", max_rows: int = 300, 
                    progress: Callable[[float, str], None] | None = None) -> pd.DataFrame:
     """Cost of the cheapest valid counterfactual of each rejected row (a seeded sample of at most ``max_rows``).
 
-    Index: the rows' positions in the split; columns ``cost`` (NaN: none found) and ``n_changed``.
+    Index: the rows' positions in the split; columns ``cost`` (NaN: none found), ``n_changed`` and ``plausible``
+    (its strongly associated pairs of values occur in the training rows; see
+    :mod:`dlxai.explain.counterfactuals.world`).
     One search serves every attribute: pass the result to :func:`burden_from_costs`.  ``options`` tune the
     search (:class:`~dlxai.explain.counterfactuals.SearchOptions`); the rows are rejected ones, so the search
     always asks for the favourable class and keeps rows without a counterfactual.
@@ -132,8 +135,10 @@ def recourse_costs(model, dataset, *, split: str = "test", max_rows: int = 300, 
     cheapest = np.argmin(np.where(res.valid, res.cost, np.inf), axis=1)
     rows = np.arange(len(rejected))
     found = res.valid.any(axis=1)
+    plausible = res.counterfactuals["plausible"].to_numpy().reshape(res.valid.shape)
     return pd.DataFrame({"cost": np.where(found, res.cost[rows, cheapest], np.nan),
-                         "n_changed": np.where(found, res.n_changed[rows, cheapest], np.nan)},
+                         "n_changed": np.where(found, res.n_changed[rows, cheapest], np.nan),
+                         "plausible": found & plausible[rows, cheapest]},
                         index=pd.Index(rejected, name="row")).assign(method=res.method)
 
 

@@ -2,14 +2,20 @@
 
 A user's model may return probabilities or logits, one column or two; :func:`_to_proba` reads what it
 returned (``output="auto"`` decides from the values, which :func:`dlxai.models.contracts.check_contract`
-records as ``output_``) and gradient methods get the same network behind a two-logit head
-(:func:`_logit_head`).
+records as ``output_``).  An uploaded file predicts in its sandboxed worker (``remote``, a
+:class:`~dlxai.models.remote.RemoteModel`); gradient methods get the network in this process (TorchScript
+after vetting, ONNX as its onnx2torch conversion) behind a centred two-logit head (:func:`_logit_head`),
+which explains the decision margin (:data:`EXPLAINS_MARGIN`).
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
+import io
+import json
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -18,6 +24,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from dlxai import errors
 from dlxai.errors import UnsupportedModelError
 from dlxai.models.base import AuditModel
+from dlxai.models.remote import onnx_run, onnx_session, torch_forward
 
 if TYPE_CHECKING:
     from dlxai.models.contracts import ContractReport
@@ -57,8 +64,16 @@ def _to_proba(out: np.ndarray, output: str) -> np.ndarray:
     )
 
 
+EXPLAINS_MARGIN = (
+    "half the decision margin: class 1's score is +½ × the log-odds of the favourable outcome and class 0's is "
+    "−½ × it, so accepted and rejected rows alike are explained (never the constant of a one-logit network)"
+)
+
+
 def _logit_head(module, output: str):
-    """Wrap a module so it returns two logits (what gradient methods expect), whatever it returned."""
+    """Wrap a module so it returns two centred logits ``[−m/2, m/2]`` (what gradient methods expect), where ``m`` is
+    the log-odds of the favourable class: softmax gives the same probabilities as ``predict_proba``, and neither
+    column is a constant (``[0, logit]`` made every rejected row's explanation all zeros)."""
     import torch
     import torch.nn as nn
 
@@ -75,13 +90,29 @@ def _logit_head(module, output: str):
             if out.dim() == 1:
                 out = out.unsqueeze(1)
             if out.shape[1] == 1:
-                z = out if self.output == "logits" else torch.logit(out.clamp(1e-7, 1 - 1e-7))
-                return torch.cat([torch.zeros_like(z), z], dim=1)
-            if self.output == "probabilities":
-                return torch.log(out.clamp_min(1e-12))
-            return out
+                margin = out if self.output == "logits" else torch.logit(out.clamp(1e-7, 1 - 1e-7))
+            else:
+                z = torch.log(out.clamp_min(1e-12)) if self.output == "probabilities" else out
+                margin = z[:, 1:2] - z[:, 0:1]
+            half = 0.5 * margin
+            return torch.cat([-half, half], dim=1)
 
     return LogitHead(module, output).eval()
+
+
+def _frozen(module):
+    """Parameters that are leaves without gradients: a deep copy of a loaded TorchScript module otherwise clones
+    them with autograd history, and attribution cannot switch their gradients off ("only leaf variables")."""
+    for p in module.parameters():
+        p.requires_grad_(False)
+    return module
+
+
+NOT_REFITTABLE = (
+    "An uploaded model ({kind}) cannot be trained again: dlxai has its file, not how it was trained. Mitigations "
+    "that retrain (reductions, reweighing, correlation remover, penalised training) need a model trained in dlxai; "
+    "the threshold optimizer (post-processing) works on any model."
+)
 
 
 class UploadedClassifier(ClassifierMixin, BaseEstimator):
@@ -89,11 +120,20 @@ class UploadedClassifier(ClassifierMixin, BaseEstimator):
 
     classes_ = np.array([0, 1])
     output = "auto"
+    explains = EXPLAINS_MARGIN
 
     @property
     def _head_output(self) -> str:
         """What the two-logit head reads: the checked kind, else the declared one (``auto``: logits)."""
         return getattr(self, "output_", "logits" if self.output == "auto" else self.output)
+
+    def raw_output(self, X, timeout_s: float | None = None) -> np.ndarray:
+        raise NotImplementedError
+
+    def fit(self, X=None, y=None, **fit_params):
+        """An uploaded model is fitted already and cannot be refitted (it is a file, not a recipe).  The method
+        exists because scikit-learn and fairlearn take "has fit" to mean "is an estimator" (post-processing)."""
+        raise UnsupportedModelError(NOT_REFITTABLE.format(kind=type(self).__name__))
 
     def predict_proba(self, X) -> np.ndarray:
         return _to_proba(self.raw_output(X), getattr(self, "output_", self.output))
@@ -106,24 +146,45 @@ class UploadedClassifier(ClassifierMixin, BaseEstimator):
         return np.log(p / (1 - p))
 
 
-class OnnxClassifier(UploadedClassifier):
-    """An ONNX model run by onnxruntime, on the preprocessed float matrix.  The session is rebuilt
-    from the stored bytes on demand, so copies (``copy.deepcopy``) and pickling of the wrapper work."""
+ONNX_TYPES = {"tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(int64)": np.int64,
+              "tensor(int32)": np.int32, "tensor(bool)": np.bool_, "tensor(string)": object,
+              "tensor(float16)": np.float16}
 
-    def __init__(self, model_bytes: bytes = b"", output: str = "auto"):
+
+def onnx_feed(values, name: str, onnx_type: str, shape) -> np.ndarray:
+    """One column as the array an ONNX input of ``onnx_type`` takes (strings as str objects, missing as "")."""
+    import pandas as pd
+
+    dtype = ONNX_TYPES.get(onnx_type)
+    if dtype is None:
+        raise UnsupportedModelError(f"The ONNX input {name!r} has type {onnx_type}, which dlxai cannot feed; it "
+                                    f"feeds {sorted(ONNX_TYPES)}.")
+    s = pd.Series(values)
+    if dtype is object:
+        arr = s.astype(object).where(s.notna(), "").astype(str).to_numpy(dtype=object)
+    elif np.issubdtype(dtype, np.integer):
+        arr = np.rint(pd.to_numeric(s).to_numpy(dtype=np.float64)).astype(dtype)
+    else:
+        arr = pd.to_numeric(s).to_numpy(dtype=np.float64).astype(dtype)
+    return arr.reshape(-1, 1) if len(shape) == 2 else arr
+
+
+class OnnxClassifier(UploadedClassifier):
+    """An ONNX model run by onnxruntime: in its sandboxed worker (``remote``), or in this process for a file the
+    caller trusts.  Takes the preprocessed float matrix (one input), or a DataFrame fed to the inputs by name
+    (one input per column, as skl2onnx writes a pipeline).  The session is rebuilt from the stored bytes on
+    demand, so copies (``copy.deepcopy``) and pickling of the wrapper work."""
+
+    def __init__(self, model_bytes: bytes = b"", output: str = "auto", remote=None, inputs=()):
         self.model_bytes = model_bytes
         self.output = output
+        self.remote = remote
+        self.inputs = inputs  # (name, type, shape) per graph input
 
     def _session(self):
         sess = self.__dict__.get("_sess")
         if sess is None:
-            import onnxruntime as ort
-
-            opts = ort.SessionOptions()
-            opts.intra_op_num_threads = 1
-            opts.inter_op_num_threads = 1
-            opts.log_severity_level = 3
-            sess = ort.InferenceSession(self.model_bytes, sess_options=opts, providers=["CPUExecutionProvider"])
+            sess = onnx_session(self.model_bytes)
             self.__dict__["_sess"] = sess
         return sess
 
@@ -147,80 +208,143 @@ class OnnxClassifier(UploadedClassifier):
 
     @property
     def input_width(self) -> int | None:
-        shape = self._session().get_inputs()[0].shape
+        if len(self.inputs) != 1:
+            return None
+        shape = self.inputs[0][2]
         return shape[-1] if len(shape) == 2 and isinstance(shape[-1], int) else None
 
-    def raw_output(self, X) -> np.ndarray:
-        sess = self._session()
-        inp = sess.get_inputs()[0]
-        dtype = np.float64 if "double" in inp.type else np.float32
-        X = np.asarray(X, dtype=dtype)
-        outs = sess.run(None, {inp.name: X})
-        metas = sess.get_outputs()
-        best = None
-        for meta, val in zip(metas, outs):
-            if isinstance(val, list) and val and isinstance(val[0], dict):  # skl2onnx ZipMap
-                keys = sorted(val[0])
-                val = np.array([[d[k] for k in keys] for d in val], dtype=np.float64)
-            val = np.asarray(val)
-            if val.dtype.kind != "f":
-                continue
-            if best is None or "prob" in meta.name.lower():
-                best = val
-        if best is None:
-            raise UnsupportedModelError(
-                f"The ONNX model has no floating-point output (outputs: {[m.name for m in metas]}); dlxai needs "
-                "scores or probabilities."
-            )
-        return best
+    def feeds(self, X):
+        """A DataFrame -> one array per named input; a matrix stays the single input's array."""
+        import pandas as pd
+
+        if not isinstance(X, pd.DataFrame):
+            return np.asarray(X)
+        return {name: onnx_feed(X[name], name, kind, shape) for name, kind, shape in self.inputs}
+
+    def raw_output(self, X, timeout_s: float | None = None) -> np.ndarray:
+        feeds = self.feeds(X)
+        if self.remote is not None:
+            return self.remote.predict(feeds, timeout_s)
+        return onnx_run(self._session(), feeds)
 
 
 class TorchModuleClassifier(UploadedClassifier):
-    """A ``torch.nn.Module`` (TorchScript, or ONNX converted by onnx2torch) on the preprocessed matrix.
-    ``module_`` is the module with a two-logit head, what gradient methods use."""
+    """A ``torch.nn.Module`` on the preprocessed matrix.  Uploaded TorchScript predicts in its sandboxed worker
+    (``remote``); gradient methods use ``module_``, the module loaded in this process after vetting (``source``,
+    loaded on first use) behind the two-logit head."""
 
-    def __init__(self, module=None, output: str = "auto", n_features_in: int | None = None):
+    def __init__(self, module=None, output: str = "auto", n_features_in: int | None = None, source: bytes = b"",
+                 remote=None):
         self.module = module
         self.output = output
         self.n_features_in = n_features_in
+        self.source = source
+        self.remote = remote
+
+    def _inner(self):
+        if self.module is not None:
+            return self.module
+        loaded = self.__dict__.get("_loaded")
+        if loaded is None:
+            import torch
+
+            loaded = _frozen(torch.jit.load(io.BytesIO(self.source), map_location="cpu").eval())
+            self.__dict__["_loaded"] = loaded
+        return loaded
 
     @property
     def module_(self):
-        return _logit_head(self.module, self._head_output)
+        return _logit_head(self._inner(), self._head_output)
 
-    def raw_output(self, X) -> np.ndarray:
-        import torch
+    def raw_output(self, X, timeout_s: float | None = None) -> np.ndarray:
+        if self.remote is not None:
+            return self.remote.predict(np.asarray(X, dtype=np.float32), timeout_s)
+        return torch_forward(self._inner(), X)
 
-        X = np.asarray(X, dtype=np.float32)
-        outs = []
-        with torch.no_grad():
-            for i in range(0, max(len(X), 1), 65536):
-                o = self.module(torch.from_numpy(np.ascontiguousarray(X[i:i + 65536])))
-                if isinstance(o, (tuple, list)):
-                    o = o[0]
-                outs.append(o.detach().double().cpu().numpy())
-        return np.concatenate(outs) if len(outs) > 1 else outs[0]
+
+RAW_NO_GRADIENTS = (
+    "gradient methods (saliency, integrated gradients, expected gradients, DeepLIFT, LRP) are not offered: this "
+    "model takes the raw columns and encodes them itself (categories as text, through its own encoders), so no "
+    "numeric input exists for a gradient to flow to. Use SHAP kernel over the raw columns, counterfactual search "
+    "or a surrogate tree"
+)
+NOT_A_NETWORK = "gradient methods need a PyTorch network; this model is a {kind}"
 
 
 @dataclass(eq=False)
 class UploadedModel(AuditModel):
-    """An :class:`AuditModel` loaded from a file, with its format, contract check and what it supports."""
+    """An :class:`AuditModel` loaded from a file, with its format, contract check and what it supports.
+
+    For a raw-columns contract, :meth:`predict_proba` gives the model the data's own columns (its pipeline or
+    graph imputes and encodes them), so predictions equal the exporter's; explanations and counterfactuals
+    go through the contract's matrix (one column per raw column).
+    """
 
     format: str = ""
     sha256: str = ""
     conversion_error: str = ""
     contract: ContractReport | None = None
     warnings: tuple[str, ...] = ()
+    n_parameters: int | None = None
+
+    @property
+    def contract_kind(self) -> str:
+        """``raw`` (the table itself), ``standard`` (a dlxai preprocessing spec) or ``columns`` (declared)."""
+        return getattr(self.preprocessor, "contract_kind", "")
+
+    @property
+    def gradients_unavailable(self) -> str:
+        """Why gradient methods do not apply to this model ('' when they do)."""
+        if self.contract_kind == "raw":
+            return RAW_NO_GRADIENTS
+        if self.conversion_error:
+            return errors.MODEL_CONVERSION_FAILED.format(detail=self.conversion_error, available=MODEL_AGNOSTIC)
+        if getattr(self.estimator, "module_", None) is None:
+            return NOT_A_NETWORK.format(kind=type(self.estimator).__name__)
+        return ""
 
     def torch_module(self):
-        if self.conversion_error:
-            raise UnsupportedModelError(errors.MODEL_CONVERSION_FAILED.format(
-                detail=self.conversion_error, available=MODEL_AGNOSTIC))
+        why = self.gradients_unavailable
+        if why:
+            raise UnsupportedModelError(why if why.endswith(".") else f"{why[0].upper()}{why[1:]}.")
         return super().torch_module()
 
     @property
     def available_methods(self) -> tuple[str, ...]:
         base = ("performance", "fairness", "SHAP kernel", "surrogate", "counterfactuals")
-        if getattr(self.estimator, "module_", None) is not None and not self.conversion_error:
-            return ("gradient methods (saliency, integrated gradients, LRP)", *base)
+        if not self.gradients_unavailable:
+            return ("gradient methods (saliency, integrated gradients, expected gradients, LRP)", *base)
         return base
+
+    @property
+    def explains(self) -> str:
+        """Which output gradient methods explain ('' when they do not apply)."""
+        return getattr(self.estimator, "explains", "") if not self.gradients_unavailable else ""
+
+    def predict_proba(self, X) -> np.ndarray:
+        frame = getattr(self.preprocessor, "frame", None)
+        if frame is None:
+            return super().predict_proba(X)
+        p = np.asarray(self.estimator.predict_proba(frame(X)), dtype=np.float64)
+        return p[:, 1]
+
+    @property
+    def parameter_count(self) -> int:
+        return int(self.n_parameters) if self.n_parameters is not None else super().parameter_count
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """SHA-256 over the file, the contract and the settings (no need to load a worker's model to hash it)."""
+        from dlxai.models.contracts import preprocessing_spec
+
+        h = hashlib.sha256(f"{self.kind}|{self.name}|{sorted(self.params.items())!r}|{self.sha256}".encode())
+        if self.preprocessor is not None:
+            h.update(json.dumps(preprocessing_spec(self.preprocessor), sort_keys=True, default=str).encode())
+        return h.hexdigest()
+
+    def close(self) -> None:
+        """Stop the model's worker process (if it has one); a later prediction starts and loads a fresh one."""
+        for est in (self.estimator, getattr(self.estimator, "inner", None)):
+            remote = getattr(est, "remote", None)
+            if remote is not None:
+                remote.close()

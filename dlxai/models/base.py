@@ -11,9 +11,30 @@ import numpy as np
 import pandas as pd
 
 from dlxai.errors import UnsupportedModelError, UserInputError
+from dlxai.validation import check_threshold
 
 if TYPE_CHECKING:
     from dlxai.data.preprocess import TabularPreprocessor
+
+
+def digest_module(module, h) -> None:
+    """Feed a torch module's learned state (every state-dict entry's name and bytes, in order) into hash ``h``."""
+    for k, v in module.state_dict().items():
+        h.update(k.encode())
+        h.update(v.detach().cpu().numpy().tobytes())
+
+
+def digest_estimator(estimator, h) -> None:
+    """Feed a fitted classifier's learned parameters into hash ``h``: a skorch-style network's state dict
+    (``module_``), else a linear model's ``coef_``, ``intercept_`` and ``classes_``.  The one rule every model
+    fingerprint uses, so equal parameters give equal hashes wherever they are hashed."""
+    module = getattr(estimator, "module_", None)
+    if module is not None:
+        digest_module(module, h)
+        return
+    for attr in ("coef_", "intercept_", "classes_"):
+        if hasattr(estimator, attr):
+            h.update(np.ascontiguousarray(getattr(estimator, attr)).tobytes())
 
 
 @dataclass(eq=False)
@@ -57,9 +78,7 @@ class AuditModel:
         return p[:, 1]
 
     def predict(self, X: pd.DataFrame, threshold: float = 0.5) -> np.ndarray:
-        if not 0.0 < threshold < 1.0:
-            raise UserInputError(f"threshold must lie strictly between 0 and 1; received {threshold!r}.")
-        return (self.predict_proba(X) >= threshold).astype(np.int64)
+        return (self.predict_proba(X) >= check_threshold(threshold)).astype(np.int64)
 
     @property
     def feature_names_out(self) -> tuple[str, ...]:
@@ -91,15 +110,7 @@ class AuditModel:
     def fingerprint(self) -> str:
         """SHA-256 over the learned parameters and settings: the cache key and the report's model hash."""
         h = hashlib.sha256(f"{self.kind}|{self.name}|{sorted(self.params.items())!r}".encode())
-        module = getattr(self.estimator, "module_", None)
-        if module is not None:
-            for k, v in module.state_dict().items():
-                h.update(k.encode())
-                h.update(v.detach().cpu().numpy().tobytes())
-        else:
-            for attr in ("coef_", "intercept_", "classes_"):
-                if hasattr(self.estimator, attr):
-                    h.update(np.ascontiguousarray(getattr(self.estimator, attr)).tobytes())
+        digest_estimator(self.estimator, h)
         return h.hexdigest()
 
     def card(self) -> dict:

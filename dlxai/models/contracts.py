@@ -1,15 +1,16 @@
-"""Input contracts: how a loaded model's raw rows become its input matrix, and the check that they fit.
+"""Input contracts: how a loaded model's raw rows become its input, and the check that they fit.
 
 Every uploaded model carries a contract, a preprocessor rebuilt without fitting: a dlxai preprocessing
-spec (:class:`SpecPreprocessor`) or named numeric columns in order (:class:`ColumnsPreprocessor`).
-Both expose :class:`~dlxai.data.preprocess.TabularPreprocessor`, like the in-app preprocessor, so
-explanations and counterfactuals treat uploaded and trained models alike.  :func:`check_contract`
-runs the model on sample rows (shapes, NaN, time budget) before anything else does.
+spec (:class:`SpecPreprocessor`), named numeric columns in order (:class:`ColumnsPreprocessor`), or the raw
+columns a model reads by name (:class:`~dlxai.models.rawcolumns.RawColumnsContract`: pipelines and
+one-input-per-column ONNX graphs).  All expose :class:`~dlxai.data.preprocess.TabularPreprocessor`, like the
+in-app preprocessor, so explanations and counterfactuals treat uploaded and trained models alike.
+:func:`check_contract` runs the model on sample rows (shapes, NaN, time budget; in the model's sandboxed
+worker for ONNX and TorchScript) before anything else does.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
 import time
 from dataclasses import dataclass
 
@@ -18,12 +19,17 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from dlxai import errors
-from dlxai.errors import DlxaiError, UnsupportedModelError, UserInputError
+from dlxai.errors import DlxaiError, ModelResourceError, ModelTimeoutError, UnsupportedModelError, UserInputError
 from dlxai.models.adapters import OUTPUT_KINDS, OnnxClassifier, UploadedClassifier, resolve_output
 from dlxai.models.base import AuditModel
+from dlxai.models.rawcolumns import raw_contract_from_spec
+from dlxai.models.remote import SAMPLE_ROWS
+from dlxai.validation import as_levels
 
 DEFAULT_TIME_BUDGET_S = 10.0
-CONTRACT_SAMPLE_ROWS = 256
+CONTRACT_SAMPLE_ROWS = SAMPLE_ROWS  # later predictions get the time budget per this many rows
+RAW_FIX = ("Check that the data is the table the model was trained on (same columns and types), and that the model "
+           "returns binary scores.")
 
 
 def _check_columns(X, columns) -> None:
@@ -35,8 +41,17 @@ def _check_columns(X, columns) -> None:
         raise UserInputError(errors.UNKNOWN_COLUMN.format(column=missing[0], available=list(X.columns)))
 
 
+TEXT_IN_NUMERIC_COLUMN = (
+    "The model takes column {column!r} as a number, but it holds text such as {examples}. Upload the model's "
+    "preprocessing spec, declare only numeric columns, or export a model that reads the raw columns by name (a "
+    "scikit-learn pipeline via skops, or ONNX with one input per column)"
+)
+
+
 class ColumnsPreprocessor(TransformerMixin, BaseEstimator):
     """The contract "the model takes these numeric columns, in this order", as a preprocessor."""
+
+    contract_kind = "columns"
 
     def __init__(self, columns=()):
         self.columns = columns
@@ -44,7 +59,7 @@ class ColumnsPreprocessor(TransformerMixin, BaseEstimator):
     def fit(self, X=None, y=None):
         cols = [str(c) for c in self.columns]
         if not cols:
-            raise UserInputError(errors.MODEL_NO_INPUT_CONTRACT)
+            raise UserInputError(errors.MODEL_NO_INPUT_CONTRACT.format(found="the list of declared columns is empty"))
         if len(set(cols)) != len(cols):
             raise UserInputError(f"The input columns repeat a name: {cols}. List each column once, in the model's order.")
         self.columns_ = tuple(cols)
@@ -65,11 +80,8 @@ class ColumnsPreprocessor(TransformerMixin, BaseEstimator):
         for i, c in enumerate(self.columns_):
             col = X[c]
             if not (pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)):
-                raise UserInputError(
-                    f"The model takes column {c!r} as a number, but it holds text such as "
-                    f"{list(col.dropna().astype(str).unique()[:3])}. Upload the model's preprocessing spec instead, "
-                    "or declare only numeric columns."
-                )
+                raise UserInputError(TEXT_IN_NUMERIC_COLUMN.format(
+                    column=c, examples=list(col.dropna().astype(str).unique()[:3])))
             v = col.to_numpy(np.float32, na_value=np.nan)
             if np.isnan(v).any():
                 raise UserInputError(
@@ -85,10 +97,15 @@ class ColumnsPreprocessor(TransformerMixin, BaseEstimator):
     def to_spec(self) -> dict:
         return {"kind": "columns", "columns": list(self.columns_)}
 
+    def describe(self) -> str:
+        return f"declared numeric columns, in order — {len(self.columns_)}: {', '.join(self.columns_)}"
+
 
 class SpecPreprocessor(TransformerMixin, BaseEstimator):
     """dlxai's :class:`~dlxai.data.preprocess.Preprocessor` rebuilt from its exported numbers
     (medians, means, scales, categories): the same float32 matrix without refitting."""
+
+    contract_kind = "standard"
 
     def __init__(self, spec=None):
         self.spec = spec
@@ -142,7 +159,7 @@ class SpecPreprocessor(TransformerMixin, BaseEstimator):
             num /= self.scales_
             parts.append(num)
         for c, cats in zip(self.categorical, self.categories_):
-            values = X[c].astype(object).where(X[c].notna(), "missing").astype(str)
+            values = as_levels(X[c])
             codes = pd.Index(cats).get_indexer(values)  # -1 for a level unseen in training
             oh = np.zeros((len(X), len(cats)), dtype=np.float64)
             known = codes >= 0
@@ -157,6 +174,10 @@ class SpecPreprocessor(TransformerMixin, BaseEstimator):
     def to_spec(self) -> dict:
         return {"kind": "standard", **{k: v for k, v in (self.spec or {}).items() if k != "kind"}}
 
+    def describe(self) -> str:
+        return (f"preprocessing spec — {len(self.numeric)} numeric and {len(self.categorical)} categorical columns, "
+                f"{self.n_features_out_} model inputs")
+
 
 def preprocessing_spec(prep) -> dict:
     """The JSON-able numbers behind a fitted preprocessor (dlxai's own, or a contract from this module)."""
@@ -169,8 +190,9 @@ def preprocessing_spec(prep) -> dict:
             "categories": [list(c) for c in prep.categories_], "feature_names_out": list(prep.feature_names_out_)}
 
 
-def preprocessor_from_spec(spec: dict):
-    """The fitted contract a spec's ``preprocessing`` describes: ``standard`` (dlxai's numbers) or ``columns``."""
+def preprocessor_from_spec(spec: dict, reference=None, file: str = "model"):
+    """The fitted contract a spec's ``preprocessing`` describes: ``standard`` (dlxai's numbers), ``columns`` or
+    ``raw`` (fitted on the ``reference`` training rows, when given)."""
     if not isinstance(spec, dict):
         raise UserInputError(errors.MODEL_SPEC_INVALID.format(detail=f"preprocessing must be an object, got {type(spec).__name__}"))
     kind = spec.get("kind")
@@ -178,7 +200,10 @@ def preprocessor_from_spec(spec: dict):
         return ColumnsPreprocessor(list(spec.get("columns") or [])).fit()
     if kind == "standard":
         return SpecPreprocessor(spec).fit()
-    raise UserInputError(errors.MODEL_SPEC_INVALID.format(detail=f"preprocessing kind {kind!r} (use 'standard' or 'columns')"))
+    if kind == "raw":
+        return raw_contract_from_spec(spec, reference, file)
+    raise UserInputError(errors.MODEL_SPEC_INVALID.format(
+        detail=f"preprocessing kind {kind!r} (use 'standard', 'columns' or 'raw')"))
 
 
 # --- the check on sample rows ----------------------------------------------------------------------
@@ -194,6 +219,7 @@ class ContractReport:
     seconds: float
     time_budget_s: float
     problems: tuple[str, ...] = ()
+    contract: str = ""  # which contract was used and why, e.g. "raw columns (the pipeline's own preprocessing) — …"
 
 
 def _short(exc: BaseException, limit: int = 300) -> str:
@@ -205,17 +231,6 @@ def _short(exc: BaseException, limit: int = 300) -> str:
     return f"{type(exc).__name__}: {text[:limit]}"
 
 
-def _call_with_budget(fn, budget: float):
-    """``(fn(), seconds)``, or :class:`concurrent.futures.TimeoutError` after ``budget`` seconds."""
-    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
-    start = time.perf_counter()
-    fut = pool.submit(fn)
-    try:
-        return fut.result(timeout=budget), time.perf_counter() - start
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)
-
-
 def _input_matrix(model: AuditModel, rows: pd.DataFrame, problems: list[str]):
     """The model's input matrix for ``rows``, or None with the reason appended to ``problems``."""
     missing = [c for c in model.feature_columns if c not in rows.columns]
@@ -223,31 +238,46 @@ def _input_matrix(model: AuditModel, rows: pd.DataFrame, problems: list[str]):
         problems.append(f"the data lacks the input columns {missing[:10]} (it has {list(rows.columns)[:15]})")
         return None
     try:
-        return model.transform(rows)
+        frame = getattr(model.preprocessor, "frame", None)  # a raw-columns model reads the rows themselves
+        return frame(rows) if frame is not None else model.transform(rows)
     except DlxaiError as exc:
         problems.append(f"preparing the input failed: {exc}")
         return None
 
 
-def _run(est, X: np.ndarray, time_budget_s: float, problems: list[str]):
-    """``(raw output or None, seconds)``: the estimator on ``X`` within the budget, after a width check."""
+def _run(est, X, time_budget_s: float, problems: list[str]):
+    """``(raw output or None, seconds)``: the estimator on ``X`` after a width check.  An uploaded network runs
+    in its worker, stopped at the budget; a model in this process is timed, and too slow is a problem too."""
     expected = None
-    if isinstance(est, OnnxClassifier):
-        expected = est.input_width
-    elif getattr(est, "n_features_in_", None) is not None:
-        expected = int(est.n_features_in_)
+    if isinstance(X, np.ndarray):
+        if isinstance(est, OnnxClassifier):
+            expected = est.input_width
+        elif getattr(est, "n_features_in_", None) is not None:
+            expected = int(est.n_features_in_)
     if expected is not None and expected != X.shape[1]:
         problems.append(f"the model expects {expected} input columns, but the input contract gives {X.shape[1]}")
         return None, 0.0
-    runner = getattr(est, "raw_output", None) or est.predict_proba
+    start = time.perf_counter()
     try:
-        return _call_with_budget(lambda: np.asarray(runner(X)), float(time_budget_s))
-    except concurrent.futures.TimeoutError:
+        if isinstance(est, UploadedClassifier):
+            out = np.asarray(est.raw_output(X, timeout_s=float(time_budget_s)))
+        else:
+            out = np.asarray(est.predict_proba(X))
+    except ModelTimeoutError:
         problems.append(f"the model took longer than the time budget of {time_budget_s:g} s on {len(X)} rows")
         return None, float(time_budget_s)
+    except ModelResourceError as exc:
+        problems.append(f"the model's worker stopped on {len(X)} sample rows: {exc}")
+        return None, time.perf_counter() - start
     except Exception as exc:  # noqa: BLE001 - the user's model may raise anything
         problems.append(f"the model raised on {len(X)} sample rows: {_short(exc)}")
         return None, 0.0
+    seconds = time.perf_counter() - start
+    if seconds > time_budget_s:
+        problems.append(f"the model took longer than the time budget of {time_budget_s:g} s on {len(X)} rows "
+                        f"({seconds:.2f} s)")
+        return None, seconds
+    return out, seconds
 
 
 def _read_output(est, out: np.ndarray, n_rows: int, problems: list[str]) -> str:
@@ -299,10 +329,13 @@ def check_contract(model: AuditModel, sample: pd.DataFrame, *, time_budget_s: fl
         if out is not None:
             shape = tuple(out.shape)
             kind = _read_output(model.estimator, out, len(X), problems)
+    problems = [p.rstrip(". ") for p in problems]  # joined below: no ".." or ".;" where a reason ends a sentence
+    describe = getattr(model.preprocessor, "describe", None)
     report = ContractReport(not problems, len(rows), n_inputs, shape, kind, float(seconds), float(time_budget_s),
-                            tuple(problems))
+                            tuple(problems), describe() if describe is not None else "")
     if problems and raise_on_problem:
-        fix = ("Check that the preprocessing spec or the declared columns match what the model was trained on, "
+        fix = (RAW_FIX if getattr(model.preprocessor, "contract_kind", "") == "raw" else
+               "Check that the preprocessing spec or the declared columns match what the model was trained on, "
                "and that the model returns binary scores.")
         raise UnsupportedModelError(errors.MODEL_CONTRACT.format(problems="; ".join(problems), fix=fix))
     return report

@@ -16,7 +16,7 @@ import numpy as np
 from dlxai.errors import UnsupportedModelError
 from dlxai.models.base import AuditModel
 from dlxai.models.contracts import preprocessing_spec
-from dlxai.models.formats import SPEC_FORMAT, SPEC_VERSION
+from dlxai.models.spec import SPEC_FORMAT, SPEC_VERSION
 
 
 def _architecture(model: AuditModel) -> tuple[dict, dict]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,6 +34,44 @@ def pick_device(device: str = "auto"):
     if d.type == "cuda" and not torch.cuda.is_available():
         raise UserInputError("device='cuda' was asked for but no CUDA GPU is available; use device='auto'.")
     return d
+
+
+# Multiply-adds per optimiser step (or per forward batch) below which one torch thread is as fast as several:
+# the Adult MLP (128, 64) at batch 512 does ~3e7.  Idle, one thread trains it as fast as two; beside two busy
+# processes on two cores, torch's default two threads took 14x longer (threads wait on each other) and one
+# thread barely slowed down.  Above this, threads pay for their synchronisation on an idle machine.
+SMALL_WORK = 2e8
+
+
+def threads_for(work: float, budget: int | None = None) -> int:
+    """Torch intra-op threads for a job doing ``work`` multiply-adds per step: one for small networks, else
+    ``budget`` (default: torch's current setting, which a job runner lowers to the cores it may use)."""
+    import torch
+
+    budget = torch.get_num_threads() if budget is None else int(budget)
+    return 1 if work < SMALL_WORK else max(1, budget)
+
+
+@contextmanager
+def torch_threads(n: int):
+    """Run the block with ``n`` torch intra-op threads, then restore the previous count.  The setting is
+    process-wide: concurrent jobs belong in separate processes (the dashboard's job runner does that)."""
+    import torch
+
+    before = torch.get_num_threads()
+    if n != before:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
+
+
+def mlp_step_work(n_in: int, hidden, n_out: int, batch: int) -> float:
+    """Multiply-adds of one training step of :func:`build_mlp`'s network (forward and backward ~ 3x forward)."""
+    sizes = [int(n_in), *(int(h) for h in hidden), int(n_out)]
+    return 3.0 * batch * sum(a * b for a, b in zip(sizes, sizes[1:], strict=False))
 
 
 @dataclass(frozen=True)

@@ -66,9 +66,9 @@ def faithfulness_curves(f) -> go.Figure:
     fig.add_scatter(x=x, y=f.insertion, name=f"insertion (AUC {f.insertion_auc:.3f})", line=dict(color=PALETTE[0]))
     fig.add_scatter(x=x, y=f.random_insertion, name=f"insertion, random order ({f.random_insertion_auc:.3f})",
                     line=dict(color=PALETTE[0], dash="dot"))
-    return layout(fig, "Faithfulness: probability of the explained class as top features are removed / added",
-                  xaxis=dict(title="share of features removed (deletion) / added (insertion)", tickformat=".0%"),
-                  yaxis=dict(title="mean probability", range=[0, 1.02]), height=360,
+    return layout(fig, "Deletion and insertion",
+                  xaxis=dict(title="share of top features removed / added", tickformat=".0%"),
+                  yaxis=dict(title="P(explained class)", range=[0, 1.02]), height=400,
                   legend=dict(orientation="h", y=-0.3))
 
 
@@ -79,7 +79,7 @@ def randomisation_bars(check, threshold: float = 0.5) -> go.Figure:
     fig = go.Figure(go.Bar(x=list(check.stages), y=v, marker_color=colors,
                            hovertemplate="%{x}: ρ = %{y:.3f}<extra></extra>"))
     fig.add_hline(y=threshold, line_dash="dash", line_color=REFERENCE, annotation_text=f"ρ = {threshold}")
-    return layout(fig, "Randomisation check: rank correlation with the trained model's attributions",
+    return layout(fig, "Rank correlation after randomising",
                   yaxis=dict(title="Spearman ρ (lower is better)", range=[min(-0.1, float(np.nanmin(v)) - 0.05), 1.05]),
                   xaxis=dict(title="layers re-initialised"), height=340)
 
@@ -90,8 +90,8 @@ def completeness_hist(c) -> go.Figure:
                                  hovertemplate="%{x}%: %{y} rows<extra></extra>"))
     fig.add_vline(x=100 * c.tolerance, line_dash="dash", line_color=REFERENCE,
                   annotation_text=f"{100 * c.tolerance:g}%")
-    return layout(fig, "Completeness error per row: |Σ attribution − (f(x) − f(baseline))| / |f(x) − f(baseline)|",
-                  xaxis=dict(title="relative error (%)"), yaxis=dict(title="rows"), height=300)
+    return layout(fig, "Completeness error per row",
+                  xaxis=dict(title="|Σ attr − (f(x) − f(b))| / |f(x) − f(b)| (%)"), yaxis=dict(title="rows"), height=300)
 
 
 def importance_comparison_bars(table, top: int = 15, highlight=()) -> go.Figure:

@@ -16,28 +16,41 @@ def _to_hw(a) -> np.ndarray:
     return a
 
 
-def image_heatmaps(image, heatmaps: dict, *, title: str = "", signed: bool = True, height: int = 320) -> go.Figure:
-    """The image (grey) followed by one heatmap per entry of ``heatmaps`` (``name -> [H, W]`` or ``[C, H, W]``).
+def image_heatmaps(image, heatmaps: dict, *, title: str = "", signed: bool = True, height: int = 340,
+                   notes: dict | None = None) -> go.Figure:
+    """The image (grey) followed by one heatmap per entry of ``heatmaps`` (``name -> [H, W]`` or ``[C, H, W]``),
+    every panel on the same pixel grid and with its own colour bar.
 
-    Each heatmap is scaled to its own largest magnitude; with ``signed`` the colour scale is symmetric around 0.
+    Each heatmap is scaled to its own largest magnitude (methods' units differ, so one shared scale would hide the
+    smaller ones); with ``signed`` the scale is symmetric around 0.  ``notes`` (name -> text) go under the panels.
     """
     names = list(heatmaps)
-    fig = make_subplots(rows=1, cols=1 + len(names), subplot_titles=["input", *names], horizontal_spacing=0.04)
+    n = 1 + len(names)
+    gap = 0.09  # room for each panel's colour bar
+    fig = make_subplots(rows=1, cols=n, subplot_titles=["input", *names], horizontal_spacing=gap)
     img = _to_hw(image)
-    fig.add_trace(go.Heatmap(z=img, colorscale="gray_r", showscale=False,
-                             hovertemplate="row %{y}, col %{x}: %{z:.2f}<extra>input</extra>"), row=1, col=1)
-    for i, name in enumerate(names, start=2):
+    panels = [("input", img, "gray_r", 0.0, float(img.max()) or 1.0, "pixel value")]
+    for name in names:
         z = _to_hw(heatmaps[name])
         m = float(np.abs(z).max()) or 1.0
         zmin, zmax = (-m, m) if signed and (z < 0).any() else (0.0, m)
-        fig.add_trace(go.Heatmap(z=z, colorscale=DIVERGING if zmin < 0 else "Reds", zmin=zmin, zmax=zmax,
-                                 showscale=False, hovertemplate="row %{y}, col %{x}: %{z:.4f}<extra>" + name
-                                 + "</extra>"), row=1, col=i)
-    for i in range(1, len(names) + 2):
+        panels.append((name, z, DIVERGING if zmin < 0 else "Reds", zmin, zmax, "attribution"))
+    for i, (name, z, scale, zmin, zmax, what) in enumerate(panels, start=1):
+        axis = fig.layout[f"xaxis{'' if i == 1 else i}"]
+        fig.add_trace(go.Heatmap(
+            z=z, colorscale=scale, zmin=zmin, zmax=zmax,
+            colorbar=dict(x=axis.domain[1] + 0.006, xanchor="left", len=0.78, y=0.45, thickness=10,
+                          tickfont=dict(size=10), tickformat=".2g", exponentformat="e"),
+            hovertemplate="row %{y}, col %{x}: %{z:.4f}<extra>" + name + f" ({what})</extra>"), row=1, col=i)
         fig.update_yaxes(autorange="reversed", scaleanchor=f"x{'' if i == 1 else i}", showticklabels=False,
                          row=1, col=i)
         fig.update_xaxes(showticklabels=False, row=1, col=i)
-    return layout(fig, title, height=height, margin=dict(l=10, r=10, t=70, b=10))
+    for name, text in (notes or {}).items():
+        if name in names:
+            axis = fig.layout[f"xaxis{names.index(name) + 2}"]
+            fig.add_annotation(text=text, x=sum(axis.domain) / 2, y=-0.04, xref="paper", yref="paper",
+                               showarrow=False, yanchor="top", font=dict(size=10))
+    return layout(fig, title, height=height, margin=dict(l=10, r=40, t=70, b=40 if notes else 10))
 
 
 def attention_heatmap(matrix, *, title: str = "", labels: list[str] | None = None, height: int = 420) -> go.Figure:

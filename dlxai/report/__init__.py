@@ -1,6 +1,6 @@
 """The audit PDF and the bundle of results it is built from.
 
->>> bundle = audit_model(dataset, model, ["sex", "race"], rules=["demographic_parity_difference>0.1"])
+>>> bundle = audit_model(model, dataset, sensitive=["sex", "race"], rules=["demographic_parity_difference>0.1"])
 >>> build_report(bundle, title="Credit model audit").save("report.pdf")
 
 Heavy dependencies (fpdf2, kaleido, matplotlib) are imported only when a report is built.

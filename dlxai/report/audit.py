@@ -28,6 +28,7 @@ from dlxai.errors import UserInputError
 from dlxai.fairness.metrics import SUMMARY_METRICS, FairnessAudit, audit_fairness
 from dlxai.performance import PerformanceReport, evaluate
 from dlxai.report import messages
+from dlxai.validation import as_levels, check_positive_label, check_threshold
 
 PERFORMANCE_RULE_METRICS = ("accuracy", "balanced_accuracy", "roc_auc")
 RULE_METRICS = SUMMARY_METRICS + PERFORMANCE_RULE_METRICS
@@ -237,7 +238,7 @@ def default_positive_label(values) -> Any:
 def _group_sizes(sensitive: pd.DataFrame) -> dict:
     out = {}
     for c in sensitive.columns:
-        vc = sensitive[c].astype(object).where(sensitive[c].notna(), "missing").astype(str).value_counts().sort_index()
+        vc = as_levels(sensitive[c]).value_counts().sort_index()
         out[str(c)] = {str(k): int(v) for k, v in vc.items()}
     return out
 
@@ -257,8 +258,8 @@ def _check_common(sensitive, n_bootstrap, min_group_size, threshold):
         raise UserInputError(errors.NO_SENSITIVE)
     if len(set(sensitive)) != len(sensitive):
         raise UserInputError(f"A sensitive attribute is listed twice: {list(sensitive)}. Name each once.")
-    if threshold is not None and not 0.0 < float(threshold) < 1.0:
-        raise UserInputError(f"The decision threshold must lie strictly between 0 and 1; received {threshold!r}.")
+    if threshold is not None:
+        check_threshold(threshold)
 
 
 def _rules(rules) -> tuple[tuple, bool]:
@@ -270,10 +271,10 @@ def _rules(rules) -> tuple[tuple, bool]:
 
 # --- entry points -------------------------------------------------------------------------------
 def audit_model(
-    dataset,
     model,
-    sensitive=None,
+    dataset,
     *,
+    sensitive=None,
     threshold: float = 0.5,
     rules=(),
     n_bootstrap: int = 1000,
@@ -408,11 +409,7 @@ def audit_predictions(
     if positive_label is None:
         positive = default_positive_label(values)
     else:
-        match = [v for v in values if str(v) == str(positive_label)]
-        if not match:
-            raise UserInputError(f"The positive label {positive_label!r} does not occur in {target!r}, whose values "
-                                 f"are {sorted(map(str, values))}. Choose one of them.")
-        positive = match[0]
+        positive = check_positive_label(values, positive_label, target)
     y = (t == positive).to_numpy(np.int64)
     progress(0.05, "Reading decisions")
     made = decisions(frame, prediction=prediction_column, score=score_column, threshold=threshold,

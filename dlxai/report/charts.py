@@ -171,67 +171,68 @@ def _err(e):
     return np.clip(np.nan_to_num(np.vstack([minus, plus])), 0, None)  # matplotlib refuses negative lengths
 
 
-def matplotlib_png(fig, width: int = 900, height: int = 400) -> bytes:
-    """Draw a plotly figure's bars, scatters and heatmaps with matplotlib (no browser, no pyplot state)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+def _trace_color(t):
+    if t.type in ("bar", "scatter") and t.marker is not None and t.marker.color is not None:
+        color = t.marker.color
+        return color if isinstance(color, str) else list(color)
+    return None
 
-    dpi = 100
-    mfig = Figure(figsize=(width / dpi, height / dpi), dpi=dpi)
-    FigureCanvasAgg(mfig)
-    ax = mfig.add_subplot(111)
-    bars = [t for t in fig.data if t.type == "bar"]
-    horizontal = bool(bars) and all(t.orientation == "h" for t in bars)
+
+def _bar_categories(bars, horizontal: bool) -> list[str]:
     categories: list[str] = []
     for t in bars:
-        for c in ((t.y if horizontal else t.x) if (t.y if horizontal else t.x) is not None else []):
+        cats = t.y if horizontal else t.x
+        for c in cats if cats is not None else []:
             if str(c) not in categories:
                 categories.append(str(c))
-    n_bars = max(len(bars), 1)
-    width_each = 0.8 / n_bars
-    cat_axis = {}  # for scatters on a categorical y axis
-    for t in fig.data:
-        color = None
-        if t.type in ("bar", "scatter") and t.marker is not None and t.marker.color is not None:
-            color = t.marker.color
-            if not isinstance(color, str):
-                color = list(color)
-        if t.type == "bar":
-            cats, vals = (t.y, t.x) if horizontal else (t.x, t.y)
-            xs = [categories.index(str(c)) for c in cats]
-            pos = np.asarray(xs, dtype=float) - 0.4 + width_each * (bars.index(t) + 0.5)
-            v = np.nan_to_num(np.asarray(vals, dtype=float))
-            if horizontal:
-                ax.barh(pos, v, height=width_each, color=color, label=t.name, xerr=_err(t.error_x), capsize=3)
-            else:
-                ax.bar(pos, v, width=width_each, color=color, label=t.name, yerr=_err(t.error_y), capsize=3)
-        elif t.type == "scatter":
-            x, y = _arr(t.x), _arr(t.y)
-            if y is not None and y.dtype.kind in "OUS":  # categorical y axis (disparity summary)
-                for lab in y:
-                    cat_axis.setdefault(str(lab), len(cat_axis))
-                y = np.asarray([cat_axis[str(v)] for v in y], dtype=float)
-            mode = t.mode or "lines+markers"
-            style = ("-" if "lines" in mode else "") + ("o" if "markers" in mode else "")
-            dash = t.line.dash if t.line is not None else None
-            if dash:
-                style = "--" + ("o" if "markers" in mode else "")
-            line_color = (t.line.color if t.line is not None and t.line.color else None) or (
-                color if isinstance(color, str) else None)
-            ax.errorbar(np.asarray(x, dtype=float), np.asarray(y, dtype=float), xerr=_err(t.error_x),
-                        yerr=_err(t.error_y), fmt=style or "o", color=line_color, label=t.name, capsize=3)
-        elif t.type == "heatmap":
-            z = np.asarray(t.z, dtype=float)
-            ax.imshow(z, cmap="Blues", aspect="auto")
-            if t.x is not None:
-                ax.set_xticks(range(len(t.x)), [str(v) for v in t.x])
-            if t.y is not None:
-                ax.set_yticks(range(len(t.y)), [str(v) for v in t.y])
-            text = t.text if t.text is not None else z
-            for r in range(z.shape[0]):
-                for c in range(z.shape[1]):
-                    ax.text(c, r, str(text[r][c]), ha="center", va="center",
-                            color="white" if z[r, c] > np.nanmax(z) * 0.6 else "black")
+    return categories
+
+
+def _draw_bar(ax, t, bars, categories, horizontal: bool) -> None:
+    width_each = 0.8 / max(len(bars), 1)
+    cats, vals = (t.y, t.x) if horizontal else (t.x, t.y)
+    xs = [categories.index(str(c)) for c in cats]
+    pos = np.asarray(xs, dtype=float) - 0.4 + width_each * (bars.index(t) + 0.5)
+    v = np.nan_to_num(np.asarray(vals, dtype=float))
+    if horizontal:
+        ax.barh(pos, v, height=width_each, color=_trace_color(t), label=t.name, xerr=_err(t.error_x), capsize=3)
+    else:
+        ax.bar(pos, v, width=width_each, color=_trace_color(t), label=t.name, yerr=_err(t.error_y), capsize=3)
+
+
+def _draw_scatter(ax, t, cat_axis: dict) -> None:
+    x, y = _arr(t.x), _arr(t.y)
+    if y is not None and y.dtype.kind in "OUS":  # categorical y axis (disparity summary)
+        for lab in y:
+            cat_axis.setdefault(str(lab), len(cat_axis))
+        y = np.asarray([cat_axis[str(v)] for v in y], dtype=float)
+    mode = t.mode or "lines+markers"
+    style = ("-" if "lines" in mode else "") + ("o" if "markers" in mode else "")
+    if t.line is not None and t.line.dash:
+        style = "--" + ("o" if "markers" in mode else "")
+    color = _trace_color(t)
+    line_color = (t.line.color if t.line is not None and t.line.color else None) or (
+        color if isinstance(color, str) else None)
+    ax.errorbar(np.asarray(x, dtype=float), np.asarray(y, dtype=float), xerr=_err(t.error_x),
+                yerr=_err(t.error_y), fmt=style or "o", color=line_color, label=t.name, capsize=3)
+
+
+def _draw_heatmap(ax, t) -> None:
+    z = np.asarray(t.z, dtype=float)
+    ax.imshow(z, cmap="Blues", aspect="auto")
+    if t.x is not None:
+        ax.set_xticks(range(len(t.x)), [str(v) for v in t.x])
+    if t.y is not None:
+        ax.set_yticks(range(len(t.y)), [str(v) for v in t.y])
+    text = t.text if t.text is not None else z
+    for r in range(z.shape[0]):
+        for c in range(z.shape[1]):
+            ax.text(c, r, str(text[r][c]), ha="center", va="center",
+                    color="white" if z[r, c] > np.nanmax(z) * 0.6 else "black")
+
+
+def _decorate(ax, fig, categories, cat_axis, horizontal: bool) -> None:
+    """Category ticks, reference lines, titles, ranges and the legend, as the plotly layout asks."""
     if categories and horizontal:
         ax.set_yticks(range(len(categories)), categories, fontsize=8)
     elif categories:
@@ -257,6 +258,29 @@ def matplotlib_png(fig, width: int = 900, height: int = 400) -> bytes:
     if sum(1 for t in fig.data if t.name) > 1:
         ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
+
+
+def matplotlib_png(fig, width: int = 900, height: int = 400) -> bytes:
+    """Draw a plotly figure's bars, scatters and heatmaps with matplotlib (no browser, no pyplot state)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    dpi = 100
+    mfig = Figure(figsize=(width / dpi, height / dpi), dpi=dpi)
+    FigureCanvasAgg(mfig)
+    ax = mfig.add_subplot(111)
+    bars = [t for t in fig.data if t.type == "bar"]
+    horizontal = bool(bars) and all(t.orientation == "h" for t in bars)
+    categories = _bar_categories(bars, horizontal)
+    cat_axis: dict = {}  # for scatters on a categorical y axis
+    for t in fig.data:
+        if t.type == "bar":
+            _draw_bar(ax, t, bars, categories, horizontal)
+        elif t.type == "scatter":
+            _draw_scatter(ax, t, cat_axis)
+        elif t.type == "heatmap":
+            _draw_heatmap(ax, t)
+    _decorate(ax, fig, categories, cat_axis, horizontal)
     mfig.tight_layout()
     buf = io.BytesIO()
     mfig.savefig(buf, format="png")

@@ -46,3 +46,25 @@ DRAWING_FIGURES = "Drawing the figures"
 WRITING_SECTION = "Writing {section}"
 RENDERING_CHART = "Rendering chart: {label}"
 REPORT_READY = "Report ready: {pages} pages"
+
+NO_PARTITIONS = (
+    "No Parquet or CSV files in {data!r}. Pass a folder of .parquet/.csv files, a glob such as "
+    "'decisions/*.parquet', or a list of files."
+)
+BAD_PARTITION = "The partition {path!r} cannot be audited: {detail}"
+PARTITION_FAILED = (
+    "The partition {path!r} failed {tries} times: {detail}. Give each worker more memory (dask worker "
+    "--memory-limit), or split the file into smaller ones."
+)
+SCHEDULER_UNREACHABLE = (
+    "Cannot reach the Dask scheduler at {address!r} ({detail}). Check the address (e.g. tcp://host:8786) and that "
+    "the scheduler is running, or leave --scheduler out to start a cluster on this machine."
+)
+ONE_FILE_ENGINE = (
+    "--engine pandas reads one file; received {data}. Pass --engine dask to audit a folder, a glob or several files."
+)
+DASK_ONLY_OPTION = "{option} applies to --engine dask only. Add --engine dask, or drop {option}."
+EXPLAIN_NEEDS_MODEL = (
+    "Explanations of a distributed audit ({rows!r} rows) need a model (--model) and a number of rows of at least 1; "
+    "decisions alone have nothing to attribute."
+)

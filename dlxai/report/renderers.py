@@ -62,7 +62,7 @@ def attribution(r, doc: Document, bundle) -> None:
 
     by = r.by_feature()
     imp = by.abs().mean(axis=0).sort_values(ascending=False)
-    doc.h2(f"Global importance ({r.method}, {r.n:,} rows)")
+    doc.h2(f"Global importance ({_label(r.method)}, {r.n:,} rows)")
     doc.table(("Feature", "Mean |attribution|"), [(str(k), S.fmt(v, 4)) for k, v in imp.head(15).items()],
               widths=(2, 1))
     doc.chart(global_bars(imp, top=12, highlight=bundle.params.get("sensitive", ())), "global importance", 360)
@@ -85,28 +85,60 @@ def attribution(r, doc: Document, bundle) -> None:
                  f"relative error over {len(err):,} rows; largest {np.max(err):.2%}).", 9)
 
 
-def _quality(doc: Document, q, rows) -> None:
-    doc.h2(f"Quality check: {type(q).__name__}")
+def _verdict(passed: bool) -> str:
+    return "PASS" if passed else "FAIL"
+
+
+def _quality(doc: Document, title: str, rows, passed: bool, method: str, params: dict) -> None:
+    """One quality check under the explanation it qualifies: its numbers, PASS/FAIL, and what to try on a FAIL."""
+    from dlxai.explain.quality import what_to_try
+
+    doc.h2(f"Quality check: {title} - {_verdict(passed)}")
     doc.kv(rows, size=8.5)
+    if not passed:
+        doc.para("This explanation failed this check; its ranking is not a trustworthy account of the model. "
+                 "What to try:", 8.5, "B")
+        doc.bullets(what_to_try(method, params), 8)
 
 
 def completeness(q, doc: Document, bundle) -> None:
-    _quality(doc, q, [("Method", q.method), ("Mean relative error", f"{q.mean:.2%}"), ("Median", f"{q.median:.2%}"),
-                      (f"Rows within {q.tolerance:.0%}", f"{q.share_within:.1%}")])
+    rows = [("Method", _label(q.method)), ("Median relative error", f"{q.median:.2%}"),
+            ("Mean relative error", f"{q.mean:.2%}"), (f"Rows within {q.tolerance:.0%}", f"{q.share_within:.1%}")]
+    if q.method == "lrp":  # the layers' biases absorb relevance by design: reported, not judged
+        doc.h2("Quality check: conservation (LRP)")
+        doc.kv(rows + [("Result", "information: the share of the output the layers' biases absorb")], size=8.5)
+        return
+    _quality(doc, "completeness", rows + [("Passes when", f"the median error is at most {q.tolerance:.0%}"),
+                                          ("Result", _verdict(q.passed))], q.passed, q.method, {})
 
 
 def faithfulness(q, doc: Document, bundle) -> None:
-    _quality(doc, q, [("Deletion AUC (lower is better)", S.fmt(q.deletion_auc)),
-                      ("Random-order deletion AUC", S.fmt(q.random_deletion_auc)),
-                      ("Insertion AUC (higher is better)", S.fmt(q.insertion_auc)),
-                      ("Random-order insertion AUC", S.fmt(q.random_insertion_auc)),
-                      ("Faithful (beats random order both ways)", "yes" if q.faithful else "NO"),
-                      ("Rows / units", f"{q.n_rows:,} / {q.n_units:,}")])
+    method = q.params.get("method", "")
+    _quality(doc, "faithfulness (deletion / insertion)", [
+        ("Method", _label(method)),
+        ("Deletion AUC (lower is better)", f"{S.fmt(q.deletion_auc)} vs {S.fmt(q.random_deletion_auc)} random"),
+        ("Insertion AUC (higher is better)", f"{S.fmt(q.insertion_auc)} vs {S.fmt(q.random_insertion_auc)} random"),
+        ("Passes when", "deletion and insertion both beat a random feature order"),
+        ("Rows / units", f"{q.n_rows:,} / {q.n_units:,}"), ("Result", _verdict(q.faithful))],
+        q.faithful, method, q.params)
 
 
 def randomisation(q, doc: Document, bundle) -> None:
-    _quality(doc, q, [("Method", q.method), ("Final Spearman after re-initialising all layers", S.fmt(q.final)),
-                      ("Passed (explanations depend on the learned weights)", "yes" if q.passed else "NO")])
+    from dlxai.explain.quality import SANITY_MAX_SPEARMAN
+
+    stages = "; ".join(f"{name}: {S.fmt(v)}" for name, v in zip(q.stages, q.spearman, strict=True))
+    _quality(doc, "randomisation (Adebayo et al., 2018)", [
+        ("Method", _label(q.method)),
+        ("Spearman ρ after re-initialising all layers", S.fmt(q.final)),
+        ("Per stage (top-down)", stages),
+        ("Passes when", f"ρ < {SANITY_MAX_SPEARMAN} (the ranking depends on the learned weights)"),
+        ("Result", _verdict(q.passed))], q.passed, q.method, q.params)
+
+
+def _label(key: str) -> str:
+    from dlxai.explain.registry import label
+
+    return label(key)
 
 
 # --- counterfactuals and recourse ----------------------------------------------------------------

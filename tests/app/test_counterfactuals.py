@@ -9,9 +9,36 @@ def _with_german(app, german, german_mlp):
     return with_model(app, (german, german_mlp))
 
 
+def _metric(at, label):
+    return next((mt for mt in at.metric if mt.label == label), None)
+
+
+def test_the_page_searches_only_when_asked(app, german, german_mlp):
+    """Opening the page (or changing a setting) does not start a search; the button does, and its result stays
+    when the page reruns."""
+    from ui import state
+
+    at = _with_german(app, german, german_mlp)
+    at.switch_page("pages/counterfactuals.py").run()
+    assert not at.exception, at.exception
+    assert _metric(at, "Validity") is None and len(at.dataframe) == 0
+    assert any("Find counterfactuals" in i.value for i in at.info)
+    assert state.CF_RESULTS not in at.session_state
+    at.slider(key="cf_k").set_value(2).run()
+    assert _metric(at, "Validity") is None and state.CF_RESULTS not in at.session_state
+    at.button(key="cf_go").click().run()
+    assert not at.exception, at.exception
+    assert _metric(at, "Validity") is not None and len(at.dataframe) == 1
+    assert len(at.session_state[state.CF_RESULTS]) == 1
+    at.run()  # a rerun shows the kept result without searching again
+    assert _metric(at, "Validity") is not None
+    assert any("about" in b.help for b in at.button if b.key == "cf_go")  # the time estimate
+
+
 def test_counterfactuals_page_shows_a_table_and_the_burden(app, german, german_mlp):
     at = _with_german(app, german, german_mlp)
     at.switch_page("pages/counterfactuals.py").run()
+    at.button(key="cf_go").click().run()
     assert not at.exception, at.exception
     assert not errors_of(at)
     assert at.title[0].value == "Counterfactuals"
@@ -29,6 +56,7 @@ def test_every_feature_immutable_is_a_clear_error(app, german, german_mlp):
     at = _with_german(app, german, german_mlp)
     at.switch_page("pages/counterfactuals.py").run()
     at.multiselect(key="cf_vary").set_value([]).run()
+    at.button(key="cf_go").click().run()
     assert not at.exception
     assert any("Every feature is fixed" in e for e in errors_of(at))
 
@@ -37,14 +65,17 @@ def test_a_higher_cost_per_changed_feature_changes_fewer_features(app, german, g
     at = _with_german(app, german, german_mlp)
     at.switch_page("pages/counterfactuals.py").run()
     at.selectbox(key="cf_row").set_value(81)  # a rejected row whose smallest changes touch two features
+    at.slider(key="cf_k").set_value(1)  # the cheapest answer alone (the k answers change different features)
 
     def changed():
         return float(next(mt for mt in at.metric if mt.label == "Features changed").value)
 
     at.number_input(key="cf_penalty").set_value(0.0).run()
+    at.button(key="cf_go").click().run()
     assert not at.exception, at.exception
     close = changed()
     at.number_input(key="cf_penalty").set_value(50.0).run()
+    at.button(key="cf_go").click().run()
     assert not at.exception, at.exception
     assert close > 1.0  # the smallest changes touch several features...
     assert changed() == 1.0  # ...while one feature alone is enough to flip it

@@ -69,7 +69,7 @@ def test_intersection_of_two_attributes(app):
     at.number_input(key="fair_min_size").set_value(50).run()
     assert not at.exception
     table = at.dataframe[0].value
-    assert "Female & Black" in list(table.index) and len(table) == 10
+    assert "Female & Black" in list(table["sex & race"]) and len(table) == 10
     assert any("fewer than 50 rows (Female & Other)" in w.value for w in at.warning)  # 46 test rows
 
 

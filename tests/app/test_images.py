@@ -34,10 +34,19 @@ def test_images_page_trains_cnn_and_vit_and_shows_heatmaps(app):
     captions = " ".join(c.value for c in at.caption)
     assert "completeness error" in captions and "conservation error" in captions
 
-    # another digit and another composite: still no exception, still every figure
-    at.number_input(key="img_index").set_value(7)
-    at.selectbox(key="img_composite").set_value("epsilon")
+    assert at.selectbox(key="img_composite").value == "epsilon"  # the default that leaves the background at 0
+    assert "LRP-ε (all layers)" in at.selectbox(key="img_composite").options
+    assert any("the ViT attends to" in c.proto.spec for c in at.get("plotly_chart"))  # why rollout is coarser
+
+    # a digit picked by its class, then an example of that class; another composite: still every figure
+    at.selectbox(key="img_class").set_value(7)
+    at = at.run()
+    at.number_input(key="img_example_7").set_value(3)
+    at.selectbox(key="img_composite").set_value("epsilon_plus_flat")
     at.selectbox(key="img_layer").set_value(1)
     at = at.run()
     assert not at.exception and not errors_of(at)
     assert len(at.get("plotly_chart")) == 4
+    captions = " ".join(c.value for c in at.caption)
+    assert "a **7**" in captions  # the example shown is a 7
+    assert "measured" in " ".join(c.value for c in at.caption).lower()

@@ -61,5 +61,5 @@ def test_results_left_by_other_pages_fill_their_sections(app, german_tiny):
     assert not at.exception, at.exception
     result = at.session_state[state.REPORT].result
     text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(result.pdf)).pages)
-    assert "Global importance (integrated_gradients, 10 rows)" in text and "Importance by sex" in text
+    assert "Global importance (Integrated gradients, 10 rows)" in text and "Importance by sex" in text
     assert result.missing == ()

@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.app.conftest import errors_of
-from tests.unit.uploads import makers
+from tests import makers
+from tests.app.conftest import errors_of, with_model
+from tests.unit.models import exporters
 
 GOOD = pd.DataFrame({
     "age": np.arange(300) % 50 + 20,
@@ -121,7 +122,8 @@ def test_model_upload_onnx_with_spec_becomes_active(app, adult_logreg):
     assert not at.exception and not errors_of(at), errors_of(at)
     m = at.session_state["dlxai.model"]
     assert m.format == "onnx" and m.contract.ok
-    assert any("is active. Contract check: 256 rows" in s.value for s in at.success)
+    assert any("is active. Contract: preprocessing spec" in s.value and "Checked on 256 rows" in s.value
+               for s in at.success), [s.value for s in at.success]
     ds = at.session_state["dlxai.dataset"]
     X = ds.X("test").head(200)
     np.testing.assert_allclose(m.predict_proba(X), adult_logreg.predict_proba(X), atol=1e-5)
@@ -151,6 +153,63 @@ def test_bad_model_files_keep_the_previous_model(app, adult_logreg):
         assert not at.exception, name
         assert any(expected in e for e in errors_of(at)), (name, errors_of(at))
         assert active(at) == before, name
+
+
+def test_a_skops_pipeline_reads_the_raw_columns_and_the_page_says_so(app, german_tiny):
+    ds, _ = german_tiny
+    at = upload_page(with_model(app, german_tiny))
+    raw, name, reference = exporters.skops_pipeline(ds, "logreg")
+    at.file_uploader(key="up_model").set_value((name, raw, "application/octet-stream")).run()
+    assert not at.exception and not errors_of(at), errors_of(at)
+    assert any("skops does not trust by default" in w.value for w in at.warning)
+    at.checkbox(key="up_trust").check().run()
+    at.button(key="up_load_model").click().run()
+    assert not at.exception and not errors_of(at), errors_of(at)
+    assert any("Contract: raw columns (the pipeline's own preprocessing) — 20 columns: duration" in s.value
+               for s in at.success), [s.value for s in at.success]
+    assert any(i.value.startswith("Gradient methods (saliency") and "are not offered" in i.value for i in at.info)
+    m = at.session_state["dlxai.model"]
+    assert m.contract_kind == "raw"
+    np.testing.assert_allclose(m.predict_proba(ds.X("test")), reference(ds.X("test")), atol=1e-6)
+    at.switch_page("pages/explanations.py").run()  # only the methods that apply: SHAP's kernel, no gradients
+    assert not at.exception
+    assert at.selectbox(key="ex_method").options == ["SHAP: kernel (model-agnostic)"]
+
+
+def test_an_onnx_file_with_one_input_per_column_needs_no_spec(app, german_tiny):
+    ds, _ = german_tiny
+    at = upload_page(with_model(app, german_tiny))
+    raw, name, reference = exporters.skl2onnx_pipeline(ds)
+    at.file_uploader(key="up_model").set_value((name, raw, "application/octet-stream")).run()
+    assert any("names the columns it reads" in i.value for i in at.info), [i.value for i in at.info]
+    assert not [w for w in at.multiselect if w.key == "up_cols"]  # nothing to declare
+    at.button(key="up_load_model").click().run()
+    assert not at.exception and not errors_of(at), errors_of(at)
+    first = at.session_state["dlxai.model"]
+    assert first.contract.contract.startswith("raw columns (one ONNX input per column)")
+    np.testing.assert_allclose(first.predict_proba(ds.X("test")), reference(ds.X("test")), atol=1e-6)
+    # another upload replaces it: the first model's worker process is stopped
+    at.file_uploader(key="up_model").set_value(("again.onnx", raw, "application/octet-stream")).run()
+    at.button(key="up_load_model").click().run()
+    assert not at.exception and not errors_of(at), errors_of(at)
+    assert at.session_state["dlxai.model"] is not first
+    assert first.estimator.inner.remote.worker._pid is None
+
+
+def test_a_pipeline_for_other_data_keeps_the_previous_model(app, adult_logreg, german):
+    """A German credit pipeline uploaded while Adult is active: its columns are missing, the error says which."""
+    at = upload_page(app)
+    set_active_model(at, adult_logreg)
+    at.run()
+    before = active(at)
+    raw, name, _ = exporters.skops_pipeline(german, "logreg")
+    at.file_uploader(key="up_model").set_value((name, raw, "application/octet-stream")).run()
+    at.checkbox(key="up_trust").check().run()
+    at.button(key="up_load_model").click().run()
+    assert not at.exception
+    assert any("reads the columns ['duration'" in e and "which the data lacks" in e for e in errors_of(at)), \
+        errors_of(at)
+    assert active(at) == before
 
 
 def test_predictions_only_audit_is_shown(app):

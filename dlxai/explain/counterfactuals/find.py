@@ -16,12 +16,15 @@ from dlxai.errors import UserInputError
 from dlxai.explain.counterfactuals.gradient import _gradient_search
 from dlxai.explain.counterfactuals.messages import (
     ALREADY_DESIRED,
+    BAD_ASSOCIATION,
     BAD_DESIRED,
     BAD_K,
     BAD_METHOD,
     BAD_ON_FAILURE,
     BAD_OPTIONS,
     BAD_PENALTY,
+    BAD_PLAUSIBILITY,
+    BAD_SUPPORT,
     BAD_THREADS,
     BINDING_ALL,
     BINDING_NONE,
@@ -32,8 +35,10 @@ from dlxai.explain.counterfactuals.result import CounterfactualResult
 from dlxai.explain.counterfactuals.searches import _random_pool, _sparse_moves, _sparsify
 from dlxai.explain.counterfactuals.select import _select, counterfactual_metrics
 from dlxai.explain.counterfactuals.space import CFSpace, Constraints, _bounds, _Resolved, resolve_constraints
+from dlxai.explain.counterfactuals.world import ASSOCIATION_THRESHOLD, World
 
 METHODS = ("auto", "gradient", "random")
+PLAUSIBILITY = ("prefer", "require", "off")
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,14 @@ class SearchOptions:
     ``"keep"`` returns such rows with ``valid`` all False.  ``num_threads`` ``None`` leaves torch's thread count
     alone (the count is process-wide: changing it would slow other users of a shared dashboard); a number sets it
     for the search and restores it afterwards.
+
+    ``plausibility`` keeps counterfactuals inside what the training rows show (see
+    :mod:`~dlxai.explain.counterfactuals.world`): features whose association on the training rows is at least
+    ``association_threshold`` must take values seen together in at least ``min_support`` training rows (``None``:
+    5, fewer for small data), a feature that encodes another (education-num for education) moves with it, and a
+    feature tied to an immutable one keeps to the levels seen with the row's value.  ``"prefer"`` returns an
+    implausible counterfactual (flagged in the ``plausible`` column) only for a row without a plausible one;
+    ``"require"`` never; ``"off"`` searches the features as independent and only flags.
     """
 
     desired_class: str | int = "opposite"
@@ -67,6 +80,9 @@ class SearchOptions:
     n_sparse_candidates: int = 30
     on_failure: str = "raise"
     num_threads: int | None = None
+    plausibility: str = "prefer"
+    association_threshold: float = ASSOCIATION_THRESHOLD
+    min_support: int | None = None
 
     def __post_init__(self):
         t = self.num_threads
@@ -79,6 +95,14 @@ class SearchOptions:
             raise UserInputError(BAD_PENALTY.format(value=p))
         if self.on_failure not in ("raise", "keep"):
             raise UserInputError(BAD_ON_FAILURE.format(value=self.on_failure))
+        if self.plausibility not in PLAUSIBILITY:
+            raise UserInputError(BAD_PLAUSIBILITY.format(value=self.plausibility))
+        a = self.association_threshold
+        if isinstance(a, bool) or not isinstance(a, (int, float, np.integer, np.floating)) or not 0 < float(a) <= 1:
+            raise UserInputError(BAD_ASSOCIATION.format(value=a))
+        s = self.min_support
+        if s is not None and (isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1):
+            raise UserInputError(BAD_SUPPORT.format(value=s))
         d = self.desired_class
         known = d == "opposite" if isinstance(d, str) else (not isinstance(d, bool) and d in (0, 1))
         if not known:
@@ -125,7 +149,10 @@ def _find(model, dataset, rows, *, k, constraints, options: SearchOptions, seed,
     k = _check_k(k)
     rows = _check_rows(rows)
     space = CFSpace(model, dataset)
-    r = resolve_constraints(space, constraints, lift=lift)
+    world = World(space, options.association_threshold, options.min_support)
+    r = resolve_constraints(space, constraints, lift=lift, world=None if options.plausibility == "off" else world)
+    if r.world is not None:
+        space.count_once(world.driver_of)
     method = options.method
     if method == "auto":
         method = "gradient" if getattr(model.estimator, "module_", None) is not None else "random"
@@ -147,8 +174,10 @@ def _find(model, dataset, rows, *, k, constraints, options: SearchOptions, seed,
         binding = _diagnose(model, dataset, rows.iloc[[no_cf[0]]], constraints, options.desired_class, method,
                             seed) if not lift else ""
         raise UserInputError(NO_COUNTERFACTUAL.format(rows=shown, binding=binding))
-    metrics = counterfactual_metrics(space, num0, codes0, num, codes, valid, target, k, seed=seed)
     rep = np.repeat(np.arange(len(rows)), k)
+    plausible = valid & world.plausible(num0[rep], codes0[rep], num, codes)
+    metrics = counterfactual_metrics(space, num0, codes0, num, codes, valid, target, k, seed=seed,
+                                     plausible=plausible)
     cf = space.decode(num, codes, index=pd.MultiIndex.from_arrays([rep, np.tile(np.arange(k), len(rows))],
                                                                   names=["query", "cf"]))
     cost = space.cost(num0[rep], codes0[rep], num, codes)
@@ -157,6 +186,7 @@ def _find(model, dataset, rows, *, k, constraints, options: SearchOptions, seed,
     cf["proba"] = p
     cf["cost"] = np.where(valid, cost, np.nan)
     cf["n_changed"] = nch
+    cf["plausible"] = plausible
     if progress is not None:
         progress(1.0, "Done")
     return CounterfactualResult(
@@ -164,7 +194,7 @@ def _find(model, dataset, rows, *, k, constraints, options: SearchOptions, seed,
         proba=p.reshape(len(rows), k), cost=np.where(valid, cost, np.nan).reshape(len(rows), k),
         n_changed=nch.reshape(len(rows), k), desired_class=target, query_proba=p0, metrics=metrics,
         method=method, seconds=time.perf_counter() - start,
-        params=_params(space, r, k, constraints, options, seed),
+        params={**_params(space, r, k, constraints, options, seed), "world": world.describe()},
     )
 
 
@@ -226,8 +256,8 @@ def _gradient_candidates(space: CFSpace, r: _Resolved, num0, codes0, target, k: 
         pool_num.append(rn)
         pool_codes.append(rc)
         pool_q.append(rq)
-    return _select(space, num0, codes0, np.concatenate(pool_num), np.concatenate(pool_codes),
-                   np.concatenate(pool_q), k, o.changed_penalty)
+    return _select(space, r, num0, codes0, np.concatenate(pool_num), np.concatenate(pool_codes),
+                   np.concatenate(pool_q), k, o.changed_penalty, o.plausibility)
 
 
 def _random_candidates(space: CFSpace, r: _Resolved, num0, codes0, target, k: int, o: SearchOptions, seed,
@@ -236,8 +266,8 @@ def _random_candidates(space: CFSpace, r: _Resolved, num0, codes0, target, k: in
     pn, pc, pq = _random_pool(space, r, num0, codes0, target, n_candidates=o.n_candidates, seed=seed,
                               progress=progress)
     sn, sc, sq = _sparse_moves(space, r, num0, codes0, target, k)
-    return _select(space, num0, codes0, np.concatenate([pn, sn]), np.concatenate([pc, sc]),
-                   np.concatenate([pq, sq]), k, o.changed_penalty)
+    return _select(space, r, num0, codes0, np.concatenate([pn, sn]), np.concatenate([pc, sc]),
+                   np.concatenate([pq, sq]), k, o.changed_penalty, o.plausibility)
 
 
 def _recheck(space: CFSpace, r: _Resolved, num0, codes0, num, codes, found, target, k: int):
@@ -259,6 +289,7 @@ def _params(space: CFSpace, r: _Resolved, k: int, constraints, o: SearchOptions,
             "diversity_weight": o.diversity_weight, "sparsity_weight": o.sparsity_weight,
             "n_candidates": o.n_candidates, "n_sparse_candidates": o.n_sparse_candidates,
             "changed_penalty": o.changed_penalty, "seed": seed, "immutable": r.immutable,
+            "plausibility": o.plausibility, "association_threshold": o.association_threshold,
             "mad": dict(zip(space.numeric, space.mad.tolist(), strict=True))}
 
 

@@ -46,3 +46,12 @@ NO_PREPROCESSOR = (
     "{name} has no dlxai preprocessor, so raw rows cannot be mapped to its inputs. Counterfactuals need a model "
     "trained or wrapped in dlxai with its preprocessing."
 )
+BAD_PLAUSIBILITY = "plausibility must be 'prefer', 'require' or 'off'; received {value!r}."
+BAD_ASSOCIATION = (
+    "association_threshold must be a number in (0, 1] (Cramér's V, η or |Spearman| above which two features are "
+    "kept consistent); received {value!r}. Use e.g. 0.5."
+)
+BAD_SUPPORT = (
+    "min_support must be None or a whole number >= 1 (training rows a pair of values needs to count as seen); "
+    "received {value!r}."
+)

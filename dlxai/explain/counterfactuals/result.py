@@ -13,11 +13,13 @@ class CounterfactualResult:
     """``k`` counterfactuals for each of ``n`` query rows, with their quality.
 
     ``counterfactuals`` has ``n * k`` raw rows (index: (query, cf)) plus columns ``valid``,
-    ``proba`` (P(favourable)), ``cost`` and ``n_changed``.  ``metrics`` has one row per query:
-    ``validity`` (share of its k that flip the model), and over the valid ones ``proximity``
-    (mean cost), ``sparsity`` (mean number of features changed), ``diversity`` (mean pairwise
-    cost between them) and ``plausibility`` (mean cost to the nearest training row of the
-    desired class).
+    ``proba`` (P(favourable)), ``cost``, ``n_changed`` (a column that only restates another, education-num
+    beside education, is neither costed nor counted) and ``plausible`` (valid, and every strongly associated
+    pair of its values occurs in the training rows; see :mod:`~dlxai.explain.counterfactuals.world`).
+    ``metrics`` has one row per query: ``validity`` (share of its k that flip the model), and over the valid
+    ones ``proximity`` (mean cost), ``sparsity`` (mean number of features changed), ``diversity`` (mean pairwise
+    cost between them), ``plausibility`` (mean cost to the nearest training row of the desired class) and
+    ``plausible_pairs`` (share that are ``plausible``).  ``params["world"]`` names the pairs kept consistent.
     """
 
     queries: pd.DataFrame
@@ -37,6 +39,14 @@ class CounterfactualResult:
     def k(self) -> int:
         return int(self.valid.shape[1])
 
+    @property
+    def plausible_share(self) -> float:
+        """Share of the valid counterfactuals whose strongly associated pairs of values occur in training rows."""
+        cf = self.counterfactuals
+        if "plausible" not in cf or not cf["valid"].any():
+            return float("nan")
+        return float(cf.loc[cf["valid"], "plausible"].mean())
+
     def for_query(self, i: int, only_valid: bool = True) -> pd.DataFrame:
         """The counterfactuals of query ``i`` (position), cheapest first."""
         cf = self.counterfactuals.xs(i, level="query")
@@ -55,6 +65,7 @@ class CounterfactualResult:
             "sparsity": float(np.nanmean(m["sparsity"])) if m["sparsity"].notna().any() else float("nan"),
             "diversity": float(np.nanmean(m["diversity"])) if m["diversity"].notna().any() else float("nan"),
             "plausibility": float(np.nanmean(m["plausibility"])) if m["plausibility"].notna().any() else float("nan"),
+            "plausible_pairs": self.plausible_share,
             "seconds": self.seconds,
             "method": self.method,
         }

@@ -21,7 +21,8 @@ def _random_pool(space: CFSpace, r: _Resolved, num0, codes0, target, *, n_candid
     one.  Returns (num, codes, query index) of the valid candidates."""
     rng = np.random.default_rng(seed)
     n = len(num0)
-    allowed = np.nonzero(np.concatenate([r.mutable_num, r.mutable_cat]))[0]
+    allowed = np.nonzero(np.concatenate([r.moves_num, r.moves_cat]))[0]
+    masks = r.level_masks(num0, codes0)
     pools_num, pools_codes, pools_q = [], [], []
     P = int(n_candidates)
     have = np.zeros(n, dtype=bool)
@@ -30,12 +31,12 @@ def _random_pool(space: CFSpace, r: _Resolved, num0, codes0, target, *, n_candid
         if len(todo) == 0:
             break
         q = np.repeat(todo, P)
-        cn, cc = _draw(space, r, rng, num0, codes0, q, allowed, max_change)
+        cn, cc = _draw(space, r, rng, num0, codes0, q, allowed, max_change, masks)
         ok = (space.proba(cn, cc) > 0.5) == (target[q] == 1)
         pools_num.append(cn[ok])
         pools_codes.append(cc[ok])
         pools_q.append(q[ok])
-        have[q[ok]] = True
+        have[q[ok & r.plausible(num0[q], codes0[q], cn, cc)]] = True
         if progress is not None:
             progress(0.3 + 0.2 * rounds, f"Random search: round {rounds + 1}")
     pn, pc, pq = np.concatenate(pools_num), np.concatenate(pools_codes), np.concatenate(pools_q)
@@ -44,9 +45,10 @@ def _random_pool(space: CFSpace, r: _Resolved, num0, codes0, target, *, n_candid
     return pn, pc, pq
 
 
-def _draw(space: CFSpace, r: _Resolved, rng, num0, codes0, q, allowed, max_change):
+def _draw(space: CFSpace, r: _Resolved, rng, num0, codes0, q, allowed, max_change, masks):
     """One candidate per entry of ``q`` (query index): a random 1..``max_change`` of the ``allowed`` features
-    (``None``: all of them) set to new values, integers rounded away from the query."""
+    (``None``: all of them) set to new values, integers rounded away from the query; a level its query may not
+    move to (``masks``, see :meth:`_Resolved.level_masks`) stays as it was, and dependents follow their drivers."""
     nnum = len(space.numeric)
     cn, cc = num0[q].copy(), codes0[q].copy()
     L, U = _bounds(r, cn)
@@ -71,7 +73,10 @@ def _draw(space: CFSpace, r: _Resolved, rng, num0, codes0, q, allowed, max_chang
                 freq[lv.index(MISSING_LEVEL)] = 0
             freq = freq / freq.sum() if freq.sum() > 0 else np.full(len(lv), 1 / len(lv))
             cc[rows, g] = rng.choice(len(lv), size=len(rows), p=freq)
-    return _round_away(cn, num0[q], r.integer, L, U), cc
+            if masks[g] is not None:
+                barred = ~masks[g][q[rows], cc[rows, g]]
+                cc[rows[barred], g] = codes0[q[rows[barred]], g]
+    return r.follow(num0[q], codes0[q], _round_away(cn, num0[q], r.integer, L, U), cc)
 
 
 def _one_feature_moves(space: CFSpace, r: _Resolved, num0, codes0, target, *, skip=None, grid: int = 24,
@@ -83,16 +88,17 @@ def _one_feature_moves(space: CFSpace, r: _Resolved, num0, codes0, target, *, sk
     nearest one that flips is bisected back towards the query (integers rounded away from it).
     Categorical features try every other level (the ``max_levels`` most frequent of a high-cardinality
     column; the ``keep_levels`` surest flips are kept).  ``skip`` (n, features) masks features a query must
-    not touch.  Returns (num, codes, query index) of the flips, and per query and feature the best
-    P(desired class) seen (what the greedy second step follows)."""
+    not touch.  A dependent moves with its driver; a level a row may not move to (see
+    :meth:`_Resolved.level_masks`) is not tried.  Returns (num, codes, query index) of the flips, and per query
+    and feature the best P(desired class) seen (what the greedy second step follows)."""
     nnum = len(space.numeric)
     moves = _Moves(space, r, num0, codes0, target)
     skip = np.zeros(moves.gain.shape, dtype=bool) if skip is None else skip
-    for j in np.nonzero(r.mutable_num)[0]:
+    for j in np.nonzero(r.moves_num)[0]:
         rows = np.nonzero(~skip[:, j])[0]
         if len(rows):
             moves.numeric(j, rows, grid, refine)
-    for g in np.nonzero(r.mutable_cat)[0]:
+    for g in np.nonzero(r.moves_cat)[0]:
         moves.levels(g, np.nonzero(~skip[:, nnum + g])[0], keep_levels, max_levels)
     return moves.result()
 
@@ -108,7 +114,11 @@ class _Moves:
         self.gain = np.full((n, nf), -np.inf)
         self.best_val = np.zeros((n, nf))
         self.L, self.U = _bounds(r, num0)
+        self.masks = r.level_masks(num0, codes0)
         self.out_n, self.out_c, self.out_q = [], [], []
+
+    def follow(self, nn, cc, q):
+        return self.r.follow(self.num0[q], self.codes0[q], nn, cc)
 
     def p_want(self, nn, cc, q):
         p = self.space.proba(nn, cc)
@@ -130,7 +140,9 @@ class _Moves:
         cand_n = np.repeat(num0[rows], G, axis=0)
         cand_n[:, j] = vals.ravel()
         q = np.repeat(rows, G)
-        pw = self.p_want(cand_n, np.repeat(codes0[rows], G, axis=0), q).reshape(len(rows), G)
+        cand_n, cand_c = self.follow(cand_n, np.repeat(codes0[rows], G, axis=0), q)
+        vals = cand_n[:, j].reshape(len(rows), G)  # a driver whose dependent cannot follow stays put
+        pw = self.p_want(cand_n, cand_c, q).reshape(len(rows), G)
         moved = ~np.isclose(vals, num0[rows, j, None], rtol=0, atol=1e-9)
         pw = np.where(moved, pw, -np.inf)
         top = pw.argmax(axis=1)
@@ -156,11 +168,12 @@ class _Moves:
             mid = _round_away((good + bad) / 2, x0, np.full(len(qq), r.integer[j]), self.L[qq, j], self.U[qq, j])
             tn = num0[qq].copy()
             tn[:, j] = mid
-            ok = self.p_want(tn, codes0[qq], qq) > 0.5
+            tn, tc = self.follow(tn, codes0[qq].copy(), qq)
+            ok = (self.p_want(tn, tc, qq) > 0.5) & (tn[:, j] == mid)
             good, bad = np.where(ok, mid, good), np.where(ok, bad, mid)
         tn = num0[qq].copy()
         tn[:, j] = good
-        self.add(tn, codes0[qq].copy(), qq)
+        self.add(*self.follow(tn, codes0[qq].copy(), qq), qq)
 
     def levels(self, g: int, rows, keep_levels: int, max_levels: int) -> None:
         """Categorical feature ``g`` set to every other level; the ``keep_levels`` surest flips are kept."""
@@ -175,15 +188,19 @@ class _Moves:
         cand_c = np.repeat(codes0[rows], G, axis=0)
         cand_c[:, g] = np.tile(levels, len(rows))
         q = np.repeat(rows, G)
-        pw = self.p_want(np.repeat(num0[rows], G, axis=0), cand_c, q).reshape(len(rows), G)
-        pw = np.where(np.asarray(levels)[None, :] == codes0[rows, g, None], -np.inf, pw)
+        cand_n, cand_c = self.follow(np.repeat(num0[rows], G, axis=0), cand_c, q)
+        pw = self.p_want(cand_n, cand_c, q).reshape(len(rows), G)
+        stays = cand_c[:, g].reshape(len(rows), G) == codes0[rows, g, None]  # its own level, or held
+        if self.masks[g] is not None:
+            stays |= ~self.masks[g][rows][:, levels]
+        pw = np.where(stays, -np.inf, pw)
         top = pw.argmax(axis=1)
         self.gain[rows, f] = pw[np.arange(len(rows)), top]
         self.best_val[rows, f] = np.asarray(levels)[top]
         # every flipping level costs the same; keep the `keep_levels` that flip most surely
         rank = (-pw).argsort(axis=1).argsort(axis=1)
         ok = ((pw > 0.5) & (rank < keep_levels)).ravel()
-        self.add(np.repeat(num0[rows], G, axis=0)[ok], cand_c[ok], q[ok])
+        self.add(cand_n[ok], cand_c[ok], q[ok])
 
     def result(self):
         if self.out_q:
@@ -192,19 +209,19 @@ class _Moves:
             pn = np.zeros((0, len(self.space.numeric)))
             pc = np.zeros((0, len(self.space.categorical)), dtype=np.int64)
             pq = np.zeros(0, dtype=np.int64)
-        self.gain[:, ~np.concatenate([self.r.mutable_num, self.r.mutable_cat])] = -np.inf
+        self.gain[:, ~np.concatenate([self.r.moves_num, self.r.moves_cat])] = -np.inf
         return pn, pc, pq, self.gain, self.best_val
 
 
 def _sparse_moves(space: CFSpace, r: _Resolved, num0, codes0, target, k: int, *, first_moves: int = 3):
     """Counterfactuals that change as few features as possible: every one-feature flip, and for queries with
-    fewer than ``k`` of those, greedy two-feature ones (the ``first_moves`` single changes that raise
-    P(desired class) most, each followed by every one-feature flip from there), made sparse.
+    fewer than ``k`` plausible flips of different features, greedy two-feature ones (the ``first_moves`` single
+    changes that raise P(desired class) most, each followed by every one-feature flip from there), made sparse.
     Returns (num, codes, query index) of valid counterfactuals."""
     nnum = len(space.numeric)
     pn, pc, pq, gain, best_val = _one_feature_moves(space, r, num0, codes0, target, keep_levels=k)
     pools = [(pn, pc, pq)]
-    need = np.nonzero(np.bincount(pq, minlength=len(num0)) < k)[0]
+    need = np.nonzero(_distinct_plausible(r, num0[pq], codes0[pq], pn, pc, pq, len(num0)) < k)[0]
     if len(need):
         top = np.argsort(-gain[need], axis=1)[:, :first_moves]
         for m in range(top.shape[1]):
@@ -217,6 +234,7 @@ def _sparse_moves(space: CFSpace, r: _Resolved, num0, codes0, target, k: int, *,
             isnum = ff < nnum
             sn[np.nonzero(isnum)[0], ff[isnum]] = best_val[qq[isnum], ff[isnum]]
             sc[np.nonzero(~isnum)[0], ff[~isnum] - nnum] = best_val[qq[~isnum], ff[~isnum]].astype(np.int64)
+            sn, sc = r.follow(num0[qq], codes0[qq], sn, sc)
             skip = np.zeros((len(qq), gain.shape[1]), dtype=bool)
             skip[np.arange(len(qq)), ff] = True
             # the moved point's bounds equal the query's for every feature but the moved one, which is skipped
@@ -230,18 +248,33 @@ def _sparse_moves(space: CFSpace, r: _Resolved, num0, codes0, target, k: int, *,
     return tuple(np.concatenate([p[i] for p in pools]) for i in range(3))
 
 
+def _distinct_plausible(r: _Resolved, num0, codes0, pn, pc, pq, n: int) -> np.ndarray:
+    """Per query: how many different features its plausible one-feature flips change."""
+    plaus = r.plausible(num0, codes0, pn, pc)
+    if not plaus.any():
+        return np.zeros(n, dtype=np.int64)
+    changed = np.concatenate([~np.isclose(pn, num0, rtol=0, atol=1e-9), pc != codes0], axis=1)
+    first = changed.argmax(axis=1)  # names the flip; a driver and its dependent count once
+    pairs = np.unique(np.stack([pq[plaus], first[plaus]], axis=1), axis=0)
+    return np.bincount(pairs[:, 0], minlength=n)
+
+
 def _sparsify(space: CFSpace, r: _Resolved, num0, codes0, num, codes, target, shrink_iters: int = 6):
-    """Revert changes that are not needed (cheapest first), then shrink numeric changes towards the query;
-    every step is kept only where the model still gives the desired class."""
+    """Revert changes that are not needed (cheapest first; a dependent goes with its driver), then shrink numeric
+    changes towards the query; every step is kept only where the model still gives the desired class and no
+    implausible pair of values appears."""
     num, codes = num.copy(), codes.copy()
     nnum = num.shape[1]
     want = target == 1
+    was_plausible = r.plausible(num0, codes0, num, codes)
 
     def ok(nn, cc, sel=slice(None)):
-        return (space.proba(nn, cc) > 0.5) == want[sel]
+        return ((space.proba(nn, cc) > 0.5) == want[sel]) & (r.plausible(num0[sel], codes0[sel], nn, cc)
+                                                             | ~was_plausible[sel])
 
     contrib = np.concatenate([np.abs(num - num0) / space.mad, (codes != codes0).astype(float)], axis=1)
     changed = np.concatenate([~np.isclose(num, num0, rtol=0, atol=1e-9), codes != codes0], axis=1)
+    changed[:, ~np.concatenate([r.moves_num, r.moves_cat])] = False  # dependents are reverted with their drivers
     order = np.argsort(np.where(changed, contrib, np.inf), axis=1, kind="stable")
     rows = np.arange(len(num))
     for rnk in range(changed.shape[1]):
@@ -255,6 +288,7 @@ def _sparsify(space: CFSpace, r: _Resolved, num0, codes0, num, codes, target, sh
         isnum = fn < nnum
         tn[idx[isnum], fn[isnum]] = num0[idx[isnum], fn[isnum]]
         tc[idx[~isnum], fn[~isnum] - nnum] = codes0[idx[~isnum], fn[~isnum] - nnum]
+        tn[idx], tc[idx] = r.follow(num0[idx], codes0[idx], tn[idx], tc[idx])
         keep = np.zeros(len(num), dtype=bool)
         keep[idx] = ok(tn[idx], tc[idx], idx)
         num[keep], codes[keep] = tn[keep], tc[keep]
@@ -266,11 +300,14 @@ def _sparsify(space: CFSpace, r: _Resolved, num0, codes0, num, codes, target, sh
         moving = np.abs(delta).sum(axis=1) > 0
         for _ in range(shrink_iters):
             mid = (lo_f + hi_f) / 2
-            cand = _round_away(num0 + delta * mid[:, None], num0, r.integer, L, U)
-            good = ok(cand, codes) & moving
+            cand, cand_c = r.follow(num0, codes0, _round_away(num0 + delta * mid[:, None], num0, r.integer, L, U),
+                                    codes)
+            good = ok(cand, cand_c) & moving
             hi_f = np.where(good, mid, hi_f)
             lo_f = np.where(good, lo_f, mid)
-        final = _round_away(num0 + delta * hi_f[:, None], num0, r.integer, L, U)
-        good = ok(final, codes)
+        final, final_c = r.follow(num0, codes0, _round_away(num0 + delta * hi_f[:, None], num0, r.integer, L, U),
+                                  codes)
+        good = ok(final, final_c)
         num = np.where(good[:, None], final, num)
+        codes = np.where(good[:, None], final_c, codes)
     return num, codes

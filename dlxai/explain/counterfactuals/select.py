@@ -5,16 +5,19 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from dlxai.explain.counterfactuals.space import CFSpace
+from dlxai.explain.counterfactuals.space import CFSpace, _Resolved
 
 
-def _select(space: CFSpace, num0, codes0, pn, pc, pq, k: int, changed_penalty: float, repeat_penalty=None):
+def _select(space: CFSpace, r: _Resolved, num0, codes0, pn, pc, pq, k: int, changed_penalty: float,
+            plausibility: str = "prefer"):
     """Pick k distinct counterfactuals per query from a pool of valid ones: the best by
     ``cost + changed_penalty * features changed`` first, then trading that score against distance to the picks.
-    A candidate that changes the same set of features as a pick (capital-gain 16,342 after capital-gain 16,650)
-    also pays ``repeat_penalty`` (default: half of ``changed_penalty``), so a different way to the same decision
-    wins unless it costs more than about half a changed feature extra."""
-    repeat_penalty = changed_penalty / 2 if repeat_penalty is None else repeat_penalty
+
+    Each later pick changes a set of features no earlier pick changed whenever the pool has such a candidate:
+    capital-gain 16,342 after capital-gain 16,650 is the same answer, not a second one.  A candidate whose
+    strongly associated values do not occur together in the training rows (see :meth:`_Resolved.plausible`) is
+    picked only for a query without a plausible one (``plausibility="prefer"``), never (``"require"``), or like
+    any other (``"off"``, where ``r`` has no world)."""
     n = len(num0)
     best_num = np.repeat(num0, k, axis=0).astype(np.float64)
     best_codes = np.repeat(codes0, k, axis=0)
@@ -27,20 +30,25 @@ def _select(space: CFSpace, num0, codes0, pn, pc, pq, k: int, changed_penalty: f
                         return_index=True)
     uniq = np.sort(uniq)
     pn, pc, pq, emb = pn[uniq], pc[uniq], pq[uniq], emb[uniq]
+    plaus = r.plausible(num0[pq], codes0[pq], pn, pc)
     score0 = space.cost(num0[pq], codes0[pq], pn, pc) + changed_penalty * space.n_changed(num0[pq], codes0[pq], pn, pc)
     changed = np.concatenate([~np.isclose(pn, num0[pq], rtol=0, atol=1e-9), pc != codes0[pq]], axis=1)
     order = np.argsort(pq, kind="stable")
     starts = np.searchsorted(pq[order], np.arange(n + 1))
     for i in range(n):
         idx = order[starts[i]:starts[i + 1]]
+        if plausibility != "off" and (plaus[idx].any() or plausibility == "require"):
+            idx = idx[plaus[idx]]
         if len(idx) == 0:
             continue
         chosen = [idx[np.argmin(score0[idx])]]
         while len(chosen) < min(k, len(idx)):
             d = np.abs(emb[idx][:, None, :] - emb[chosen][None, :, :]).sum(-1).min(axis=1)
             same_set = (changed[idx][:, None, :] == changed[chosen][None, :, :]).all(-1).any(axis=1)
-            score = score0[idx] - 0.5 * np.minimum(d, 4.0) + repeat_penalty * same_set
+            score = score0[idx] - 0.5 * np.minimum(d, 4.0)
             score[np.isin(idx, chosen)] = np.inf
+            if (~same_set & np.isfinite(score)).any():
+                score[same_set] = np.inf
             chosen.append(idx[np.argmin(score)])
         for j, c in enumerate(chosen):
             best_num[i * k + j], best_codes[i * k + j] = pn[c], pc[c]
@@ -70,8 +78,9 @@ def _nearest_cost(space: CFSpace, emb: np.ndarray, ref: np.ndarray, chunk: int =
 
 
 def counterfactual_metrics(space: CFSpace, num0, codes0, num, codes, valid, target, k: int,
-                           plausibility_rows: int = 2000, seed: int = 0) -> pd.DataFrame:
-    """Validity, proximity, sparsity, diversity and plausibility per query (see :class:`CounterfactualResult`)."""
+                           plausibility_rows: int = 2000, seed: int = 0, plausible=None) -> pd.DataFrame:
+    """Validity, proximity, sparsity, diversity, plausibility and (with ``plausible``, per counterfactual) the
+    share of plausible pairs per query (see :class:`CounterfactualResult`)."""
     n = len(num0)
     rep = np.repeat(np.arange(n), k)
     cost = space.cost(num0[rep], codes0[rep], num, codes)
@@ -99,5 +108,7 @@ def counterfactual_metrics(space: CFSpace, num0, codes0, num, codes, valid, targ
             "sparsity": float(nch[s][v].mean()) if v.any() else np.nan,
             "diversity": _pairwise_mean(emb[s][v]) if v.sum() > 1 else np.nan,
             "plausibility": float(plaus[s][v].mean()) if v.any() else np.nan,
+            **({} if plausible is None else
+               {"plausible_pairs": float(plausible[s][v].mean()) if v.any() else np.nan}),
         })
     return pd.DataFrame(rows)

@@ -3,7 +3,8 @@ and the user's constraints resolved into per-feature arrays and per-row bounds.
 
 Costs are the same everywhere: ``sum over numeric |x - c| / MAD + number of changed categoricals`` (MAD from the
 training split; a feature whose MAD is 0, e.g. capital-gain, uses its mean absolute deviation from the median
-instead).
+instead).  A column that only restates another (education-num, which follows education; see
+:meth:`CFSpace.count_once`) is neither costed nor counted as a changed feature: the change is its driver's.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from dlxai.explain.counterfactuals.messages import (
     NO_PREPROCESSOR,
     NOT_NUMERIC_CONSTRAINT,
 )
+from dlxai.explain.counterfactuals.world import World
+from dlxai.validation import as_levels
 
 DIRECTIONS = ("increase", "decrease", "any")
 MISSING_LEVEL = "missing"
@@ -106,6 +109,12 @@ class CFSpace:
         self.level_freq = [np.bincount(self.train_codes[:, g][self.train_codes[:, g] >= 0],
                                        minlength=len(self.levels[g])) / max(len(train), 1)
                            for g in range(len(self.categorical))]
+        self.restated = np.zeros(len(self.features), dtype=bool)  # see count_once
+
+    def count_once(self, dependents) -> None:
+        """Leave the features at positions ``dependents`` (which follow a driver) out of costs and counts."""
+        self.restated = np.zeros(len(self.features), dtype=bool)
+        self.restated[list(dependents)] = True
 
     # raw DataFrame <-> (num, codes)
     def encode_raw(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -118,7 +127,7 @@ class CFSpace:
             num[:, j] = np.where(np.isnan(col), self.medians[j], col)
         codes = np.empty((len(X), len(self.categorical)), dtype=np.int64)
         for g, c in enumerate(self.categorical):
-            s = X[c].astype(object).where(X[c].notna(), MISSING_LEVEL).astype(str)
+            s = as_levels(X[c])
             codes[:, g] = pd.Categorical(s, categories=self.levels[g]).codes.astype(np.int64)
         return num, codes
 
@@ -132,10 +141,14 @@ class CFSpace:
             lv = np.array(self.levels[g] + [None], dtype=object)
             vals = lv[np.where(codes[:, g] >= 0, codes[:, g], len(self.levels[g]))]
             out[c] = pd.Series(vals, dtype=object).where(vals != MISSING_LEVEL, None).to_numpy()
-        return pd.DataFrame(out, index=index)[list(self.dataset.schema.features)]
+        # in the schema's order; a model that reads only some features (declared columns) gives only those
+        return pd.DataFrame(out, index=index)[[c for c in self.dataset.schema.features if c in out]]
 
     def inverse_transform(self, Z: np.ndarray) -> pd.DataFrame:
         """Raw rows from preprocessed rows: ``z * scale + mean`` and the argmax of each one-hot group."""
+        to_parts = getattr(self.prep, "parts_from_matrix", None)  # a contract whose matrix is not one-hot (raw columns)
+        if to_parts is not None:
+            return self.decode(*to_parts(Z))
         Z = np.asarray(Z, dtype=np.float64)
         num = Z[:, self.num_idx] * self.scale + self.mean if len(self.numeric) else np.zeros((len(Z), 0))
         codes = np.stack([Z[:, idx].argmax(axis=1) for idx in self.cat_idx], axis=1) if self.cat_idx else \
@@ -143,6 +156,9 @@ class CFSpace:
         return self.decode(num, codes)
 
     def to_matrix(self, num: np.ndarray, codes: np.ndarray) -> np.ndarray:
+        from_parts = getattr(self.prep, "matrix_from_parts", None)  # a contract whose matrix is not one-hot (raw columns)
+        if from_parts is not None:
+            return from_parts(num, codes)
         Z = np.zeros((len(num), self.n_out), dtype=np.float32)
         if len(self.numeric):
             Z[:, self.num_idx] = (num - self.mean) / self.scale
@@ -172,15 +188,25 @@ class CFSpace:
 
     def cost(self, num0, codes0, num, codes) -> np.ndarray:
         c = np.abs(num - num0) / self.mad
-        return c.sum(axis=1) + (codes != codes0).sum(axis=1)
+        changed = codes != codes0
+        if self.restated.any():
+            c, changed = self._counted(c, changed)
+        return c.sum(axis=1) + changed.sum(axis=1)
 
     def n_changed(self, num0, codes0, num, codes) -> np.ndarray:
-        return (~np.isclose(num, num0, rtol=0, atol=1e-9)).sum(axis=1) + (codes != codes0).sum(axis=1)
+        moved, changed = ~np.isclose(num, num0, rtol=0, atol=1e-9), codes != codes0
+        if self.restated.any():
+            moved, changed = self._counted(moved, changed)
+        return moved.sum(axis=1) + changed.sum(axis=1)
+
+    def _counted(self, num_part, cat_part):
+        nnum = len(self.numeric)
+        return num_part * ~self.restated[:nnum], cat_part & ~self.restated[nnum:]
 
 
 @dataclass
 class _Resolved:
-    mutable_num: np.ndarray  # bool per numeric feature
+    mutable_num: np.ndarray  # bool per numeric feature: the user lets it change
     mutable_cat: np.ndarray  # bool per categorical feature
     lo: np.ndarray
     hi: np.ndarray
@@ -188,13 +214,54 @@ class _Resolved:
     integer: np.ndarray  # bool per numeric feature
     immutable: list
     vary: list
+    world: World | None = None  # which values go together; None: features are searched as independent
+    moves_num: np.ndarray = field(default=None)  # what searches change directly: mutable, not a dependent
+    moves_cat: np.ndarray = field(default=None)
+
+    def __post_init__(self):
+        self.moves_num, self.moves_cat = self.mutable_num.copy(), self.mutable_cat.copy()
+        if self.world is None:
+            return
+        mutable = np.concatenate([self.mutable_num, self.mutable_cat])
+        moves = mutable.copy()
+        for e, d in self.world.driver_of.items():
+            moves[e] = False  # a dependent follows its driver
+            moves[d] &= bool(mutable[e])  # a pair that may not change as a whole is held
+        nnum = len(self.mutable_num)
+        self.moves_num, self.moves_cat = moves[:nnum], moves[nnum:]
+
+    @property
+    def fixed(self) -> np.ndarray:
+        """Per feature (numeric then categorical): it may not change."""
+        return ~np.concatenate([self.mutable_num, self.mutable_cat])
+
+    def follow(self, num0, codes0, num, codes):
+        """Dependents set from their drivers (see :meth:`World.derive`); unchanged without a world."""
+        if self.world is None or not self.world.driver_of:
+            return num, codes
+        L, U = _bounds(self, num0)
+        return self.world.derive(num0, codes0, num, codes, L, U)
+
+    def plausible(self, num0, codes0, num, codes) -> np.ndarray:
+        """Per row: its strongly associated pairs of values occur in the training rows (all True without a
+        world)."""
+        return np.ones(len(num), dtype=bool) if self.world is None else self.world.plausible(num0, codes0, num, codes)
+
+    def level_masks(self, num0, codes0) -> list:
+        """Per categorical feature, ``None`` or the (rows, levels) each row may move to (see
+        :meth:`World.level_masks`)."""
+        if self.world is None:
+            return [None] * len(self.mutable_cat)
+        return self.world.level_masks(self.fixed, num0, codes0)
 
 
-def resolve_constraints(space: CFSpace, c: Constraints | None, *, lift: tuple[str, ...] = ()) -> _Resolved:
+def resolve_constraints(space: CFSpace, c: Constraints | None, *, lift: tuple[str, ...] = (),
+                        world: World | None = None) -> _Resolved:
     """Validate ``c`` against the dataset and turn it into per-feature arrays.
 
     ``lift`` names constraints to drop (``"ranges"``, ``"directions"``, ``"features"``): used
-    to find which one binds when no counterfactual exists.
+    to find which one binds when no counterfactual exists.  ``world`` (see :mod:`.world`) makes the searches
+    keep strongly associated values together; ``None`` searches the features as independent.
     """
     c = c or Constraints()
     immutable, vary, mutable = _mutability(space, c, lift)
@@ -204,6 +271,7 @@ def resolve_constraints(space: CFSpace, c: Constraints | None, *, lift: tuple[st
         mutable_num=np.array([mutable[f] for f in space.numeric], dtype=bool),
         mutable_cat=np.array([mutable[f] for f in space.categorical], dtype=bool),
         lo=lo, hi=hi, direction=direction, integer=_integers(space, c), immutable=immutable, vary=vary,
+        world=world,
     )
 
 

@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from dlxai.errors import UnsupportedModelError, UserInputError
-from dlxai.explain.attribution import METHODS, applicable_methods, attribute
+from dlxai.explain.attribution import attribute
+from dlxai.explain.registry import METHODS, applicable_methods
 
 OWN = ["saliency", "input_x_gradient", "integrated_gradients", "deeplift", "expected_gradients", "kernel_shap"]
 
@@ -69,7 +70,7 @@ def test_choosing_methods_does_not_import_zennit_or_torchvision():
     import subprocess
     import sys
 
-    code = ("import sys, torch; from dlxai.explain.attribution import applicable_methods; "
+    code = ("import sys, torch; from dlxai.explain.registry import applicable_methods; "
             "net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2)); "
             "assert 'lrp' in applicable_methods(net); "
             "print([m for m in ('zennit', 'torchvision', 'torch._dynamo') if m in sys.modules])")
@@ -232,3 +233,11 @@ def test_image_tensors_keep_their_shape_and_tabular_only_methods_drop_out():
     assert "kernel_shap" not in applicable_methods(cnn, "image")
     with pytest.raises(UnsupportedModelError, match="works on tabular data, not image data"):
         attribute(cnn, x, method="kernel_shap")
+
+
+def test_every_method_and_parameter_value_has_a_human_label():
+    from dlxai.explain.registry import IG_RULES, LRP_COMPOSITES, LRP_INPUT_RULES, label
+
+    assert label("gausslegendre") == "Gauss–Legendre" and label("deeplift").startswith("DeepLIFT")
+    for value in (*METHODS, *IG_RULES, *LRP_COMPOSITES, *LRP_INPUT_RULES):
+        assert "_" not in label(value) and label(value) != value, value

@@ -290,7 +290,7 @@ def test_k_counterfactuals_are_diverse(result):
 
 def test_the_k_counterfactuals_of_a_row_change_different_features(adult, adult_mlp):
     """Three counterfactuals that all raise capital-gain by slightly different amounts are one answer, not three:
-    on Adult most rejected rows get three different sets of changed features."""
+    on Adult the rejected rows get three different sets of changed features."""
     X = adult.X("test")
     rows = X[adult_mlp.predict(X) == 0].iloc[:60]
     res = find_counterfactuals(adult_mlp, adult, rows, k=3, seed=0, options=SearchOptions(on_failure="keep"))
@@ -301,5 +301,7 @@ def test_the_k_counterfactuals_of_a_row_change_different_features(adult, adult_m
         sets = [frozenset(f for f in feats if str(r[f]) != str(q[f])) for _, r in cf.iterrows()]
         repeats += len(set(sets)) < len(sets)
     assert res.summary()["validity"] >= 0.99
-    assert repeats / len(rows) <= 0.4  # without the repeat penalty about 0.6 of the rows repeat a set
-    assert res.summary()["sparsity"] < 1.7  # still sparse: DiCE's random method changes 1.63 features on Adult
+    assert repeats / len(rows) <= 0.05  # a set repeats only where the row has no other way (0.6 without the rule)
+    # still sparse: the first answer is the sparsest, the others change different features (about 1.9 on
+    # average; three answers that all move only capital-gain would be 1.0, DiCE's random method changes 1.63)
+    assert res.summary()["sparsity"] < 2.0

@@ -11,8 +11,11 @@ from sklearn.base import clone
 
 from dlxai.errors import UnsupportedModelError, UserInputError
 from dlxai.fairness import mitigation as mt
+from dlxai.fairness.mitigation import messages as msg
 from dlxai.models.torch_mlp import TorchMLPClassifier
 from tests.unit.fairness.conftest import fragment
+
+SEX = ["sex"]  # Adult's schema names three sensitive attributes; mitigation takes one or two
 
 
 def _state(model):
@@ -59,8 +62,8 @@ def test_fairlearn_clone_keeps_parameters_and_drops_fit():
 def test_expgrad_dp_below_003_on_adult_test_split(adult, adult_small_mlp):
     m = adult_small_mlp
     state, attrs = _state(m), set(vars(m.estimator))
-    r = mt.mitigate(adult, m, "exponentiated_gradient", "demographic_parity", strength=0.01, max_iter=15,
-                    n_bootstrap=100, seed=0)
+    r = mt.mitigate(m, adult, "exponentiated_gradient", "demographic_parity", sensitive=SEX, strength=0.01,
+                    max_iter=15, n_bootstrap=100, seed=0)
     assert r.before.demographic_parity > 0.15
     assert r.after.demographic_parity < 0.03
     assert r.before.accuracy - r.after.accuracy <= 0.03
@@ -93,7 +96,7 @@ def test_threshold_optimizer_equals_fairlearn(adult, adult_small_mlp, constraint
 
     m = adult_small_mlp
     state, attrs = _state(m), set(vars(m.estimator))
-    r = mt.mitigate(adult, m, "threshold_optimizer", constraint, seed=7, n_bootstrap=0)
+    r = mt.mitigate(m, adult, "threshold_optimizer", constraint, sensitive=SEX, seed=7, n_bootstrap=0)
     to = ThresholdOptimizer(estimator=copy.deepcopy(m.estimator), constraints=constraint, prefit=True,
                             predict_method="predict_proba")
     to.fit(m.transform(adult.X("train")), adult.y("train"), sensitive_features=adult.train["sex"])
@@ -110,15 +113,15 @@ def test_threshold_optimizer_equals_fairlearn(adult, adult_small_mlp, constraint
 
 
 def test_post_processing_without_the_attribute_explains_why(adult, adult_small_mlp):
-    r = mt.mitigate(adult, adult_small_mlp, "threshold_optimizer", "demographic_parity", n_bootstrap=0)
+    r = mt.mitigate(adult_small_mlp, adult, "threshold_optimizer", "demographic_parity", sensitive=SEX, n_bootstrap=0)
     assert r.model.sensitive_columns == ("sex",)
     no_sex = adult.frame("test").drop(columns=["sex"])
-    with pytest.raises(UserInputError, match=fragment(mt.SENSITIVE_AT_PREDICTION)):
+    with pytest.raises(UserInputError, match=fragment(msg.SENSITIVE_AT_PREDICTION)):
         r.model.predict_proba(no_sex)
     with pytest.raises(UserInputError, match="lack \\['sex'\\]"):
         r.model.predict(no_sex)
     # age_band is not a model feature: X lacks it, the raw frame holds it
-    r2 = mt.mitigate(adult, adult_small_mlp, "threshold_optimizer", "demographic_parity", sensitive=["age_band"],
+    r2 = mt.mitigate(adult_small_mlp, adult, "threshold_optimizer", "demographic_parity", sensitive=["age_band"],
                      n_bootstrap=0)
     with pytest.raises(UserInputError, match="age_band"):
         r2.model.predict_proba(adult.X("test"))
@@ -128,7 +131,8 @@ def test_post_processing_without_the_attribute_explains_why(adult, adult_small_m
 # --- GridSearch, any scikit-learn model ---------------------------------------------------------------
 def test_grid_search_on_logistic_regression(adult, adult_logreg):
     coef = adult_logreg.estimator.coef_.copy()
-    r = mt.mitigate(adult, adult_logreg, "grid_search", "demographic_parity", strength=7, n_bootstrap=50)
+    r = mt.mitigate(adult_logreg, adult, "grid_search", "demographic_parity", sensitive=SEX, strength=7,
+                    n_bootstrap=50)
     assert r.after.demographic_parity < 0.05 < r.before.demographic_parity
     assert r.before.accuracy - r.after.accuracy < 0.05
     assert type(r.model.estimator).__name__ == "LogisticRegression"
@@ -140,7 +144,8 @@ def test_grid_search_on_logistic_regression(adult, adult_logreg):
 # --- honest messages and bad input -------------------------------------------------------------------------
 def test_no_improvement_is_reported(adult, adult_small_mlp):
     # lambda = 0 is plain training with the same seed: the same model, so the same disparity
-    r = mt.mitigate(adult, adult_small_mlp, "penalised", "demographic_parity", strength=0.0, n_bootstrap=50)
+    r = mt.mitigate(adult_small_mlp, adult, "penalised", "demographic_parity", sensitive=SEX, strength=0.0,
+                    n_bootstrap=50)
     assert r.after.demographic_parity == pytest.approx(r.before.demographic_parity, abs=1e-12)
     assert r.notes[0].startswith("No improvement")
     assert f"{r.before.demographic_parity:.3f}" in r.notes[0]
@@ -150,28 +155,52 @@ def test_no_improvement_is_reported(adult, adult_small_mlp):
 def test_bad_input_messages(adult, adult_small_mlp, adult_logreg):
     m = adult_small_mlp
     state, attrs = _state(m), set(vars(m.estimator))
-    with pytest.raises(UserInputError, match=fragment(mt.UNKNOWN_METHOD)):
-        mt.mitigate(adult, m, "magic")
-    with pytest.raises(UserInputError, match=fragment(mt.UNKNOWN_CONSTRAINT)):
-        mt.mitigate(adult, m, "grid_search", "equal_vibes")
+    with pytest.raises(UserInputError, match=fragment(msg.UNKNOWN_METHOD)):
+        mt.mitigate(m, adult, "magic")
+    with pytest.raises(UserInputError, match=fragment(msg.UNKNOWN_CONSTRAINT)):
+        mt.mitigate(m, adult, "grid_search", "equal_vibes")
     with pytest.raises(UserInputError, match="eps for"):
-        mt.mitigate(adult, m, "exponentiated_gradient", strength=0.0)
+        mt.mitigate(m, adult, "exponentiated_gradient", sensitive=SEX, strength=0.0)
     with pytest.raises(UserInputError, match="grid_size"):
-        mt.mitigate(adult, m, "grid_search", strength=1)
-    with pytest.raises(UnsupportedModelError, match=fragment(mt.NEEDS_TORCH)):
-        mt.mitigate(adult, adult_logreg, "penalised")
+        mt.mitigate(m, adult, "grid_search", sensitive=SEX, strength=1)
+    with pytest.raises(UnsupportedModelError, match=fragment(msg.NEEDS_TORCH)):
+        mt.mitigate(adult_logreg, adult, "penalised", sensitive=SEX)
     with pytest.raises(UserInputError, match="cannot define groups"):
-        mt.mitigate(adult, m, "reweighing", sensitive=["income"])
+        mt.mitigate(m, adult, "reweighing", sensitive=["income"])
     # an error inside the retraining leaves the caller's model as it was
     with pytest.raises(UserInputError, match="max_epochs"):
-        mt.mitigate(adult, m, "reweighing", estimator_params={"max_epochs": 0}, n_bootstrap=0)
+        mt.mitigate(m, adult, "reweighing", sensitive=SEX, estimator_params={"max_epochs": 0}, n_bootstrap=0)
     _assert_unchanged(m, state, attrs)
+
+
+# --- the registry, and which attributes define groups ------------------------------------------------------
+def test_every_method_is_one_registry_entry():
+    for key, spec in mt.METHODS.items():
+        assert spec.key == key and spec.label and spec.short and callable(spec.fit)
+        assert set(spec.constraints) <= set(mt.CONSTRAINTS)
+        knob = spec.strength
+        assert knob.default in knob.sweep
+        assert all(knob.validated(v, spec.label) == v for v in knob.sweep if v is not None and knob.check)
+        if knob.widget is not None:  # the page's number input starts at the default, inside its range
+            assert knob.widget[0] <= knob.default <= knob.widget[1]
+
+
+def test_sensitive_none_means_the_schemas_attributes(adult, german, adult_small_mlp):
+    from dlxai import errors
+    from dlxai.fairness.mitigation.scores import sensitive_columns
+
+    assert sensitive_columns(german, None) == ["sex", "age_band"]
+    assert sensitive_columns(german, "sex") == ["sex"]
+    with pytest.raises(UserInputError, match=fragment(errors.TOO_MANY_SENSITIVE)):
+        mt.mitigate(adult_small_mlp, adult, "reweighing")  # Adult's schema names three: the caller picks
+    with pytest.raises(UserInputError, match=fragment(errors.NO_SENSITIVE)):
+        mt.mitigate(adult_small_mlp, adult, "reweighing", sensitive=[])
 
 
 # --- the accuracy-fairness front -------------------------------------------------------------------------
 def test_sweep_front_has_intervals_and_activatable_models(adult, adult_small_mlp):
     steps = []
-    front = mt.sweep(adult, adult_small_mlp, "penalised", "demographic_parity", strengths=[0.0, 2.0],
+    front = mt.sweep(adult_small_mlp, adult, "penalised", "demographic_parity", sensitive=SEX, strengths=[0.0, 2.0],
                      n_bootstrap=100, progress=lambda f, t: steps.append(f))
     pts = front.points
     assert list(pts["label"]) == ["Original", "Penalised demographic_parity fairness_weight=0",

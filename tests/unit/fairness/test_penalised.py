@@ -43,7 +43,8 @@ def test_lambda_zero_is_plain_training():
 
 
 def test_penalty_narrows_demographic_parity_on_adult(adult, adult_small_mlp):
-    r = mt.mitigate(adult, adult_small_mlp, "penalised", "demographic_parity", strength=1.0, n_bootstrap=100)
+    r = mt.mitigate(adult_small_mlp, adult, "penalised", "demographic_parity", sensitive=["sex"], strength=1.0,
+                    n_bootstrap=100)
     assert r.after.demographic_parity < 0.05 < r.before.demographic_parity
     assert r.before.accuracy - r.after.accuracy < 0.03
     assert r.model.torch_module() is not None  # one network: gradient explanations still apply

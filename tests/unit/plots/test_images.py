@@ -15,6 +15,8 @@ def test_heatmap_figure_has_one_panel_per_method():
     assert [t.type for t in fig.data] == ["heatmap"] * 3
     assert fig.data[1].zmin == -fig.data[1].zmax  # signed maps get a symmetric scale
     assert fig.data[2].zmin == 0.0  # an all-positive map starts at 0
+    bars = [t.colorbar.x for t in fig.data]
+    assert all(t.showscale is not False for t in fig.data) and bars == sorted(bars)  # a colour bar beside each panel
 
 
 def test_attention_heatmap_labels_queries_and_keys():

@@ -17,6 +17,9 @@ def test_confusion_and_calibration_come_from_the_report():
     rep = evaluate(y, p)
     cm = confusion_matrix(rep)
     assert np.array_equal(np.asarray(cm.data[0].z), rep.confusion)
+    named = confusion_matrix(rep, ("<=50K", ">50K"))
+    assert list(named.data[0].x) == ["<=50K", ">50K"] and list(named.data[0].y) == ["<=50K", ">50K"]
+    assert named.layout.xaxis.title.text == "Predicted" and named.layout.yaxis.title.text == "Actual"
     cal = calibration_curve(rep)
     assert np.allclose(cal.data[1].x, rep.calibration_pred) and np.allclose(cal.data[1].y, rep.calibration_true)
     assert f"{rep.brier:.3f}" in cal.layout.title.text

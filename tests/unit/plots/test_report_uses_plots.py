@@ -18,7 +18,7 @@ from dlxai.report import audit_model, build_report, charts
 @pytest.fixture(scope="module")
 def drawn(german, german_mlp, front):
     ig = attribute(german_mlp, german.X("test").head(24), method="integrated_gradients", n_steps=16)
-    bundle = audit_model(german, german_mlp, ["sex"], n_bootstrap=20, explanations=ig, mitigation=front)
+    bundle = audit_model(german_mlp, german, sensitive=["sex"], n_bootstrap=20, explanations=ig, mitigation=front)
     figures, render = [], charts.render_png
 
     def caught(fig, *args, **kwargs):

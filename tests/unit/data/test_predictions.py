@@ -16,7 +16,7 @@ from dlxai.data.tables import read_table
 from dlxai.errors import UserInputError
 from dlxai.fairness import audit_fairness
 from dlxai.report import audit_predictions
-from tests.unit.uploads import makers
+from tests import makers
 
 
 def deciles(n: int = 400, seed: int = 3) -> pd.DataFrame:

@@ -6,6 +6,7 @@ import io
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,7 +23,7 @@ from dlxai.report.sections import fmt
 
 @pytest.fixture(scope="module")
 def bundle(german, german_mlp):
-    return audit_model(german, german_mlp, ["sex", "age_band"], n_bootstrap=200, seed=3,
+    return audit_model(german_mlp, german, sensitive=["sex", "age_band"], n_bootstrap=200, seed=3,
                        rules=["demographic_parity_difference>0.05", "accuracy<0.5"])
 
 
@@ -85,7 +86,7 @@ def test_executive_summary_pass_fail_against_thresholds(bundle, text):
 
 
 def test_limitations_and_manifest_come_from_the_data(bundle, german, german_mlp):
-    small = audit_model(german, german_mlp, ["age_band"], n_bootstrap=50, min_group_size=100)
+    small = audit_model(german_mlp, german, sensitive=["age_band"], n_bootstrap=50, min_group_size=100)
     t = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(
         build_report(small, sections=["limitations", "manifest"], chart_engine="matplotlib").pdf)).pages)
     under = german.test["age_band"].value_counts()
@@ -108,9 +109,14 @@ def test_pages_are_not_blank_and_charts_are_embedded(report):
         assert len(page.extract_text().strip()) > 40 or page.images
         assert len(page.get_contents().get_data()) > 500 or page.images
     if shutil.which("pdftoppm"):  # render the pages themselves when poppler is installed
-        out = subprocess.run(["pdftoppm", "-r", "30", "-gray", "-f", "1", "-l", "3", "-", "/dev/stdout"],
-                             input=report.pdf, capture_output=True, timeout=60)
-        assert out.returncode == 0 and len(set(out.stdout[-2000:])) > 2
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:  # one file per page (pdftoppm names them page-N.pgm)
+            out = subprocess.run(["pdftoppm", "-r", "30", "-gray", "-f", "1", "-l", "3", "-", f"{tmp}/page"],
+                                 input=report.pdf, capture_output=True, timeout=60)
+            pages = sorted(Path(tmp).glob("page-*.pgm"))
+            assert out.returncode == 0 and len(pages) == 3, out.stderr
+            assert all(len(set(p.read_bytes()[20:])) > 2 for p in pages)  # drawn, not blank (past the header)
 
 
 def test_fallback_needs_no_browser_and_draws_every_plots_figure(bundle):
@@ -149,7 +155,7 @@ def test_group_names_and_titles_outside_latin1_print_as_they_are(german):
     train, test = (f.assign(sex=f["sex"].map(names)) for f in (german.train, german.test))
     ds = make_dataset("unicode", train, german.schema, test=test)
     model = train_model(ds, "logreg", seed=0)
-    b = audit_model(ds, model, ["sex"], n_bootstrap=50, seed=0)
+    b = audit_model(model, ds, sensitive=["sex"], n_bootstrap=50, seed=0)
     r = build_report(b, title="Audyt kredytowy — ≥ 80 % zasada", sections=["cover", "fairness"],
                      chart_engine="matplotlib")
     t = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(r.pdf)).pages)
@@ -174,10 +180,10 @@ def test_the_model_is_not_changed(german, german_mlp):
     before = {k: v.clone() for k, v in german_mlp.torch_module().state_dict().items()}
     hooks = [len(m._forward_hooks) + len(m._backward_hooks) for m in german_mlp.torch_module().modules()]
     attrs = dict(vars(german_mlp.estimator))
-    bundle = audit_model(german, german_mlp, ["sex"], n_bootstrap=20)
+    bundle = audit_model(german_mlp, german, sensitive=["sex"], n_bootstrap=20)
     build_report(bundle, sections=["model", "performance"], chart_engine="matplotlib")
     with pytest.raises(UserInputError):
-        audit_model(german, german_mlp, ["sex"], rules=["accuracy>>1"])
+        audit_model(german_mlp, german, sensitive=["sex"], rules=["accuracy>>1"])
     after = german_mlp.torch_module().state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
     assert hooks == [len(m._forward_hooks) + len(m._backward_hooks) for m in german_mlp.torch_module().modules()]
@@ -191,9 +197,9 @@ def test_optional_sections_show_real_explanations_and_mitigation(german, german_
 
     rows = german.X("test").head(24)
     ig = attribute(german_mlp, rows, method="integrated_gradients", n_steps=16)
-    mit = mitigate(german, german_mlp, "exponentiated_gradient", sensitive=("sex",),
+    mit = mitigate(german_mlp, german, "exponentiated_gradient", sensitive=("sex",),
                    estimator_params={"max_epochs": 2}, max_iter=5, n_bootstrap=50)
-    bundle = audit_model(german, german_mlp, ["sex"], n_bootstrap=50, explanations=[ig, completeness(ig)],
+    bundle = audit_model(german_mlp, german, sensitive=["sex"], n_bootstrap=50, explanations=[ig, completeness(ig)],
                          mitigation=mit)
     rep = build_report(bundle, sections=["explanations", "mitigation", "limitations"], chart_engine="matplotlib")
     t = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(rep.pdf)).pages)
@@ -202,13 +208,40 @@ def test_optional_sections_show_real_explanations_and_mitigation(german, german_
     assert f"{imp.index[0]} {fmt(imp.iloc[0], 4)}" in t  # global importance equals the engine's
     groups = bundle.extras["explanation_groups"]["sex"]
     assert set(groups.index) == set(german.test.loc[rows.index, "sex"])
-    assert "Example local explanations" in t and "Quality check: Completeness" in t
+    assert "Example local explanations" in t and "Quality check: completeness" in t
     assert f"{completeness(ig).median:.2%}" in t
     before = mit.table().iloc[0]
     assert f"Original {fmt(before['accuracy'])} {fmt(before['dp'])}" in t
     assert "Randomized decisions yes" in t
     assert "isarandomizedclassifier" in _squash(t)  # the limitation generated from the mitigation result
     assert rep.chart_engines == {"matplotlib": 2}  # importance + importance by sex
+
+
+def test_every_quality_result_is_printed_beside_its_explanation_with_pass_fail_and_advice(german, german_mlp):
+    from dlxai.explain.attribution import attribute
+    from dlxai.explain.quality import completeness, deletion_insertion, randomisation_check
+
+    rows = german.X("test").head(24)
+    kw = {"baselines": "mean", "reference": german.X("train"), "n_steps": 16}
+    ig = attribute(german_mlp, rows, method="integrated_gradients", **kw)
+    comp, faith = completeness(ig), deletion_insertion(german_mlp, ig, n_steps=5)
+    rand = randomisation_check(german_mlp, rows.head(10), method="integrated_gradients", **kw)
+    bundle = audit_model(german_mlp, german, sensitive=["sex"], n_bootstrap=50,
+                         explanations=[ig, comp, faith, rand])
+    rep = build_report(bundle, sections=["explanations"], chart_engine="matplotlib")
+    t = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(rep.pdf)).pages)
+    squashed = _squash(t)
+    order = [squashed.find(_squash(s)) for s in ("Global importance (Integrated gradients",
+                                                  "Quality check: completeness", "Quality check: faithfulness",
+                                                  "Quality check: randomisation")]
+    assert -1 not in order and order == sorted(order)  # right after the explanation they qualify
+    assert f"{comp.median:.2%}" in t
+    assert _squash(f"{fmt(faith.deletion_auc)} vs {fmt(faith.random_deletion_auc)} random") in squashed
+    assert _squash(f"Spearman ρ after re-initialising all layers {fmt(rand.final)}") in squashed
+    verdict = "PASS" if rand.passed else "FAIL"
+    assert _squash(f"Quality check: randomisation (Adebayo et al., 2018) - {verdict}") in squashed
+    if not rand.passed:
+        assert _squash("What to try:") in squashed and _squash("Another baseline: zeros") in squashed
 
 
 def test_without_a_browser_auto_falls_back_and_the_report_still_builds(bundle, monkeypatch, tmp_path):
@@ -229,7 +262,7 @@ def test_counterfactual_recourse_and_surrogate_sections(german, german_mlp):
     cf = find_counterfactuals(german_mlp, german, german.X("test").head(2), k=2, options=SearchOptions(steps=40))
     rb = recourse_burden(german_mlp, german, "sex", max_rows=24, n_bootstrap=50)
     sg = fit_surrogate(german_mlp, german, max_depth=2, sensitive=["sex"])
-    bundle = audit_model(german, german_mlp, ["sex"], n_bootstrap=20, counterfactuals=[cf, rb], surrogate=sg)
+    bundle = audit_model(german_mlp, german, sensitive=["sex"], n_bootstrap=20, counterfactuals=[cf, rb], surrogate=sg)
     rep = build_report(bundle, sections=["counterfactuals", "surrogate", "limitations"], chart_engine="matplotlib")
     t = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(rep.pdf)).pages)
     assert rep.missing == ()

@@ -29,7 +29,7 @@ from dlxai.data.predictions import load_predictions
 from dlxai.errors import DlxaiError, UnsupportedModelError, UserInputError
 from dlxai.models.export import export_safetensors
 from dlxai.models.formats import load_model
-from tests.unit.uploads import makers
+from tests import makers
 
 
 def msg(template: str) -> str:

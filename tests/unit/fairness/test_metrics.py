@@ -108,7 +108,8 @@ def test_four_fifths_flag():
     g = pd.Series(["m"] * 100 + ["f"] * 100, name="sex")
     a = audit_fairness(yt, yp, g, n_bootstrap=0)
     assert a.four_fifths_violated and a.by_group.at["f", "impact_ratio"] == pytest.approx(0.7)
-    assert any("Four-fifths rule" in w for w in a.warnings)
+    assert a.four_fifths_verdict.startswith("Four-fifths rule violated: 1 group is selected") and "f (0.70)" in \
+        a.four_fifths_verdict
 
 
 def test_bootstrap_is_seeded_and_matches_a_row_bootstrap():

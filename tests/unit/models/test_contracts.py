@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from dlxai.data.preprocess import TabularPreprocessor
-from dlxai.explain.counterfactuals import find_counterfactuals
+from dlxai.explain.counterfactuals import SearchOptions, find_counterfactuals
 from dlxai.models.contracts import ColumnsPreprocessor, preprocessor_from_spec
 from dlxai.models.export import export_safetensors
 from dlxai.models.formats import load_model
@@ -56,7 +56,7 @@ def test_an_uploaded_safetensors_model_gets_counterfactuals(german, tiny_mlp):
     weights, spec = export_safetensors(tiny_mlp)
     m = load_model(weights, "model.safetensors", spec=spec, sample=german.X("test"), dataset_name=german.name)
     rows = german.X("test").head(3)
-    cf = find_counterfactuals(m, german, rows, k=2, on_failure="keep")
+    cf = find_counterfactuals(m, german, rows, k=2, options=SearchOptions(on_failure="keep"))
     s = cf.summary()
     assert s["queries"] == 3 and s["k"] == 2 and s["validity"] > 0
     for i in range(3):

@@ -65,7 +65,8 @@ def test_feature_groups_inferred_from_the_preprocessed_matrix_match_the_preproce
 
 
 def test_tabular_transformer_trains_on_german_and_explains_with_attention(german):
-    from dlxai.explain.attribution import applicable_methods, attribute
+    from dlxai.explain.attribution import attribute
+    from dlxai.explain.registry import applicable_methods
     from dlxai.models import MODEL_KINDS, train_model
 
     assert "transformer" in MODEL_KINDS

@@ -15,7 +15,7 @@ from dlxai.cli import EXIT_BAD_INPUT, EXIT_OK, EXIT_VIOLATED, run
 from dlxai.fairness import audit_fairness
 from dlxai.report import default_positive_label, messages
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
 SUMMARY_KEYS = ("demographic_parity_difference", "equalized_odds_difference", "demographic_parity_ratio",
                 "equalized_odds_ratio")
 GROUP_KEYS = ("count", "selection_rate", "tpr", "fpr")
@@ -120,7 +120,7 @@ def test_label_valued_predictions_and_explicit_positive_label(csv, tmp_path, tab
     (["--prediction-column", "pred", "--fail-on", "demographic_parity_difference>abc"], "Cannot read the threshold rule"),
     (["--prediction-column", "nope"], "Column 'nope' is not in the data"),
     (["--score-column", "score"], "needs a decision threshold"),
-    (["--score-column", "score", "--threshold", "nan"], "must be a finite number on the score's scale"),
+    (["--score-column", "score", "--threshold", "nan"], "--threshold must be a finite number; received 'nan'"),
     (["--score-column", "label_pred", "--threshold", "0.5"], "The score column 'label_pred' must hold numbers"),
     (["--prediction-column", "pred", "--threshold", "0.5"], "applies to a score column only"),
     (["--prediction-column", "pred", "--score-direction", "lower"], "--score-direction applies to --score-column only"),
@@ -195,7 +195,7 @@ def test_demo_writes_a_full_report_and_json_offline(tmp_path):
     assert res["report"]["pages"] == len(reader.pages) >= 8
     text = "\n".join(p.extract_text() for p in reader.pages)
     assert "Reproducibility manifest" in text and res["data"]["sha256"] in text.replace("\n", "")
-    assert "Global importance (integrated_gradients, 20 rows)" in text and "Quality check: Completeness" in text
+    assert "Global importance (Integrated gradients, 20 rows)" in text and "Quality check: completeness" in text
 
 
 def test_audit_of_a_safetensors_model_file_equals_the_models_own_decisions(tmp_path, german, german_mlp):

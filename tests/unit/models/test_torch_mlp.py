@@ -154,3 +154,20 @@ def test_unknown_kind():
 
     with pytest.raises(UserInputError, match="Unknown model kind 'xgb'"):
         train_model(make_bias_lab(300), "xgb")
+
+
+def test_small_networks_train_on_one_thread_and_the_setting_is_restored():
+    import torch
+
+    from dlxai.models import torch_mlp
+    from dlxai.models.training import step_work
+
+    assert torch_mlp.threads_for(torch_mlp.mlp_step_work(107, (128, 64), 2, 512), budget=8) == 1  # the Adult MLP
+    assert torch_mlp.threads_for(torch_mlp.mlp_step_work(107, (2048, 2048), 2, 512), budget=8) == 8
+    est = torch_mlp.TorchMLPClassifier(hidden_layer_sizes=(16,), batch_size=64)
+    assert step_work(est, 1000, 10) == torch_mlp.mlp_step_work(10, (16,), 2, 64)
+    before = torch.get_num_threads()
+    seen = []
+    with torch_mlp.torch_threads(1):
+        seen.append(torch.get_num_threads())
+    assert seen == [1] and torch.get_num_threads() == before

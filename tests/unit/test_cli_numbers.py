@@ -29,7 +29,7 @@ def expected(dest: str, value: str) -> str:
 @pytest.mark.parametrize("dest, value", [
     ("seed", "-1"), ("seed", "4294967296"), ("seed", "abc"), ("n_bootstrap", "1e20"), ("n_bootstrap", "1e8"),
     ("n_bootstrap", "5"), ("n_bootstrap", "-3"), ("n_bootstrap", "1.5"), ("min_group_size", "0"),
-    ("min_group_size", "1e12"), ("threshold", "nan"), ("threshold", "inf"), ("threshold", "0"), ("threshold", "1"),
+    ("min_group_size", "1e12"), ("threshold", "nan"), ("threshold", "inf"), ("threshold", "abc"),
 ])
 def test_bad_audit_numbers_exit_2_naming_option_value_and_range(csv, dest, value, capsys):
     option = NUMBERS[dest][0]
@@ -41,11 +41,26 @@ def test_bad_audit_numbers_exit_2_naming_option_value_and_range(csv, dest, value
 
 
 @pytest.mark.parametrize("dest, value", [("epochs", "0"), ("epochs", "1e9"), ("train_seed", "-3"),
-                                         ("explain", "-5"), ("explain", "1e7"), ("threshold", "1.5")])
+                                         ("explain", "-5"), ("explain", "1e7"), ("threshold", "nan")])
 def test_bad_demo_numbers_exit_2_before_any_training(dest, value, capsys):
     rc = run(["demo", "--dataset", "german", "--quiet", NUMBERS[dest][0], value])
     assert rc == EXIT_BAD_INPUT
     assert expected(dest, value) in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ["0", "1", "1.5", "-2"])
+def test_a_threshold_on_probabilities_must_lie_strictly_between_0_and_1(value, capsys):
+    """A score column may have any scale; a model's or a demo's threshold applies to probabilities."""
+    from dlxai.validation import BAD_THRESHOLD
+
+    rc = run(["demo", "--dataset", "german", "--quiet", "--threshold", value])
+    assert rc == EXIT_BAD_INPUT
+    assert BAD_THRESHOLD.format(value=float(value)) in capsys.readouterr().err
+
+
+def test_a_score_threshold_may_lie_on_any_finite_scale(csv):
+    decile = ["--score-column", "score", "--threshold", "0"]  # every score >= 0: all favourable, still valid
+    assert run(["audit", "--data", csv, "--target", "y", "--sensitive", "sex", "--quiet", *decile]) == 0
 
 
 def test_numbers_in_range_are_accepted_in_any_spelling(csv):

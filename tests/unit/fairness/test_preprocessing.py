@@ -34,7 +34,7 @@ def test_reweighing_undefined_cell():
 
 
 def test_reweighing_retrains_and_narrows_dp(adult, adult_small_mlp):
-    r = mt.mitigate(adult, adult_small_mlp, "reweighing", n_bootstrap=50)
+    r = mt.mitigate(adult_small_mlp, adult, "reweighing", sensitive=["sex"], n_bootstrap=50)
     assert r.constraint == "none"
     assert r.after.demographic_parity < r.before.demographic_parity
     assert r.model.torch_module() is not None
@@ -51,6 +51,7 @@ def test_correlation_remover(adult, adult_small_mlp):
     assert max(corr) < 1e-3  # every remaining column is linearly uncorrelated with sex
     with pytest.raises(UserInputError, match=fragment(NOT_A_FEATURE)):
         DecorrelatedPreprocessor(adult_small_mlp.preprocessor, ("age_band",)).fit(adult.X("train"))
-    r = mt.mitigate(adult, adult_small_mlp, "correlation_remover", strength=1.0, n_bootstrap=0)
+    r = mt.mitigate(adult_small_mlp, adult, "correlation_remover", sensitive=["sex"], strength=1.0,
+                    n_bootstrap=0)
     assert r.model.predict_proba(adult.X("test")).shape == (len(adult.test),)
     assert r.after.demographic_parity < r.before.demographic_parity

@@ -1,0 +1,135 @@
+"""The mitigation methods: one :class:`MethodSpec` each, read by the dispatcher and by the page's pickers.
+
+* ``exponentiated_gradient`` (Fairlearn, reduction; strength ``eps``): a *randomized* mixture of retrained
+  models.  The result is a :class:`~dlxai.fairness.mitigation.models.MitigatedModel` whose ``predict`` draws
+  seeded random decisions (``prediction_seed``; Fairlearn's own ``predict(random_state=...)``) and whose
+  ``predict_proba`` is the mixture's probability of a favourable decision.  The best deterministic member is
+  offered as a plain model with its own metrics (``result.deterministic``).
+* ``grid_search`` (Fairlearn, reduction; strength ``grid_size``): the best grid point, a plain model.
+* ``threshold_optimizer`` (Fairlearn, post-processing): group-specific thresholds on the model's scores; it
+  **needs the sensitive attribute at prediction time**, so its model reads those columns from the raw frame
+  (pass ``dataset.frame(split)``, which holds them; ``dataset.X(split)`` lacks attributes that are not model
+  features, and then prediction raises ``SENSITIVE_AT_PREDICTION``).
+* ``penalised`` (in-processing; strength λ): :class:`~dlxai.fairness.penalised.FairPenaltyMLPClassifier`.
+* ``reweighing`` (pre-processing): Kamiran & Calders weights, retrained through ``sample_weight``.
+* ``correlation_remover`` (pre-processing; strength ``alpha``): Fairlearn's CorrelationRemover.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from dlxai.errors import UserInputError
+from dlxai.fairness.mitigation import methods
+from dlxai.fairness.mitigation.messages import BAD_STRENGTH
+
+CONSTRAINTS = {
+    "demographic_parity": "Demographic parity",
+    "equalized_odds": "Equalized odds",
+    "true_positive_rate_parity": "True positive rate parity (equal opportunity)",
+}
+# which summary metric of FairnessAudit measures each constraint
+CONSTRAINT_METRIC = {
+    "demographic_parity": "demographic_parity_difference",
+    "equalized_odds": "equalized_odds_difference",
+    "true_positive_rate_parity": "equal_opportunity_difference",
+}
+
+
+@dataclass(frozen=True)
+class Strength:
+    """A method's one knob: its parameter name, default, the values a sweep uses, and what values are valid.
+
+    ``check`` is None for a method without a knob (any value given is ignored).  ``widget`` is the range of the
+    page's number input, None where the page does not offer the knob (it keeps the default).
+    """
+
+    name: str
+    default: Any
+    sweep: tuple
+    check: Callable[[Any], bool] | None = None
+    rule: str = ""
+    hint: str = ""
+    label: str = ""
+    integer: bool = False
+    widget: tuple | None = None
+
+    def validated(self, value, method_label: str):
+        """``value`` if the rule allows it, the default for None; raises :class:`UserInputError` otherwise."""
+        if value is None or self.check is None:
+            return self.default
+        if not self.check(value):
+            raise UserInputError(BAD_STRENGTH.format(name=self.name, method=method_label, rule=self.rule,
+                                                     value=value, hint=self.hint))
+        return value
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """What the dispatcher and the page's pickers need to know about one mitigation method."""
+
+    key: str
+    label: str  # the picker's name for it
+    short: str  # in model names and front labels
+    constraints: tuple[str, ...]  # () for a method that takes no constraint (pre-processing)
+    strength: Strength
+    fit: Callable[[methods.Job], methods.Fitted]
+    needs_torch: bool = False  # retrains dlxai's torch MLP only
+    needs_sensitive_at_prediction: bool = False
+    uses_max_iter: bool = False
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float))
+
+
+def _unit(value) -> bool:
+    return _number(value) and 0 <= value <= 1
+
+
+NO_KNOB = Strength("none", None, (None,))
+
+METHODS: dict[str, MethodSpec] = {
+    "exponentiated_gradient": MethodSpec(
+        "exponentiated_gradient", "Exponentiated gradient (reduction, randomized)", "ExpGrad", tuple(CONSTRAINTS),
+        Strength("eps", 0.01, (0.2, 0.1, 0.05, 0.02, 0.01), lambda v: _number(v) and 0 < v <= 1, "in (0, 1]",
+                 "Smaller is stricter; e.g. 0.01.", label="eps", widget=(0.0, 100.0)),
+        methods.fit_exponentiated_gradient, uses_max_iter=True,
+    ),
+    "grid_search": MethodSpec(
+        "grid_search", "Grid search (reduction)", "GridSearch", tuple(CONSTRAINTS),
+        Strength("grid_size", 7, (3, 5, 7, 9),
+                 lambda v: isinstance(v, (int, np.integer)) and not isinstance(v, bool) and 2 <= v <= 100,
+                 "a whole number from 2 to 100", "Each grid point is one retraining; e.g. 7.", label="Grid size",
+                 integer=True, widget=(2, 50)),
+        methods.fit_grid_search,
+    ),
+    "threshold_optimizer": MethodSpec(
+        "threshold_optimizer", "Threshold optimizer (post-processing, needs the attribute at prediction time)",
+        "ThresholdOpt", tuple(CONSTRAINTS),
+        Strength("tol", None, (None,), _unit, "in [0, 1] (the allowed relaxation)",
+                 "Leave it empty for strict parity.", label="tol"),
+        methods.fit_threshold_optimizer, needs_sensitive_at_prediction=True,
+    ),
+    "penalised": MethodSpec(
+        "penalised", "Fairness-penalised training (in-processing, torch MLP)", "Penalised", tuple(CONSTRAINTS),
+        Strength("fairness_weight", 5.0, (0.5, 1.0, 2.0, 5.0, 10.0), lambda v: _number(v) and np.isfinite(v) and v >= 0,
+                 "a number of at least 0", "0 is plain training; larger trades accuracy for parity, e.g. 5.",
+                 label="fairness weight (λ)", widget=(0.0, 100.0)),
+        methods.fit_penalised, needs_torch=True,
+    ),
+    "reweighing": MethodSpec(
+        "reweighing", "Reweighing (pre-processing, Kamiran & Calders)", "Reweighing", (), NO_KNOB,
+        methods.fit_reweighing,
+    ),
+    "correlation_remover": MethodSpec(
+        "correlation_remover", "Correlation remover (pre-processing)", "CorrRemover", (),
+        Strength("alpha", 1.0, (0.25, 0.5, 0.75, 1.0), _unit, "in [0, 1]",
+                 "1 removes all linear correlation with the attribute.", label="alpha", widget=(0.0, 100.0)),
+        methods.fit_correlation_remover,
+    ),
+}

@@ -1,0 +1,96 @@
+"""The job runner (ui/jobs.py): results and errors come back, progress arrives, a cancelled job's process is
+gone within 2 s, and jobs beyond the bound wait for a slot."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import pytest
+
+from dlxai.errors import UserInputError
+from ui import jobs
+
+
+def add(a, b, *, scale=1):
+    return (a + b) * scale
+
+
+def sleepy(progress=None):
+    """Reports its pid, then sleeps in a loop until killed."""
+    progress(os.getpid())
+    while True:
+        time.sleep(0.05)
+
+
+def counts(n, progress=None):
+    for i in range(n):
+        progress(i, f"step {i}")
+    return n
+
+
+def fails():
+    raise UserInputError("bad input in the job")
+
+
+def torch_threads():
+    import torch
+
+    return torch.get_num_threads()
+
+
+def test_result_and_keyword_arguments_come_back():
+    assert jobs.run(add, 2, 3, scale=10, label="Adding") == 50
+
+
+def test_progress_arrives_in_order_before_the_result():
+    seen = []
+    assert jobs.run(counts, 4, progress=lambda i, msg: seen.append((i, msg))) == 4
+    assert seen == [(i, f"step {i}") for i in range(4)]
+
+
+def test_the_jobs_own_error_is_raised_with_its_class_and_message():
+    with pytest.raises(UserInputError, match="bad input in the job") as info:
+        jobs.run(fails, label="Failing")
+    assert any("In the job process (Failing)" in note for note in info.value.__notes__)
+
+
+def test_threads_are_bounded_by_the_request():
+    assert jobs.run(torch_threads, threads=1) == 1
+
+
+def test_a_cancelled_job_ends_within_two_seconds_and_its_process_is_gone():
+    cancel = threading.Event()
+    pids, stopped = [], {}
+
+    def on_progress(pid):
+        pids.append(pid)
+        threading.Timer(0.5, lambda: (stopped.setdefault("at", time.monotonic()), cancel.set())).start()
+
+    with pytest.raises(jobs.Cancelled):
+        jobs.run(sleepy, progress=on_progress, cancel=cancel, label="Sleeping")
+    assert time.monotonic() - stopped["at"] < 2.0
+    assert pids
+    with pytest.raises(ProcessLookupError):
+        os.kill(pids[0], 0)
+    assert jobs.SLOTS.running == 0
+
+
+def test_a_job_beyond_the_bound_waits_for_a_slot(monkeypatch):
+    monkeypatch.setattr(jobs, "SLOTS", jobs._Slots(1))
+    first_started, cancel_first = threading.Event(), threading.Event()
+    worker = threading.Thread(target=lambda: pytest.raises(jobs.Cancelled, jobs.run, sleepy,
+                                                           progress=lambda pid: first_started.set(),
+                                                           cancel=cancel_first))
+    worker.start()
+    assert first_started.wait(60)
+    cancel_second = threading.Event()
+    threading.Timer(0.5, cancel_second.set).start()
+    t = time.monotonic()
+    with pytest.raises(jobs.Cancelled, match="waiting for a free slot"):
+        jobs.run(add, 1, 2, cancel=cancel_second)
+    assert time.monotonic() - t < 2.0
+    cancel_first.set()
+    worker.join(10)
+    assert jobs.SLOTS.running == 0

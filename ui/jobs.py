@@ -1,0 +1,256 @@
+"""The one runner for the dashboard's long jobs (training, reports, sweeps): bounded, threaded to fit, stoppable.
+
+Every long job runs in its own process, forked from a *forkserver* that imported numpy, pandas, torch and the
+engine once (a job starts in a fraction of a second, not the 3-4 s ``import torch`` takes).  Separate processes
+because torch's thread count is process-wide (one session's setting would change every other's), and because a
+process can be killed: Stop on the page ends the computation at once instead of letting it run on unseen.
+
+- At most :data:`MAX_JOBS` jobs run at a time on the server (default: one per core); a job beyond waits for a
+  slot, saying so on its page.
+- A job gets the cores no other job uses as its torch thread budget; the engine lowers it to one thread for
+  small networks (:func:`dlxai.models.torch_mlp.threads_for`).
+- ``progress`` calls the job makes arrive in the page's script thread (to draw a progress bar).
+- Stop or a rerun of the page (Streamlit's own signals, checked every :data:`POLL_S`), or ``cancel.set()``,
+  kills the job's process group within :data:`POLL_S` plus the kill; the page's signal propagates, ``cancel``
+  raises :class:`Cancelled`.
+
+    model = jobs.run(train_model, dataset, "mlp", seed=0, progress=on_epoch, label="Training")
+
+``fn`` must be picklable by reference (a module-level function) and its arguments and result picklable.
+"""
+
+from __future__ import annotations
+
+import atexit
+import multiprocessing
+import os
+import pickle
+import signal
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+
+# Imported once in the forkserver; every job inherits them.
+PRELOAD = ["numpy", "pandas", "torch", "sklearn.linear_model", "dlxai.models.training", "dlxai.report.builder"]
+POLL_S = 0.1  # how often a waiting page checks for Stop
+KILL_WAIT_S = 1.0
+
+
+class Cancelled(Exception):
+    """The job was cancelled before it finished; its process is gone."""
+
+
+class JobFailed(RuntimeError):
+    """The job's process died without an answer (e.g. the machine ran out of memory and killed it)."""
+
+
+def cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+MAX_JOBS = int(os.environ.get("DLXAI_MAX_JOBS", "0")) or cores()
+
+
+class _Slots:
+    """The server-wide bound on running jobs; a slot comes with the cores no other job uses."""
+
+    def __init__(self, size: int):
+        self.size, self.running, self._lock = size, 0, threading.Lock()
+
+    def take(self) -> int | None:
+        """A thread budget for a new job, or None when every slot is taken."""
+        with self._lock:
+            if self.running >= self.size:
+                return None
+            self.running += 1
+            return max(1, cores() - (self.running - 1))
+
+    def give(self) -> None:
+        with self._lock:
+            self.running -= 1
+
+
+SLOTS = _Slots(MAX_JOBS)
+_LIVE: set = set()  # processes of running jobs, killed if the server exits first
+_CTX_LOCK = threading.Lock()
+
+
+def _context():
+    with _CTX_LOCK:
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(PRELOAD)  # takes effect when the forkserver starts (once per server)
+        return ctx
+
+
+_PRESTARTED: list[threading.Thread] = []
+
+
+def prestart() -> threading.Thread:
+    """Start the forkserver in the background, so the first job starts quickly; later calls do nothing."""
+    from multiprocessing import forkserver
+
+    with _CTX_LOCK:
+        if not _PRESTARTED:
+            multiprocessing.get_context("forkserver").set_forkserver_preload(PRELOAD)
+            thread = threading.Thread(target=forkserver.ensure_running, name="dlxai-jobs-forkserver", daemon=True)
+            thread.start()
+            _PRESTARTED.append(thread)
+        return _PRESTARTED[0]
+
+
+# --- inside the job's process ------------------------------------------------------------------------
+def _progress_gone():
+    return None
+
+
+class _Progress:
+    """The job's progress callback: sends its arguments to the page.  Pickles as None, so a result that
+    keeps its callback (an estimator's ``callback``) comes back without the channel."""
+
+    def __init__(self, conn):
+        self.conn = conn
+
+    def __call__(self, *args):
+        self.conn.send_bytes(pickle.dumps(("progress", args), protocol=5))
+
+    def __reduce__(self):
+        return _progress_gone, ()
+
+
+def _job_main(conn, payload: bytes) -> None:
+    try:
+        os.setpgid(0, 0)  # its own process group: a kill also takes what it started (e.g. Chromium for charts)
+    except OSError:
+        pass
+    fn, args, kwargs, threads, wants_progress = pickle.loads(payload)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
+    if wants_progress:
+        kwargs["progress"] = _Progress(conn)
+    try:
+        reply = pickle.dumps(("ok", fn(*args, **kwargs)), protocol=5)
+    except BaseException as exc:  # noqa: BLE001 - every failure goes back to the page
+        reply = _error_reply(exc)
+    conn.send_bytes(reply)
+    conn.close()
+
+
+def _error_reply(exc: BaseException) -> bytes:
+    tb = "".join(traceback.format_exception(exc))
+    try:
+        data = pickle.dumps(exc, protocol=5)
+        pickle.loads(data)  # an exception that cannot be rebuilt goes back as its name and message
+        return pickle.dumps(("error", (data, tb)), protocol=5)
+    except Exception:  # noqa: BLE001
+        return pickle.dumps(("error", (None, f"{type(exc).__name__}: {exc}\n{tb}")), protocol=5)
+
+
+# --- the page's side -----------------------------------------------------------------------------------
+def page_check() -> Callable[[], None] | None:
+    """Streamlit's check for Stop or a rerun of the current script run (raises its control exception), or None
+    outside a script run."""
+    try:
+        from streamlit.runtime.scriptrunner_utils.script_run_context import get_run_yield_check
+    except ImportError:
+        return None
+    return get_run_yield_check()
+
+
+def _take_slot(label: str, check, cancel) -> int:
+    budget = SLOTS.take()
+    if budget is not None:
+        return budget
+    note = None
+    if check is not None:
+        import streamlit as st
+
+        note = st.empty()
+        note.info(f"{label}: waiting for a free slot ({SLOTS.size} jobs are running on this server)…")
+    try:
+        while (budget := SLOTS.take()) is None:
+            if check is not None:
+                check()
+            if cancel is not None and cancel.is_set():
+                raise Cancelled(f"{label} was cancelled while waiting for a free slot.")
+            time.sleep(POLL_S)
+        return budget
+    finally:
+        if note is not None:
+            note.empty()
+
+
+def _kill(proc) -> None:
+    if proc.pid is not None and proc.is_alive():
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):  # not (yet) a group leader
+            proc.kill()
+    proc.join(KILL_WAIT_S)
+    _LIVE.discard(proc)
+
+
+@atexit.register
+def _kill_all() -> None:
+    for proc in list(_LIVE):
+        _kill(proc)
+
+
+def run(fn, *args, progress: Callable | None = None, label: str = "The job", threads: int | None = None,
+        cancel: threading.Event | None = None, **kwargs):
+    """``fn(*args, **kwargs)`` in a job process; returns its result or re-raises its exception.
+
+    ``progress``: called in this thread with whatever the job passes to its ``progress=`` argument (given to
+    ``fn`` only when set).  ``threads``: an upper bound on the job's torch threads (default: the free cores).
+    ``cancel``: an event that, once set, kills the job and raises :class:`Cancelled`.  In a Streamlit script,
+    Stop or a rerun kills the job and lets Streamlit's signal through.
+    """
+    check = page_check()
+    budget = _take_slot(label, check, cancel)
+    try:
+        n = budget if threads is None else max(1, min(int(threads), budget))
+        payload = pickle.dumps((fn, args, kwargs, n, progress is not None), protocol=5)
+        ctx = _context()
+        ours, theirs = ctx.Pipe(duplex=False)
+        proc = ctx.Process(target=_job_main, args=(theirs, payload), name=f"dlxai job: {label}")
+        proc.start()
+        _LIVE.add(proc)
+        theirs.close()
+        try:
+            return _follow(proc, ours, progress, label, check, cancel)
+        finally:
+            _kill(proc)
+            ours.close()
+    finally:
+        SLOTS.give()
+
+
+def _follow(proc, conn, progress, label: str, check, cancel):
+    while True:
+        if conn.poll(POLL_S):
+            try:
+                kind, value = pickle.loads(conn.recv_bytes())
+            except EOFError:
+                proc.join(KILL_WAIT_S)
+                raise JobFailed(f"{label} stopped unexpectedly (its process ended with code {proc.exitcode}); "
+                                "the machine may have run out of memory. Try a smaller setting.") from None
+            if kind == "ok":
+                return value
+            if kind == "error":
+                raise _rebuild(*value, label)
+            if progress is not None:
+                progress(*value)
+        if check is not None:
+            check()
+        if cancel is not None and cancel.is_set():
+            raise Cancelled(f"{label} was cancelled.")
+
+
+def _rebuild(data: bytes | None, tb: str, label: str) -> BaseException:
+    exc = pickle.loads(data) if data is not None else RuntimeError(tb.splitlines()[0] if tb else label)
+    exc.add_note(f"In the job process ({label}):\n{tb}")
+    return exc
