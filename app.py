@@ -38,7 +38,7 @@ if state.dataset() is None:  # a bundled demo is ready from the first page on
     state.set_dataset(demo_dataset("adult"), "adult")
 
 jobs.prestart()  # the job runner's forkserver imports torch once, in the background
-nav = st.navigation(PAGES, expanded=True)  # every section shown: Lessons must not hide behind 'View more'
+nav = st.navigation(PAGES, expanded=True)  # every section shown: Lessons must not hide behind "View more"
 status = st.sidebar.empty()
 # Drawn before the page, because st.stop() in a page ends the run at the next element (a `finally` draws
 # nothing), and again after it, so a dataset or model the page just made active shows.

@@ -27,7 +27,12 @@ class PartitionFailedError(DlxaiError, RuntimeError):
     """A partition of a distributed audit failed on every try (its worker died, e.g. out of memory)."""
 
 
+class Cancelled(DlxaiError):
+    """The caller asked a long computation to stop (its ``progress`` callback returned False)."""
+
+
 # --- messages (tests match on these) -------------------------------------------------------
+CANCELLED = "{what} was stopped after {done} of {planned} step(s), as asked; nothing was kept."
 NON_BINARY_TARGET = (
     "The target column {column!r} must have exactly two classes; it has {n} ({values}). "
     "Pick a binary target, or map it to two classes (e.g. income >50K vs <=50K) before loading."

@@ -49,7 +49,10 @@ sections = st.multiselect("Sections to include", choices, default=choices, forma
                           key="rep_sections")
 for kind in ("explanations", "counterfactuals", "surrogate", "mitigation"):
     if kind in sections:
-        st.caption(f"- {SECTIONS[kind]}: " + ("included from this session." if kind in found else MISSING[kind]))
+        included = "included from this session."
+        if kind == "mitigation" and isinstance(found.get(kind), list):  # every run ticked on the Mitigation page
+            included = f"{len(found[kind])} run(s) from this session (choose which on the Mitigation page)."
+        st.caption(f"- {SECTIONS[kind]}: " + (included if kind in found else MISSING[kind]))
 engine = st.selectbox("Charts", ["auto", "kaleido", "matplotlib"], key="rep_engine",
                       help="auto: plotly's renderer with Chromium when installed, else matplotlib (no browser needed).")
 

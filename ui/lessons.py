@@ -397,7 +397,7 @@ PENALTY_EPOCHS = 3
 
 
 def mitigate(model, dataset, method: str, constraint: str, **kwargs):
-    """The lessons' one call into mitigation (``dlxai.mitigate``), the one place that knows its signature."""
+    """The lessons' one call into mitigation: ``dlxai.mitigate(model, dataset, ...)``."""
     import dlxai
 
     return dlxai.mitigate(model, dataset, method, constraint, **kwargs)

@@ -40,7 +40,8 @@ DEFAULT_THRESHOLD = 0.5
 RESULTS = "dlxai.results"  # kind (one of RESULT_KINDS) -> (result, fingerprint of the model it describes | None)
 RESULT_KINDS = OPTIONAL
 REPORT = "dlxai.report"  # BuiltReport of the last report built on the Report page
-MITIGATION = "dlxai.mitigation"  # (dataset fingerprint, MitigationResult | Front) of the last mitigation run
+MITIGATION_RUNS = "dlxai.mitigation.runs"  # [(dataset fingerprint, MitigationResult | Front)], every run, in order
+MITIGATION_LEFT_OUT = "dlxai.mitigation.left_out"  # dataset fingerprint -> run numbers the user left out of the report
 BURDEN_COSTS = "dlxai.cf.burden_costs"  # (model, data, constraints, rows) -> counterfactual costs of rejected rows
 BURDEN_KEEP = 8
 CF_RESULTS = "dlxai.cf.results"  # (model, data, row, search settings) -> CounterfactualResult searched on the page
@@ -170,14 +171,24 @@ def report(model_key: str) -> BuiltReport | None:
     return r if r is not None and r.about == model_key else None
 
 
-def set_mitigation(dataset_fingerprint: str, out: MitigationResult | Front) -> None:
-    st.session_state[MITIGATION] = (dataset_fingerprint, out)
+def add_mitigation_run(dataset_fingerprint: str, out: MitigationResult | Front) -> int:
+    """Remember a mitigation run (every run of the session is kept); returns its number on this data (1-based)."""
+    st.session_state.setdefault(MITIGATION_RUNS, []).append((dataset_fingerprint, out))
+    return len(mitigation_runs(dataset_fingerprint))
 
 
-def mitigation(dataset_fingerprint: str) -> MitigationResult | Front | None:
-    """The last mitigation run on the data ``dataset_fingerprint``."""
-    saved = st.session_state.get(MITIGATION)
-    return saved[1] if saved is not None and saved[0] == dataset_fingerprint else None
+def mitigation_runs(dataset_fingerprint: str) -> list[MitigationResult | Front]:
+    """Every mitigation run on the data ``dataset_fingerprint``, oldest first (run k is item k - 1)."""
+    return [out for fp, out in st.session_state.get(MITIGATION_RUNS, []) if fp == dataset_fingerprint]
+
+
+def mitigation_left_out(dataset_fingerprint: str) -> set[int]:
+    """Run numbers (1-based) the user left out of the report; every other run, new ones too, goes in."""
+    return set(st.session_state.get(MITIGATION_LEFT_OUT, {}).get(dataset_fingerprint, ()))
+
+
+def set_mitigation_left_out(dataset_fingerprint: str, runs) -> None:
+    st.session_state.setdefault(MITIGATION_LEFT_OUT, {})[dataset_fingerprint] = sorted(int(k) for k in runs)
 
 
 def burden_costs(key: tuple) -> pd.DataFrame | None:

@@ -52,8 +52,9 @@ def before_after_table(result: MitigationResult) -> go.Figure:
     cols = {
         "Model": list(t.index),
         "Accuracy": [fmt(r.accuracy, r.accuracy_lo, r.accuracy_hi) for r in t.itertuples()],
-        "DP difference": [fmt(r.dp, r.dp_lo, r.dp_hi) for r in t.itertuples()],
-        "EO difference": [fmt(r.eo, r.eo_lo, r.eo_hi) for r in t.itertuples()],
+        "Demographic parity difference": [fmt(r.dp, r.dp_lo, r.dp_hi) for r in t.itertuples()],
+        "Equalized odds difference": [fmt(r.eo, r.eo_lo, r.eo_hi) for r in t.itertuples()],
+        "Equal opportunity difference": [f"{r.tpr_gap:.3f}" for r in t.itertuples()],
         "Selection rate": [f"{r.selection_rate:.3f}" for r in t.itertuples()],
     }
     fig = go.Figure(go.Table(header=dict(values=list(cols), fill_color="#e5e7eb", align="left"),

@@ -212,31 +212,63 @@ def surrogate(t, doc: Document, bundle) -> None:
 
 # --- mitigation ------------------------------------------------------------------------------------
 def mitigation(r, doc: Document, bundle) -> None:
+    """One mitigation run: settings, what got worse (in red), every metric before and after, per-group rates."""
+    from dlxai.report.pdf import GREY
+
     doc.h2(r.label)
-    doc.kv([("Method", r.method), ("Constraint", r.constraint), ("Strength", S._short(r.strength)),
-            ("Sensitive", ", ".join(r.sensitive)), ("Fit time (s)", S.fmt(r.fit_seconds, 1)),
-            ("Randomized decisions", "yes" if getattr(r.model, "randomized", False) else "no"),
-            ("Model SHA-256", r.model.fingerprint)], size=8.5)
-    t = r.table()
-    cols = [c for c in ("accuracy", "dp", "eo", "tpr_gap", "selection_rate") if c in t.columns]
-    doc.para("Before / after on the test split", 9, "B")
-    doc.table(["Model", *cols], [[str(i), *(S.fmt(t.at[i, c]) for c in cols)] for i in t.index], size=8,
-              widths=(2.6, *([1] * len(cols))))
-    if r.notes:
-        doc.bullets(r.notes, 8.5)
+    p = r.params
+    settings = [("Method", r.method), ("Constraint", r.constraint), ("Strength", S._short(r.strength)),
+                ("Sensitive", ", ".join(r.sensitive)), ("Fit time (s)", S.fmt(r.fit_seconds, 1)),
+                ("Fits (planned)", f"{p.get('fits', 0)} ({p.get('planned_fits', '—')})")]
+    if p.get("max_rows"):
+        settings.append(("Training rows (stratified sample)", f"{p['max_rows']:,}"))
+    if (p.get("estimator_params") or {}).get("max_epochs"):
+        settings.append(("Epochs per retraining", str(p["estimator_params"]["max_epochs"])))
+    settings += [("Randomized decisions", "yes" if getattr(r.model, "randomized", False) else "no"),
+                 ("Model SHA-256", r.model.fingerprint)]
+    doc.kv(settings, size=8.5)
+    for w in getattr(r, "warnings", ()):
+        doc.para(w, 8.5, "B", (185, 28, 28))
+    tradeoff = getattr(r, "tradeoff", None)
+    if tradeoff is None:  # a result built without the comparison: the short table
+        t = r.table()
+        cols = [c for c in ("accuracy", "dp", "eo", "tpr_gap", "selection_rate") if c in t.columns]
+        doc.table(["Model", *cols], [[str(i), *(S.fmt(t.at[i, c]) for c in cols)] for i in t.index], size=8,
+                  widths=(2.6, *([1] * len(cols))))
+    else:
+        _tradeoff(doc, "Before / after on the test split", tradeoff)
+        doc.para(f"Verdict: paired bootstrap ({tradeoff.n_bootstrap} resamples of the test rows, both models scored "
+                 "on each); worse or better when the 95% interval of the change lies wholly on one side of zero and "
+                 "the change is at least 0.005.",
+                 7.5, "I", GREY)
+        g = tradeoff.display_groups()
+        doc.table(list(g.columns), g.astype(str).to_numpy().tolist(), size=7, widths=(1.2, 1.4, 1.5, 1.5, 1.5))
+        if r.deterministic_tradeoff is not None:
+            _tradeoff(doc, "Best deterministic member vs the original", r.deterministic_tradeoff)
+    others = [n for n in r.notes if n not in getattr(r, "warnings", ())]
+    if others:
+        doc.bullets(others, 8.5)
+
+
+def _tradeoff(doc: Document, title: str, tradeoff) -> None:
+    t = tradeoff.display()
+    doc.para(title, 9, "B")
+    doc.table(list(t.columns), t.astype(str).to_numpy().tolist(), size=7.5, widths=(2.1, 1.5, 1.5, 1.6, 1.1))
 
 
 def front(f, doc: Document, bundle) -> None:
-    """The front's points and chart, then its first three models as mitigation results."""
+    """The front's points and chart, then every model on it as a mitigation result."""
+    from dlxai.fairness.mitigation.results import COLUMN_LABELS
     from dlxai.plots.mitigation import front_figure
 
     doc.h2(f"Front: {f.method} under {f.constraint}")
     pts = f.points
     cols = [c for c in ("label", "strength", "accuracy", "dp", "eo") if c in pts.columns]
-    doc.table(cols, [[_cell(v) for v in row] for row in pts[cols].to_numpy()], size=8)
+    doc.table([COLUMN_LABELS.get(c, c) for c in cols], [[_cell(v) for v in row] for row in pts[cols].to_numpy()],
+              size=8)
     if {"dp", "accuracy"} <= set(pts.columns):
         doc.chart(front_figure(f), "mitigation front", 340)
-    for r in f.results[:3]:
+    for r in f.results:
         mitigation(r, doc, bundle)
 
 

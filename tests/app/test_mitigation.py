@@ -1,4 +1,5 @@
-"""AppTest of the Mitigation page: run a mitigation, see the before/after table, make the result active."""
+"""AppTest of the Mitigation page: run mitigations, see every metric before and after with what got worse, keep
+every run for the report, make a result active."""
 
 from __future__ import annotations
 
@@ -16,6 +17,10 @@ def small_model():
                        validation_fraction=0.0)
 
 
+def _tradeoff_tables(at) -> list:
+    return [d.value for d in at.dataframe if "Metric" in getattr(d.value, "columns", [])]
+
+
 def test_mitigation_page_runs_and_switches_the_active_model(app, small_model):
     from ui import state
 
@@ -25,16 +30,22 @@ def test_mitigation_page_runs_and_switches_the_active_model(app, small_model):
     assert not at.exception
     assert any("Press **Run mitigation**" in i.value or "Run mitigation" in i.value for i in at.info)
     at.selectbox(key="mit_method").set_value("penalised").run()
-    at.number_input(key="mit_strength").set_value(1.0)
-    at.number_input(key="mit_epochs").set_value(2)
+    assert at.number_input(key="mit_epochs_penalised").value == 5  # the registry's quick default
+    assert any("within 2 minutes" in c.value for c in at.caption)  # the page states what the defaults trade
+    at.number_input(key="mit_strength_penalised").set_value(1.0)
+    at.number_input(key="mit_epochs_penalised").set_value(2)
     at.button(key="mit_run").click().run()
     assert not at.exception, at.exception
     assert not errors_of(at), errors_of(at)
-    tables = [d.value for d in at.dataframe if len(d.value) and list(d.value.index)[0] == "Original"]
-    assert tables, "the before/after table is shown"
-    table = tables[0]
-    assert list(table.index)[0] == "Original" and len(table) == 2
-    assert table["dp"].iloc[1] < table["dp"].iloc[0]  # the mitigated model narrows the gap
+    tables = _tradeoff_tables(at)
+    assert tables, "every metric before and after is shown"
+    table = tables[0].set_index("Metric")
+    assert list(table.index) == ["Accuracy", "Balanced accuracy", "Demographic parity difference",
+                                 "Demographic parity ratio", "Equalized odds difference", "Equalized odds ratio",
+                                 "Equal opportunity difference"]  # human names, not dp / eo / tpr_gap
+    dp = table.loc["Demographic parity difference"]
+    assert float(dp["After [95% CI]"].split()[0]) < float(dp["Before [95% CI]"].split()[0])  # the gap narrows
+    assert "[" in dp["Change [95% CI]"]
     # make the mitigated model active: every page now sees it
     names = at.selectbox(key="mit_switch").options
     mitigated = next(n for n in names if "Penalised" in n)
@@ -46,13 +57,39 @@ def test_mitigation_page_runs_and_switches_the_active_model(app, small_model):
     assert not at.exception
 
 
-def test_threshold_optimizer_states_the_attribute_is_needed(app, small_model):
+def test_threshold_optimizer_warns_what_got_worse_and_every_run_reaches_the_report(app, small_model):
     from ui import state
 
     app.session_state[state.MODEL] = small_model
     at = app.switch_page("pages/mitigation.py").run()
     at.selectbox(key="mit_method").set_value("threshold_optimizer").run()
     assert any("needs the sensitive attribute" in i.value for i in at.info)
+    at.multiselect(key="mit_sensitive").set_value(["sex"])
     at.button(key="mit_run").click().run()
     assert not at.exception and not errors_of(at)
     assert any("at prediction time" in i.value for i in at.info)
+    # demographic parity by group thresholds pulls the error rates apart: said in a warning, with the interval
+    worse = [w.value for w in at.warning if w.value.startswith("Equalized odds difference got worse")]
+    assert worse and "→" in worse[0] and "95% CI" in worse[0]
+    eo = _tradeoff_tables(at)[0].set_index("Metric").loc["Equalized odds difference"]
+    assert eo["Verdict"] == "worse"
+
+    at.selectbox(key="mit_constraint").set_value("equalized_odds").run()
+    at.button(key="mit_run").click().run()
+    assert not at.exception and not errors_of(at)
+    assert not any(w.value.startswith("Equalized odds difference got worse") for w in at.warning)
+    fp = at.session_state[state.DATASET].fingerprint
+    runs = [out for f, out in at.session_state[state.MITIGATION_RUNS] if f == fp]
+    assert len(runs) == 2
+    runs_table = next(d.value for d in at.dataframe if "Got worse" in getattr(d.value, "columns", []))
+    assert list(runs_table["Run"]) == [1, 2]  # the session's runs, one row per model
+    assert "Equalized odds difference" in runs_table["Got worse"].iloc[0]
+    picker = at.multiselect(key="mit_report_runs")
+    assert picker.value == [1, 2]  # every run goes in the report unless left out
+    report_items = at.session_state[state.RESULTS]["mitigation"][0]
+    assert [r.constraint for r in report_items] == ["demographic_parity", "equalized_odds"]
+    picker.set_value([2]).run()
+    assert [r.constraint for r in at.session_state[state.RESULTS]["mitigation"][0]] == ["equalized_odds"]
+    at = at.switch_page("pages/report.py").run()
+    at = at.switch_page("pages/mitigation.py").run()
+    assert at.multiselect(key="mit_report_runs").value == [2]  # the choice outlives the page

@@ -4,6 +4,15 @@ UNKNOWN_METHOD = "Unknown mitigation method {method!r}. Choose one of: {choices}
 UNKNOWN_CONSTRAINT = "Method {method!r} does not take the constraint {constraint!r}. Choose one of: {choices}."
 BAD_STRENGTH = "{name} for {method} must be {rule}; received {value!r}. {hint}"
 BAD_MAX_ITER = "max_iter must be a whole number of at least 1; received {value!r}. Use e.g. 50."
+BAD_MAX_ROWS = (
+    "max_rows must be None (every training row) or a whole number of at least {least}; received {value!r}. "
+    "Use e.g. 8000."
+)
+SAMPLED_ROWS = (
+    "Retrained on a stratified sample of {rows:,} of the {total:,} training rows (by group and label, seed {seed}) "
+    "so that the run finishes quickly; the test-split scores use every test row. Raise the number of training rows "
+    "for a closer fit, at a proportional cost in time."
+)
 NOT_AN_AUDIT_MODEL = "model must be a dlxai AuditModel; received {kind}. Use train_model()."
 NOT_A_DATASET = "dataset must be a dlxai TabularDataset; received {kind}."
 ALREADY_MITIGATED = (
@@ -33,7 +42,6 @@ NOT_MET = (
     "Constraint not met on the test split: {metric} is {after:.3f} (95% CI {lo:.3f}-{hi:.3f}), above the bound "
     "{bound:.3f} that was asked for. The training split may have met it; try more iterations, or accept a larger bound."
 )
-ACCURACY_COST = "Accuracy fell by {points:.1f} points ({before:.3f} -> {after:.3f})."
 RANDOMIZED_NOTE = (
     "This model is randomized: each decision is drawn with the mixture's probability, using seed {seed} so that "
     "results are reproducible. Gradient explanations need one network: make the best deterministic member active."

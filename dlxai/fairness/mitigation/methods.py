@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,9 +20,8 @@ from dlxai.errors import UserInputError
 from dlxai.fairness.metrics import audit_fairness
 from dlxai.fairness.mitigation import messages as msg
 from dlxai.fairness.mitigation.models import MitigatedModel, MixtureEstimator, PostProcessedEstimator
+from dlxai.fairness.mitigation.progress import FitCounter
 from dlxai.models.base import AuditModel
-
-Progress = Callable[[float, str], None]
 
 
 @dataclass
@@ -45,26 +43,28 @@ class Job:
     Xp: np.ndarray  # the training split through the model's preprocessor
     estimator_params: dict | None = None
     max_iter: int = 50
-    progress: Progress | None = None
-    fits: int = 0
+    counter: FitCounter | None = None  # counts real fits, reports them, stops the run when asked
     start: float = field(default_factory=time.perf_counter)
 
     @property
     def elapsed(self) -> float:
         return time.perf_counter() - self.start
 
-    def base_estimator(self, expected: int):
-        """A clone of the model's estimator (unfitted) that reports each fit's first epoch to ``progress``."""
+    @property
+    def fits(self) -> int:
+        return 0 if self.counter is None else self.counter.done
+
+    def base_estimator(self):
+        """A clone of the model's estimator (unfitted) with the caller's settings; a torch MLP reports its epochs."""
         from sklearn.base import clone
 
         est = clone(self.model.estimator)
         params = dict(self.estimator_params or {})
-        if is_torch_mlp(est):
+        if is_torch_mlp(est) and self.counter is not None:
+            counter = self.counter
+
             def callback(info):
-                if info.epoch == 1:
-                    self.fits += 1
-                    if self.progress is not None:
-                        self.progress(min(self.fits / max(expected, 1), 0.99), f"Fit {self.fits} of about {expected}")
+                counter.epoch(info.epoch, info.max_epochs)
             params["callback"] = callback
         known = est.get_params()
         unknown = [k for k in params if k not in known]
@@ -72,6 +72,17 @@ class Job:
             raise UserInputError(msg.UNKNOWN_ESTIMATOR_PARAMS.format(unknown=unknown, kind=type(est).__name__,
                                                                      known=sorted(known)))
         return est.set_params(**params)
+
+    def counted(self, est):
+        """``est`` wrapped so that each fit a reduction makes of a copy of it is counted (see ``progress``)."""
+        from dlxai.fairness.mitigation.wrappers import CountedFit
+
+        return CountedFit(est, self.counter)
+
+    def start_fit(self) -> None:
+        """Count the one fit of a method that fits once (reweighing, penalised training, ...)."""
+        if self.counter is not None:
+            self.counter.start_fit()
 
     def derived(self, estimator, *, name: str | None = None, params: dict | None = None, preprocessor=None,
                 cls=AuditModel, **extra) -> AuditModel:
@@ -125,12 +136,13 @@ def fit_exponentiated_gradient(job: Job) -> Fitted:
     """Fairlearn's ExponentiatedGradient: a randomized mixture, and its best deterministic member."""
     from fairlearn.reductions import ExponentiatedGradient
 
-    base = job.base_estimator(job.max_iter + 1)
-    eg = ExponentiatedGradient(base, constraints=_moment(job.constraint), eps=float(job.strength),
-                               max_iter=int(job.max_iter))
+    from dlxai.fairness.mitigation.wrappers import unwrap
+
+    eg = ExponentiatedGradient(job.counted(job.base_estimator()), constraints=_moment(job.constraint),
+                               eps=float(job.strength), max_iter=int(job.max_iter))
     eg.fit(job.Xp, job.y, sensitive_features=job.sf)
     for p in eg.predictors_:
-        _quiet(p)
+        _quiet(unwrap(p))
     mix = MixtureEstimator(eg)
     job.params["max_iter"] = int(job.max_iter)
     new = job.derived(mix, cls=MitigatedModel, randomized=True, prediction_seed=job.seed)
@@ -168,10 +180,12 @@ def fit_grid_search(job: Job) -> Fitted:
     """Fairlearn's GridSearch: the best grid point, a plain model."""
     from fairlearn.reductions import GridSearch
 
-    base = job.base_estimator(int(job.strength))
-    gs = GridSearch(base, constraints=_moment(job.constraint), grid_size=int(job.strength))
+    from dlxai.fairness.mitigation.wrappers import unwrap
+
+    gs = GridSearch(job.counted(job.base_estimator()), constraints=_moment(job.constraint),
+                    grid_size=int(job.strength))
     gs.fit(job.Xp, job.y, sensitive_features=job.sf)
-    best = gs.predictors_[gs.best_idx_]
+    best = unwrap(gs.predictors_[gs.best_idx_])
     _quiet(best)
     return Fitted(job.derived(best))
 
@@ -181,10 +195,12 @@ def fit_threshold_optimizer(job: Job) -> Fitted:
     """Fairlearn's ThresholdOptimizer on the fitted model: group thresholds, read from each row it scores."""
     from fairlearn.postprocessing import ThresholdOptimizer
 
+    from dlxai.fairness.mitigation.wrappers import ScoresAsFloat64
+
     est = copy.deepcopy(job.model.estimator)
     _quiet(est)
-    to = ThresholdOptimizer(estimator=est, constraints=job.constraint, prefit=True, predict_method="predict_proba",
-                            tol=job.strength)
+    to = ThresholdOptimizer(estimator=ScoresAsFloat64(est), constraints=job.constraint, prefit=True,
+                            predict_method="predict_proba", tol=job.strength)
     to.fit(job.Xp, job.y, sensitive_features=job.sf)
     new = job.derived(PostProcessedEstimator(to), cls=MitigatedModel, sensitive_columns=tuple(job.columns),
                       randomized=True, prediction_seed=job.seed)
@@ -196,8 +212,9 @@ def fit_penalised(job: Job) -> Fitted:
     """dlxai's MLP retrained with λ × a differentiable DP/EO gap added to its loss."""
     from dlxai.fairness.penalised import FairPenaltyMLPClassifier
 
-    base = job.base_estimator(1)
+    base = job.base_estimator()
     est = FairPenaltyMLPClassifier(**base.get_params(), penalty=job.constraint, fairness_weight=float(job.strength))
+    job.start_fit()
     est.fit(job.Xp, job.y, sensitive_features=job.sf)
     _quiet(est)
     return Fitted(job.derived(est))
@@ -209,7 +226,8 @@ def fit_reweighing(job: Job) -> Fitted:
     from dlxai.fairness.preprocessing import reweighing_weights
 
     w = reweighing_weights(job.y, job.sf)
-    est = job.base_estimator(1)
+    est = job.base_estimator()
+    job.start_fit()
     est.fit(job.Xp, job.y, sample_weight=w)
     _quiet(est)
     return Fitted(job.derived(est))
@@ -221,7 +239,8 @@ def fit_correlation_remover(job: Job) -> Fitted:
 
     prep = DecorrelatedPreprocessor(copy.deepcopy(job.model.preprocessor), tuple(job.columns),
                                     float(job.strength)).fit(job.X_train)
-    est = job.base_estimator(1)
+    est = job.base_estimator()
+    job.start_fit()
     est.fit(prep.transform(job.X_train), job.y)
     _quiet(est)
     return Fitted(job.derived(est, preprocessor=prep))

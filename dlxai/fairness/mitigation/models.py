@@ -21,6 +21,13 @@ def groups_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return as_levels(frame)
 
 
+def _unwrap(est):
+    """The fitted model inside the wrappers a fit used (the wrappers' module is loaded if the fit used one)."""
+    from dlxai.fairness.mitigation.wrappers import unwrap
+
+    return unwrap(est)
+
+
 class MixtureEstimator:
     """ExponentiatedGradient as a classifier on the preprocessed matrix (``predict_proba`` = mixture)."""
 
@@ -31,7 +38,8 @@ class MixtureEstimator:
     @property
     def members(self) -> list[tuple[float, Any]]:
         w = self.mitigator.weights_
-        return [(float(w.iloc[i]), p) for i, p in enumerate(self.mitigator.predictors_) if float(w.iloc[i]) > 0]
+        return [(float(w.iloc[i]), _unwrap(p)) for i, p in enumerate(self.mitigator.predictors_)
+                if float(w.iloc[i]) > 0]
 
     def predict_proba(self, X, sensitive_features=None) -> np.ndarray:
         return np.asarray(self.mitigator._pmf_predict(X), dtype=np.float64)
@@ -53,8 +61,13 @@ class PostProcessedEstimator:
         self.classes_ = np.array([0, 1])
 
     @property
+    def fitted(self):
+        """The model whose scores the thresholds apply to."""
+        return _unwrap(self.mitigator.estimator_)
+
+    @property
     def members(self) -> list[tuple[float, Any]]:
-        return [(1.0, self.mitigator.estimator_)]
+        return [(1.0, self.fitted)]
 
     def predict_proba(self, X, sensitive_features=None) -> np.ndarray:
         return np.asarray(self.mitigator._pmf_predict(X, sensitive_features=sensitive_features), dtype=np.float64)
@@ -64,7 +77,7 @@ class PostProcessedEstimator:
                                                  random_state=random_state)).astype(np.int64)
 
     def digest(self, h) -> None:
-        digest_estimator(self.mitigator.estimator_, h)
+        digest_estimator(self.fitted, h)
         h.update(repr(self.mitigator.interpolated_thresholder_.interpolation_dict).encode())
 
 

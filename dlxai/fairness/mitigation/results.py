@@ -8,7 +8,17 @@ import pandas as pd
 
 from dlxai.fairness.mitigation.registry import CONSTRAINTS, METHODS
 from dlxai.fairness.mitigation.scores import Scores
+from dlxai.fairness.mitigation.tradeoff import TradeOff
 from dlxai.models.base import AuditModel
+
+# the short keys of Scores.row() and Front.points, as the page and the PDF name them
+COLUMN_LABELS = {
+    "label": "Model", "strength": "Strength", "accuracy": "Accuracy", "accuracy_lo": "Accuracy 95% CI low",
+    "accuracy_hi": "Accuracy 95% CI high", "dp": "Demographic parity difference", "dp_lo": "DP difference CI low",
+    "dp_hi": "DP difference CI high", "eo": "Equalized odds difference", "eo_lo": "EO difference CI low",
+    "eo_hi": "EO difference CI high", "tpr_gap": "Equal opportunity difference", "selection_rate": "Selection rate",
+    "fit_seconds": "Fit time (s)",
+}
 
 
 def label(method: str, constraint: str, strength) -> str:
@@ -34,6 +44,9 @@ class MitigationResult:
     deterministic: AuditModel | None = None
     deterministic_scores: Scores | None = None
     params: dict = field(default_factory=dict)
+    tradeoff: TradeOff | None = None  # every metric before vs after, with the verdict per metric
+    deterministic_tradeoff: TradeOff | None = None  # the same for the best deterministic member
+    warnings: tuple[str, ...] = ()  # the notes that warn: a metric got worse, no improvement, bound missed
 
     @property
     def label(self) -> str:
@@ -47,8 +60,12 @@ class MitigationResult:
     def _metric_constraint(self) -> str:
         return self.constraint if self.constraint in CONSTRAINTS else "demographic_parity"
 
+    def worse(self) -> list[str]:
+        """Keys of the metrics (:data:`~dlxai.fairness.mitigation.tradeoff.METRICS`) that got worse."""
+        return [] if self.tradeoff is None else self.tradeoff.worse()
+
     def table(self) -> pd.DataFrame:
-        """Before/after table: one row per model (original, mitigated, best deterministic member)."""
+        """Before/after table: one row per model (original, mitigated, best deterministic member), short keys."""
         rows = {"Original": self.before.row(), self.label: self.after.row()}
         if self.deterministic_scores is not None:
             rows[f"{self.label} (best deterministic member)"] = self.deterministic_scores.row()

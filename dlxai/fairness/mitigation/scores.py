@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -27,6 +27,7 @@ class Scores:
     equal_opportunity_ci: tuple[float, float]
     selection_rate: float
     by_group_selection: dict
+    decisions: np.ndarray | None = field(default=None, repr=False, compare=False)  # what before/after compare
 
     def gap(self, constraint: str) -> float:
         return {"demographic_parity": self.demographic_parity, "equalized_odds": self.equalized_odds,
@@ -81,6 +82,7 @@ def score_predictions(y_true, y_pred, sensitive, *, n_bootstrap: int = 200, seed
         equal_opportunity=s["equal_opportunity_difference"], equal_opportunity_ci=ci["equal_opportunity_difference"],
         selection_rate=float(audit.overall["selection_rate"]),
         by_group_selection={str(k): float(v) for k, v in audit.by_group["selection_rate"].items()},
+        decisions=np.asarray(y_pred).astype(np.int64),
     )
 
 

@@ -3,19 +3,30 @@
 from __future__ import annotations
 
 import copy
+import time
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from sklearn.base import clone
 
-from dlxai.errors import UnsupportedModelError, UserInputError
+from dlxai.errors import CANCELLED, Cancelled, UnsupportedModelError, UserInputError
 from dlxai.fairness import mitigation as mt
 from dlxai.fairness.mitigation import messages as msg
+from dlxai.fairness.mitigation import tradeoff
+from dlxai.fairness.mitigation.progress import FitCounter
 from dlxai.models.torch_mlp import TorchMLPClassifier
-from tests.unit.fairness.conftest import fragment
+from tests.unit.fairness.conftest import SMALL_MLP, fragment
 
 SEX = ["sex"]  # Adult's schema names three sensitive attributes; mitigation takes one or two
+
+
+@pytest.fixture(scope="module")
+def german_small_mlp(german):
+    from dlxai.models import train_model
+
+    return train_model(german, "mlp", seed=0, **SMALL_MLP)
 
 
 def _state(model):
@@ -147,9 +158,184 @@ def test_no_improvement_is_reported(adult, adult_small_mlp):
     r = mt.mitigate(adult_small_mlp, adult, "penalised", "demographic_parity", sensitive=SEX, strength=0.0,
                     n_bootstrap=50)
     assert r.after.demographic_parity == pytest.approx(r.before.demographic_parity, abs=1e-12)
-    assert r.notes[0].startswith("No improvement")
+    assert r.notes[0].startswith("No improvement") and r.warnings[0] == r.notes[0]
     assert f"{r.before.demographic_parity:.3f}" in r.notes[0]
     assert not r.improved
+    # the same decisions: every change is exactly 0 and nothing is called worse
+    assert (r.tradeoff.metrics["change"] == 0).all() and r.worse() == []
+    assert set(r.tradeoff.metrics["verdict"]) == {tradeoff.UNCLEAR}
+
+
+# --- every metric before and after; what got worse is flagged --------------------------------------------------
+def test_worse_flag_fires_when_threshold_optimizer_widens_equalized_odds(adult, adult_small_mlp):
+    """Under demographic parity, group thresholds equalise selection rates and pull TPR/FPR apart (the walkthrough:
+    EO 0.077 -> 0.308); under equalized odds they do not."""
+    dp = mt.mitigate(adult_small_mlp, adult, "threshold_optimizer", "demographic_parity", sensitive=SEX,
+                     n_bootstrap=200)
+    t = dp.tradeoff
+    eo = t.metrics.loc["equalized_odds_difference"]
+    assert eo["after"] > eo["before"] and eo["change_lo"] > 0 and eo["verdict"] == tradeoff.WORSE
+    assert "equalized_odds_difference" in dp.worse()
+    sentence = next(w for w in dp.warnings if w.startswith("Equalized odds difference got worse"))
+    assert f"{eo['before']:.3f} → {eo['after']:.3f}" in sentence and "95% CI" in sentence
+    assert dp.warnings.index(sentence) < len(dp.warnings)  # a warning, shown as one on the page and in the PDF
+    # the point values are the audit's: the same as the before/after Scores
+    assert eo["before"] == pytest.approx(dp.before.equalized_odds) and eo["after"] == pytest.approx(dp.after.equalized_odds)
+    assert t.metrics.at["demographic_parity_difference", "verdict"] == tradeoff.BETTER
+    # every metric and every group rate, human names, with intervals
+    assert list(t.display()["Metric"]) == [label for label, _ in tradeoff.METRICS.values()]
+    assert set(t.groups.index.get_level_values("rate")) == {"selection_rate", "tpr", "fpr"}
+    assert ((t.metrics["change_lo"] <= t.metrics["change"] + 1e-12)
+            | ~np.isfinite(t.metrics["change_lo"])).all()
+
+    eo_run = mt.mitigate(adult_small_mlp, adult, "threshold_optimizer", "equalized_odds", sensitive=SEX,
+                         n_bootstrap=200)
+    assert eo_run.tradeoff.metrics.at["equalized_odds_difference", "verdict"] != tradeoff.WORSE
+    assert not any(w.startswith("Equalized odds difference got worse") for w in eo_run.warnings)
+
+
+def test_compare_rule_on_known_decisions():
+    rng = np.random.default_rng(0)
+    n = 4000
+    g = pd.Series(np.where(rng.random(n) < 0.5, "a", "b"))
+    y = (rng.random(n) < 0.4).astype(int)
+    before = np.where(rng.random(n) < 0.85, y, 1 - y)  # the same accuracy in both groups
+    flip = (g == "a").to_numpy() & (y == 0) & (rng.random(n) < 0.5)  # group a gets many false positives
+    after = np.where(flip, 1, before)
+    t = tradeoff.compare(y, before, after, g, n_bootstrap=300, seed=1)
+    assert t.metrics.at["equalized_odds_difference", "verdict"] == tradeoff.WORSE
+    assert t.metrics.at["accuracy", "verdict"] == tradeoff.WORSE
+    assert t.metrics.at["equal_opportunity_difference", "verdict"] == tradeoff.UNCLEAR  # TPRs untouched
+    same = tradeoff.compare(y, before, before, g, n_bootstrap=300, seed=1)
+    assert same.worse() == [] and (same.metrics["change_hi"] == 0).all()
+    # a gap of exactly 0 cannot shrink under resampling: a change below MIN_CHANGE is not called worse
+    everyone = np.ones(n, dtype=int)
+    few = everyone.copy()
+    few[np.flatnonzero((g == "a").to_numpy() & (y == 1))[:3]] = 0
+    tiny = tradeoff.compare(y, everyone, few, g, n_bootstrap=300, seed=1)
+    assert 0 < tiny.metrics.at["equal_opportunity_difference", "change"] < tradeoff.MIN_CHANGE
+    assert tiny.metrics.at["equal_opportunity_difference", "verdict"] == tradeoff.UNCLEAR
+    no_ci = tradeoff.compare(y, before, after, g, n_bootstrap=0)
+    assert no_ci.metrics.at["equalized_odds_difference", "verdict"] == tradeoff.WORSE
+    assert "no interval" in no_ci.sentence("equalized_odds_difference")
+
+
+# --- progress counts real fits, never overshoots, and a False answer stops the run -----------------------------
+def test_fit_counter_never_overshoots_its_plan():
+    seen = []
+    c = FitCounter(2, lambda f, t: seen.append((f, t)))
+    for _ in range(3):
+        c.start_fit()
+        c.epoch(1, 2)
+    texts = [t for _, t in seen]
+    assert texts[0] == "Fit 1 of 2" and texts[2].startswith("Fit 2 of 2")
+    assert texts[4] == "Fit 3 (more than planned)" and "left" not in texts[4]
+    assert all(f <= 0.99 for f, _ in seen) and [f for f, _ in seen] == sorted(f for f, _ in seen)
+
+
+def test_progress_counts_real_fits_of_any_model(german):
+    from dlxai.models import train_model
+
+    lr = train_model(german, "logreg", seed=0)
+    seen = []
+    r = mt.mitigate(lr, german, "grid_search", "demographic_parity", sensitive=SEX, strength=5, n_bootstrap=0,
+                    progress=lambda f, t: seen.append((f, t)))
+    assert r.params["planned_fits"] == 5 and 1 <= r.params["fits"] <= 5
+    fits = [t for _, t in seen if t.startswith("Fit ")]
+    assert len({t.split(" ·")[0] for t in fits}) == r.params["fits"]  # one "Fit k of 5" per real fit
+    assert not any("more than planned" in t for t in fits)
+    fractions = [f for f, _ in seen]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0 and max(fractions[:-1]) <= 0.99
+    assert type(r.model.estimator).__name__ == "LogisticRegression"  # the counting wrapper is gone
+
+
+def test_expgrad_plan_and_time_estimate(german, german_small_mlp):
+    seen = []
+    r = mt.mitigate(german_small_mlp, german, "exponentiated_gradient", "demographic_parity", sensitive=SEX, max_iter=2,
+                    estimator_params={"max_epochs": 2}, n_bootstrap=0, progress=lambda f, t: seen.append(t))
+    assert r.params["planned_fits"] == 8 and r.params["fits"] == r.model.estimator.mitigator.n_oracle_calls_ - \
+        r.model.estimator.mitigator.n_oracle_calls_dummy_returned_
+    assert any("epoch 2 of 2" in t for t in seen) and any(t.endswith("s left") for t in seen)
+    for t in seen:  # never "Fit 7 of 4"
+        if t.startswith("Fit ") and " of " in t.split(" ·")[0]:
+            k, of = t.split(" ·")[0].removeprefix("Fit ").split(" of ")
+            assert int(k) <= int(of)
+    assert all(type(p).__name__ == "TorchMLPClassifier" for _, p in r.model.estimator.members)
+
+
+@pytest.mark.parametrize("at", ["Fit 2 of", "epoch 1 of"])
+def test_a_false_progress_answer_stops_the_run_promptly(german, german_small_mlp, at):
+    m = german_small_mlp
+    state, attrs = _state(m), set(vars(m.estimator))
+    asked = []
+
+    def progress(frac, text):
+        if at in text and not asked:
+            asked.append(time.perf_counter())
+            return False
+        return None
+
+    with pytest.raises(Cancelled, match=fragment(CANCELLED)):
+        mt.mitigate(m, german, "grid_search", "equalized_odds", sensitive=SEX, strength=4, n_bootstrap=0,
+                    estimator_params={"max_epochs": 4}, progress=progress)
+    assert asked and time.perf_counter() - asked[0] < 2.0
+    _assert_unchanged(m, state, attrs)
+
+
+# --- defaults that finish: a stratified sample of the training rows ---------------------------------------------
+def test_max_rows_retrains_on_a_stratified_sample(adult, adult_small_mlp):
+    r = mt.mitigate(adult_small_mlp, adult, "reweighing", sensitive=SEX, max_rows=3000, n_bootstrap=0,
+                    estimator_params={"max_epochs": 1})
+    assert r.params["max_rows"] == 3000 and r.model.params["max_rows"] == 3000
+    assert any(n.startswith("Retrained on a stratified sample of 3,0") for n in r.notes)
+    from dlxai.fairness.mitigation import _sample
+    from dlxai.fairness.mitigation.models import groups_frame
+
+    y, sf = adult.y("train"), groups_frame(adult.sensitive("train", SEX))
+    rows = _sample(len(y), y, sf, 3000, 0)
+    assert abs(len(rows) - 3000) <= 4 and len(set(rows)) == len(rows)
+    full = pd.crosstab(sf["sex"], y, normalize=True)
+    part = pd.crosstab(sf["sex"].iloc[rows], y[rows], normalize=True)
+    assert np.abs(full.to_numpy() - part.to_numpy()).max() < 0.002  # group x label shares kept
+    with pytest.raises(UserInputError, match=fragment(msg.BAD_MAX_ROWS)):
+        mt.mitigate(adult_small_mlp, adult, "reweighing", sensitive=SEX, max_rows=5)
+
+
+def test_page_defaults_are_in_the_registry():
+    for spec in mt.METHODS.values():
+        q = spec.quick
+        if spec.planned_fits(spec.strength.default, q.max_iter or 1) > 0:
+            assert q.max_epochs and q.why, spec.key  # every retraining method states its shortcut
+    eg = mt.METHODS["exponentiated_gradient"].quick
+    assert eg.max_iter and eg.max_rows and eg.max_epochs
+
+
+# --- ThresholdOptimizer on a model with float32 scores ----------------------------------------------------------
+@pytest.mark.parametrize("constraint", ["demographic_parity", "equalized_odds"])
+def test_threshold_optimizer_on_float32_logistic_regression(german, constraint):
+    """scikit-learn keeps the float32 of dlxai's matrix, and Fairlearn used to fail writing float64 thresholds into
+    those scores (pandas TypeError: Invalid value ... for dtype 'float32')."""
+    from fairlearn.postprocessing import ThresholdOptimizer
+
+    from dlxai.models import train_model
+
+    lr = train_model(german, "logreg", seed=0)
+    assert lr.estimator.predict_proba(lr.transform(german.X("train"))).dtype == np.float32
+    cols = ["sex", "age_band"]
+    r = mt.mitigate(lr, german, "threshold_optimizer", constraint, sensitive=cols, seed=3, n_bootstrap=0)
+    frame = german.frame("test")
+    p = r.model.predict_proba(frame)
+    assert p.dtype == np.float64 and p.shape == (len(frame),)
+    assert r.model.estimator.members[0][1] is r.model.estimator.mitigator.estimator_.estimator
+    # the thresholds equal Fairlearn's on the same scores widened to float64
+    sf = mt.groups_frame(german.sensitive("train", cols))
+    scores64 = copy.deepcopy(lr.estimator)
+    scores64.predict_proba = lambda X, est=lr.estimator: est.predict_proba(X).astype(np.float64)
+    to = ThresholdOptimizer(estimator=scores64, constraints=constraint, prefit=True, predict_method="predict_proba")
+    to.fit(lr.transform(german.X("train")), german.y("train"), sensitive_features=sf)
+    expected = to.predict(lr.transform(german.X("test")), sensitive_features=mt.groups_frame(german.sensitive("test", cols)),
+                          random_state=3)
+    np.testing.assert_array_equal(r.model.predict(frame), expected)
 
 
 def test_bad_input_messages(adult, adult_small_mlp, adult_logreg):

@@ -199,8 +199,9 @@ def test_optional_sections_show_real_explanations_and_mitigation(german, german_
     ig = attribute(german_mlp, rows, method="integrated_gradients", n_steps=16)
     mit = mitigate(german_mlp, german, "exponentiated_gradient", sensitive=("sex",),
                    estimator_params={"max_epochs": 2}, max_iter=5, n_bootstrap=50)
+    post = mitigate(german_mlp, german, "threshold_optimizer", "equalized_odds", sensitive=("sex",), n_bootstrap=50)
     bundle = audit_model(german_mlp, german, sensitive=["sex"], n_bootstrap=50, explanations=[ig, completeness(ig)],
-                         mitigation=mit)
+                         mitigation=[mit, post])  # every run of a session
     rep = build_report(bundle, sections=["explanations", "mitigation", "limitations"], chart_engine="matplotlib")
     t = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(rep.pdf)).pages)
     assert rep.missing == ()
@@ -210,8 +211,12 @@ def test_optional_sections_show_real_explanations_and_mitigation(german, german_
     assert set(groups.index) == set(german.test.loc[rows.index, "sex"])
     assert "Example local explanations" in t and "Quality check: completeness" in t
     assert f"{completeness(ig).median:.2%}" in t
-    before = mit.table().iloc[0]
-    assert f"Original {fmt(before['accuracy'])} {fmt(before['dp'])}" in t
+    for r in (mit, post):  # each run: its label, every metric before and after, and what got worse
+        assert _squash(r.label) in _squash(t)
+        for row in r.tradeoff.display().itertuples():
+            assert _squash(f"{row.Metric} {row[2]}") in _squash(t)
+        for w in r.warnings:
+            assert _squash(w[:60]) in _squash(t)
     assert "Randomized decisions yes" in t
     assert "isarandomizedclassifier" in _squash(t)  # the limitation generated from the mitigation result
     assert rep.chart_engines == {"matplotlib": 2}  # importance + importance by sex
