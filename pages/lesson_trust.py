@@ -8,7 +8,7 @@ from dlxai.plots.images import image_heatmaps
 from dlxai.plots.lessons import deletion_lines, randomisation_lines
 from dlxai.report.handout import HandoutImages
 from ui import images as img
-from ui import state
+from ui import jobs, state
 from ui.lessons import (
     button_key,
     chart,
@@ -23,25 +23,18 @@ from ui.lessons import (
 KEY = "trust_explanations"
 
 
-def _model(kind: str, progress=None) -> dict:
-    """The lesson's ``kind`` model (shared by every visitor): estimator, test accuracy, content hash."""
-    def make():
-        est, acc = D.train(img.digits(), kind, progress)
-        return {"estimator": est, "accuracy": acc, "hash": img.model_hash(est)}
-
-    return shared(("digits", kind, D.MODEL_PARAMS[kind]), make)
+def _model(kind: str) -> dict:
+    """Train (or fetch) the lesson's ``kind`` model: the Images page's (same epochs, seed 0), shared by every
+    visitor and trained once in the job runner; it shows on the Images page too.  Entry: estimator, test
+    accuracy, content hash."""
+    return img.train(kind, D.EPOCHS[kind], D.SEED)
 
 
-def _trained() -> list[str]:
-    return list(state.lesson_result(KEY, "trained") or [])
-
-
-def _train(kind: str) -> dict:
-    bar, update = progress_bar(f"Training the {D.SHORT[kind]}…")
-    entry = _model(kind, lambda info: update(info.fraction, f"{D.SHORT[kind]}: epoch {info.epoch}/{info.max_epochs}"))
-    bar.empty()
-    state.set_lesson_result(KEY, "trained", list(dict.fromkeys([*_trained(), kind])))
-    return entry
+def _entry(kind: str) -> dict | None:
+    """The lesson's ``kind`` model if this session trained it (and it is still in the shared registry)."""
+    if state.image_models().get(kind) != (kind, D.EPOCHS[kind], D.SEED):
+        return None
+    return img.trained().get(kind)
 
 
 def _image_dial(lesson) -> int:
@@ -55,13 +48,13 @@ def heatmaps_answer(lesson, step):
     """Train one model (one click), pick a digit; its methods' heatmaps side by side."""
     kind = step.action
     if st.button(step.press, key=button_key(KEY, step.key), type="primary"):
-        _train(kind)
+        _model(kind)
     index = _image_dial(lesson)
-    if kind not in _trained():
+    entry = _entry(kind)
+    if entry is None:
         return None
 
     def show():
-        entry = _model(kind)
         est = entry["estimator"]
         ds = img.digits()
         image = ds.images("test")[index]
@@ -81,36 +74,46 @@ def heatmaps_answer(lesson, step):
     return show
 
 
-def _models_for_checks() -> dict:
-    """Both models, training any the class skipped (so a check always compares all four maps)."""
-    return {kind: (_model(kind) if kind in _trained() else _train(kind))["estimator"] for kind in D.MODEL_PARAMS}
+def _job(fn, what: str, text: str):
+    """``fn(models, digits)`` for both models (training any the class skipped) in the job runner, shared by every
+    visitor: the same models give the same checks."""
+    entries = {kind: _entry(kind) or _model(kind) for kind in D.EPOCHS}
+    models = {kind: e["estimator"] for kind, e in entries.items()}
+    bar, update = progress_bar(text)
+    key = (what, tuple(e["hash"] for e in entries.values()), D.N_SANITY, D.N_DELETION)
+    out = shared(key, lambda: jobs.run(fn, models, img.digits(), progress=update, label=text, threads=1))
+    bar.empty()
+    return out
 
 
 def randomise_answer(lesson, step):
     if st.button(step.press, key=button_key(KEY, step.key), type="primary"):
-        models = _models_for_checks()
-        bar, update = progress_bar("Scrambling layers and explaining again…")
-        key = ("randomise", tuple(_model(k)["hash"] for k in models), D.N_SANITY)
-        state.set_lesson_result(KEY, "checks", shared(key, lambda: D.randomise(models, img.digits(), progress=update)))
-        bar.empty()
-    checks = state.lesson_result(KEY, "checks")
-    if checks is None:
+        state.set_lesson_result(KEY, "checks", _job(D.randomise_all, "randomise",
+                                                    "Scrambling layers and explaining again…"))
+    saved = state.lesson_result(KEY, "checks")
+    if saved is None:
         return None
-    return lambda: chart(lesson, "randomisation", randomisation_lines(checks), "randomisation")
+    checks, ink = saved
+
+    def show():
+        chart(lesson, "randomisation", randomisation_lines(checks), "randomisation")
+        st.markdown("##### The same check on the digit's own pixels")
+        table = D.checks_table(checks, {}, ink)[["rho", "rho_ink"]]
+        st.dataframe(table.rename(columns={"rho": "ρ, all 64 pixels", "rho_ink": "ρ, the digit's inked pixels only"})
+                     .style.format("{:.2f}"), width="stretch")
+        how_to_read("ink")
+
+    return show
 
 
 def delete_answer(lesson, step):
     if st.button(step.press, key=button_key(KEY, step.key), type="primary"):
-        models = _models_for_checks()
-        bar, update = progress_bar("Blanking pixels, most important first…")
-        key = ("delete", tuple(_model(k)["hash"] for k in models), D.N_DELETION)
-        curves = shared(key, lambda: D.delete(models, img.digits(), progress=update))
-        bar.empty()
+        curves = _job(D.delete, "delete", "Blanking pixels, most important first…")
         state.set_lesson_result(KEY, "curves", curves)
-        table = D.checks_table(state.lesson_result(KEY, "checks") or {}, curves)
-        for name, row in table.iterrows():
-            record(lesson, Run(name, {k: float(row[k]) for k in ("rho", "deletion_auc", "random_deletion_auc")},
-                               step.key))
+        checks, ink = state.lesson_result(KEY, "checks") or ({}, {})
+        for name, row in D.checks_table(checks, curves, ink).iterrows():
+            record(lesson, Run(name, {k: float(row[k]) for k in ("rho", "rho_ink", "deletion_auc",
+                                                                 "random_deletion_auc")}, step.key))
     curves = state.lesson_result(KEY, "curves")
     if curves is None:
         return None
@@ -118,8 +121,10 @@ def delete_answer(lesson, step):
     def show():
         chart(lesson, "deletion", deletion_lines(curves), "deletion")
         st.markdown("##### Both checks")
-        table = D.checks_table(state.lesson_result(KEY, "checks") or {}, curves)
-        st.dataframe(table.rename(columns={"rho": "ρ after scrambling every layer", "deletion_auc": "deletion area",
+        checks, ink = state.lesson_result(KEY, "checks") or ({}, {})
+        table = D.checks_table(checks, curves, ink)
+        st.dataframe(table.rename(columns={"rho": "ρ, all pixels", "rho_ink": "ρ, digit's pixels",
+                                           "deletion_auc": "deletion area",
                                            "random_deletion_auc": "deletion area, random order"})
                      .style.format(precision=3, na_rep="— (press Scramble the models)"), width="stretch")
         how_to_read("checks")

@@ -6,15 +6,14 @@ first press).  The frame around it — intro and words, the step picker, "Look a
 the run history, the handout — is the same on every lesson page.
 
 Models on bundled data are shared through ``st.cache_resource`` registries keyed by their settings
-(:func:`ui.cache.demo_model` for tabular models, :func:`_registry` for the lessons' digit models and
-mitigations), so a class of students pays for each setting once.  Every session key lives in ``ui.state``.
+(:func:`ui.cache.demo_model` for tabular models, :func:`ui.images.train` for the digit models, :func:`shared` for
+mitigations and the digits checks), so a class of students pays for each setting once; training and the digits
+checks run in the job runner (:mod:`ui.jobs`).  Every session key lives in ``ui.state``.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
-from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
@@ -24,11 +23,11 @@ from dlxai.lessons import lab as L
 from dlxai.lessons.deserved import DESERVED_LABELS, RECORDED
 from dlxai.lessons.history import Run, add_run, history_frame, labelled
 from dlxai.lessons.lesson import Lesson, Step, get_lesson
-from dlxai.lessons.words import HOW_TO_READ, WORDS
+from dlxai.lessons.words import HOW_TO_READ, WORDS, metric_help
 from dlxai.plots.fairness import group_metric_bars
 from dlxai.plots.lessons import history_bars, judged_bars, share_bars
 from ui import state
-from ui.cache import demo_dataset, demo_model
+from ui.cache import Registry, build_once, demo_dataset, demo_model
 from ui.errors import error_boundary
 
 PAGES = {
@@ -59,50 +58,15 @@ def button_key(lesson: str, step: str) -> str:
 
 # --- shared registries ----------------------------------------------------------------------------
 @st.cache_resource(show_spinner=False)
-def _registry() -> tuple[dict, threading.Lock]:
-    """Lesson models and mitigations on bundled data, shared by every visitor: key -> object."""
-    return {}, threading.Lock()
+def _registry() -> Registry:
+    """Lesson results on bundled data with fixed settings (mitigations, the digits checks), shared by every
+    visitor: key -> object."""
+    return Registry(REGISTRY_MAX)
 
 
 def shared(key: tuple, make: Callable[[], object]):
-    """The object under ``key`` in the shared registry, made once (by whoever asks first)."""
-    registry, lock = _registry()
-    with lock:
-        if key not in registry:
-            registry[key] = make()
-            while len(registry) > REGISTRY_MAX:
-                registry.pop(next(iter(registry)))
-        return registry[key]
-
-
-_THREADS = {"users": 0, "before": None}
-_THREADS_LOCK = threading.Lock()
-
-
-@contextmanager
-def one_torch_thread():
-    """Run the lessons' small models on one torch thread while any lesson step computes.
-
-    Their layers are tiny (32-wide MLPs, an 8×8-digit CNN and ViT), so a second thread adds synchronisation and
-    little work; when a class shares a 2-core machine the threads also fight each other.  Measured on such a
-    machine under load: the lesson's ViT trains in 3.7 s on one thread against 23-31 s on two, the lab's MLP in
-    0.3 s against 3.5 s.  ``torch.set_num_threads`` is process-wide, so the first lesson step to enter sets it and
-    the last to leave restores it (a count, under a lock).
-    """
-    import torch
-
-    with _THREADS_LOCK:
-        if _THREADS["users"] == 0:
-            _THREADS["before"] = torch.get_num_threads()
-            torch.set_num_threads(1)
-        _THREADS["users"] += 1
-    try:
-        yield
-    finally:
-        with _THREADS_LOCK:
-            _THREADS["users"] -= 1
-            if _THREADS["users"] == 0:
-                torch.set_num_threads(_THREADS["before"])
+    """The object under ``key`` in the shared registry, made once (by whoever asks first; others wait for it)."""
+    return build_once(_registry(), key, make)
 
 
 def progress_bar(text: str):
@@ -133,14 +97,14 @@ def lesson_page(key: str, answers: dict[str, Answer]) -> None:
     st.subheader(f"Step {index + 1} of {len(lesson.steps)} · {step.title}")
     st.markdown(f"**Do:** {step.do}")
     show = None
-    with error_boundary(f"Step {index + 1}"), one_torch_thread():
+    with error_boundary(f"Step {index + 1}"):
         show = answers[step.action](lesson, step)
     st.markdown(f"**Look at:** {step.look}")
     if show is None:
         st.info(f"Nothing to look at yet: press **{step.press}** above." if step.press
                 else "Nothing to look at yet: do the earlier steps first.")
     else:
-        with error_boundary(f"Showing step {index + 1}"), one_torch_thread():
+        with error_boundary(f"Showing step {index + 1}"):
             show()
     st.info(f"**Question:** {step.question}", icon="❓")
     with st.expander("What you should have seen, and why"):
@@ -343,13 +307,13 @@ def lab_metrics(run: L.LabRun, judge: str) -> None:
     sel = run.judged.recorded.by_group["selection_rate"]
     st.markdown(f"Graded against the **{judge}**:")
     cols = st.columns(5)
-    cols[0].metric("Accuracy", f"{audit.overall['accuracy']:.3f}", help=WORDS["accuracy"][1])
+    cols[0].metric("Accuracy", f"{audit.overall['accuracy']:.3f}", help=metric_help("accuracy"))
     cols[1].metric("DP difference", f"{audit.summary['demographic_parity_difference']:.3f}",
-                   help=WORDS["demographic_parity_difference"][1])
+                   help=metric_help("demographic_parity_difference"))
     cols[2].metric("EO difference", f"{audit.summary['equalized_odds_difference']:.3f}",
-                   help=WORDS["equalized_odds_difference"][1])
+                   help=metric_help("equalized_odds_difference"))
     for col, g in zip(cols[3:], ("A", "B"), strict=True):
-        col.metric(f"Selection rate {g}", f"{float(sel.get(g, np.nan)):.3f}", help=WORDS["selection_rate"][1])
+        col.metric(f"Selection rate {g}", f"{float(sel.get(g, np.nan)):.3f}", help=metric_help("selection_rate"))
     st.caption(f"Model: {run.model_name}, trained on the recorded decisions of the lab ({run.settings.label}). "
                f"Test rows: {int(run.judged.recorded.overall['count']):,}. Share of attribution on neighbourhood: "
                f"{run.share_proxy:.0%}; on group: {run.share_group:.0%}.")

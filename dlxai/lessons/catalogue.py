@@ -163,28 +163,29 @@ BLINDNESS = Lesson(
 TRUST = Lesson(
     key="trust_explanations",
     title="Which explanation can you trust?",
-    summary="Three explanation methods on handwritten digits draw three different pictures. Two checks decide which "
-            "picture shows the model, and which only the image.",
+    summary="Four explanation methods on handwritten digits draw four different pictures. Two checks decide which "
+            "picture shows the model, and which only the image — and the checks have blind spots of their own.",
     minutes=20,
     data="digits",
     intro="**The data**: 1,797 handwritten digits from scikit-learn, 8×8 pixels each. **The models**: a small "
-          "convolutional network (CNN) and a small vision transformer (ViT), both trained here in seconds. **The "
-          "methods**: integrated gradients (IG) on both, LRP on the CNN, attention rollout on the ViT. Each draws a "
-          "heatmap of the pixels that mattered. They will not agree — the checks decide whom to believe.",
+          "convolutional network (CNN) and a small vision transformer (ViT), the same ones the Images page trains, "
+          "each in a few seconds. **The methods**: integrated gradients (IG) on both; LRP on the CNN with two rule "
+          "sets (LRP-ε and LRP-Flat); attention rollout on the ViT. Each draws a heatmap of the pixels that "
+          "mattered. They will not agree — the checks decide whom to believe.",
     words=("heatmap", "integrated_gradients", "lrp", "attention_rollout", "randomisation_check", "deletion_curve"),
-    history=("rho", "deletion_auc", "random_deletion_auc"),
+    history=("rho", "rho_ink", "deletion_auc", "random_deletion_auc"),
     steps=(
         Step(
             key="cnn", title="The CNN's heatmaps",
             do="Press **Train the CNN**. Then try a few test images with the **Test image** dial.",
-            look="The IG map and the LRP map of the same digit, side by side.",
-            question="Do the two methods point at the same pixels? Which map looks more like the digit itself?",
-            reveal="They differ a lot. IG marks a few pixels of the stroke, some red, some blue, and leaves the "
-                   "blank background white: IG multiplies by each pixel's value, so a blank pixel always gets exactly "
-                   "0. LRP (with the 'flat' rule at the first layer, used here) paints a smooth red blob over the "
-                   "middle of the image, background included: it shares relevance over whole patches of pixels. Which "
-                   "is right? How a map looks is no evidence: a map that merely copied the input would look like the "
-                   "digit too. We need checks.",
+            look="The IG, LRP-ε and LRP-Flat maps of the same digit, side by side.",
+            question="Do the three maps point at the same pixels? Which of them colour the blank background?",
+            reveal="IG and LRP-ε mark pixels of the stroke, some red, some blue, and leave the blank background "
+                   "white: both give a blank pixel exactly 0. LRP-Flat paints a smooth blob over the middle of the "
+                   "image, background included — about a third of its relevance lands on blank pixels, because its "
+                   "first-layer rule shares relevance evenly over whole patches. Same method, another rule, another "
+                   "picture. How a map looks is no evidence: a map that merely copied the input would look like "
+                   "the digit too. We need checks.",
             action="cnn", set={"image": 0}, press="Train the CNN", show=("heatmaps",),
         ),
         Step(
@@ -192,37 +193,41 @@ TRUST = Lesson(
             do="Press **Train the ViT**.",
             look="The IG map and the attention-rollout map of the ViT, for the same test image.",
             question="Does the transformer's attention point where IG points?",
-            reveal="Hardly. Attention rollout works on 2×2 patches, so its map is blocky; it has no blue, and it often "
-                   "lights up empty patches. It shows where the model *looked*, not which pixels pushed its answer up "
-                   "or down. IG again marks a few stroke pixels and leaves the background at 0. Three methods, three "
-                   "pictures.",
+            reveal="Hardly. Attention rollout works on 2×2 patches, so its map is blocky; it has no blue, and it lights "
+                   "up empty patches too (more than a third of it lands on blank pixels). It shows where the model "
+                   "*looked*, not which pixels pushed its answer up or down. IG again marks stroke pixels and leaves "
+                   "the background at 0.",
             action="vit", press="Train the ViT", show=("heatmaps",),
         ),
         Step(
             key="randomise", title="Scramble the models",
             do="Press **Scramble the models**: each model's layers are replaced by random ones, top first, and every "
                "method explains again.",
-            look="How far each line falls as more layers are scrambled, and whether it ends below the dashed line.",
-            question="If a map barely changes when the model is replaced by random numbers, what is it showing?",
-            reveal="IG hardly changes (ρ stays around 0.9 for both models): because it multiplies by the pixel values, "
-                   "every blank pixel gets 0 whatever the weights, so much of its ranking is fixed by the image alone. "
-                   "It **fails** the randomisation check. LRP on the CNN falls "
-                   "to about 0.3 and attention rollout on the ViT to about 0.15: both **pass** — they depend on what "
-                   "the network learned. A map that survives scrambling is a picture of the input, not of the model.",
-            action="randomise", press="Scramble the models", show=("randomisation",),
+            look="How far each line falls, whether it ends below the dashed line — then the table below the chart.",
+            question="If a map barely changes when the model is replaced by random numbers, what is it showing? Look "
+                     "at the table: does the verdict hold on the digit's own pixels?",
+            reveal="IG and LRP-ε hardly change (ρ about 0.9): they **fail**. LRP-Flat falls to about 0.4 and "
+                   "**passes**; attention rollout ends near 0.6 and fails narrowly. But most of a digit is blank "
+                   "background, and IG and LRP-ε give every blank pixel 0 — for the trained and the scrambled model "
+                   "alike. Those shared zeros make two rankings agree whatever the weights. Compared on the digit's "
+                   "own pixels only, their ρ falls to about 0.45, just under the line. A check is a measurement too: "
+                   "know what it counts.",
+            action="randomise", press="Scramble the models", show=("randomisation", "ink"),
         ),
         Step(
             key="delete", title="Delete the important pixels",
             do="Press **Delete pixels**: each method's most important pixels are blanked first, and the models' "
                "confidence is measured as more go.",
             look="Which lines fall fastest, compared with the grey random order, and the table of both checks.",
-            question="IG failed the randomisation check. Is it useless?",
-            reveal="No: IG's curves fall fastest (deletion area about 0.06 on the CNN, against about 0.46 for random "
-                   "pixels) — it does find pixels the models need, partly because blanking ink always hurts. LRP falls "
-                   "more slowly (about 0.28) but far faster than random. Attention rollout is no better than random "
-                   "(about 0.33 against 0.28): where the ViT *looked* is not what its answer rests on. So IG fails one "
-                   "check, attention the other; only LRP passes both here. Trust a method for the question its check "
-                   "answers, report both checks, and never trust a heatmap because it looks like the digit.",
+            question="The maps that failed the randomisation check — are they useless?",
+            reveal="No: IG and LRP-ε fall fastest (deletion area about 0.06-0.08 on the CNN, against about 0.47 for "
+                   "random pixels): they find the pixels the model needs. LRP-Flat, which passed randomisation, "
+                   "deletes far more slowly (about 0.28): much of its relevance sits on blank pixels, and blanking a "
+                   "blank pixel changes nothing. Attention rollout beats random order, but by less than IG. **No "
+                   "check decides alone**: deletion rewards any map that follows the ink; randomisation over all "
+                   "pixels punishes any map that leaves the background at 0. Trust a method when it passes both on "
+                   "the pixels that matter — here IG and LRP-ε on the CNN — and never because a heatmap looks like "
+                   "the digit.",
             action="delete", press="Delete pixels", show=("deletion", "checks"),
         ),
     ),

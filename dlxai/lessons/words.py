@@ -1,12 +1,40 @@
-"""The lessons' own short definitions, in plain words, and a "how to read this" for every chart they draw.
+"""The lessons' words, in plain words, and a "how to read this" for every chart they draw.
 
-Metric words use the engine's metric keys (``tpr``, ``demographic_parity_difference``, …) so that a shared
-glossary can later replace these entries one for one.  Each entry is ``(name, meaning)``.
+Metrics are the dashboard glossary's (:mod:`dlxai.glossary`: one name and one meaning for every page), each with
+what matters about it in the lessons (:data:`METRIC_NOTES`); the words only the lessons use are here.  Each entry
+of :data:`WORDS` is ``(name, meaning)``.
 """
 
 from __future__ import annotations
 
-WORDS: dict[str, tuple[str, str]] = {
+from dlxai.glossary import TERMS
+
+# metric key -> (short name the lessons use, what matters about it in the lessons)
+METRIC_NOTES: dict[str, tuple[str, str]] = {
+    "selection_rate": ("", "It needs no labels."),
+    "accuracy": ("", "Which labels count as the truth matters: against biased labels, copying the bias counts as "
+                     "being right."),
+    "tpr": ("TPR", "In the lessons, 'deserve' means 'according to the labels it is graded on': the recorded ones "
+                   "or the deserved ones."),
+    "fpr": ("FPR", "Graded on biased records, a deserving applicant the records turned down counts as a false "
+                   "positive when the model approves them."),
+    "demographic_parity_difference": ("DP", "It uses no labels, so biased labels cannot hide anything from it."),
+    "equalized_odds_difference": ("EO", "It needs labels, so it inherits their bias."),
+}
+
+
+def _from_glossary(key: str) -> tuple[str, str]:
+    short, note = METRIC_NOTES[key]
+    term = TERMS[key]
+    return (f"{term.name} ({short})" if short else term.name, f"{term.meaning} {note}")
+
+
+def metric_help(key: str) -> str:
+    """A metric's tooltip: the glossary's meaning, formula and example, and the lesson's note."""
+    return f"{TERMS[key].help()}  \n{METRIC_NOTES[key][1]}"
+
+
+LESSON_WORDS: dict[str, tuple[str, str]] = {
     # --- the bias lab ---
     "groups": ("Groups A and B", "Two made-up groups of loan applicants. A is the larger one (about 65 in 100), B the "
                "smaller (about 35 in 100). Their qualifications are drawn the same way: in truth, B deserves "
@@ -25,20 +53,7 @@ WORDS: dict[str, tuple[str, str]] = {
                        "group almost for sure."),
     "group_input": ("\"Group is a model input\" (switch)", "Whether the model is shown the `group` column. Off: the "
                     "model is blind to the group — but not to a proxy."),
-    # --- metrics ---
-    "selection_rate": ("Selection rate", "The share of a group the model approves. It needs no labels."),
-    "accuracy": ("Accuracy", "The share of decisions that agree with the labels. Which labels matters: against "
-                 "biased labels, copying the bias counts as being right."),
-    "tpr": ("True positive rate (TPR)", "Of the people who should be approved according to the labels used, the "
-            "share the model approves."),
-    "fpr": ("False positive rate (FPR)", "Of the people who should be rejected according to the labels used, the "
-            "share the model approves anyway."),
-    "demographic_parity_difference": ("Demographic parity difference (DP)", "The gap between the groups' selection "
-                                      "rates. 0: both groups are approved equally often. It uses no labels, so "
-                                      "biased labels cannot hide anything from it."),
-    "equalized_odds_difference": ("Equalized odds difference (EO)", "The larger of two gaps between the groups: in "
-                                  "true positive rates and in false positive rates. 0: the model errs alike for "
-                                  "both groups. It needs labels, so it inherits their bias."),
+    # --- measures only the lessons use ---
     "attribution_share": ("Share of attribution", "How much of the model's reasoning rests on one input: that input's "
                           "average effect on the score (integrated gradients), as a share of all inputs' effects."),
     "association": ("Association (proxy detector)", "How well a feature predicts the group: Cramér's V for a "
@@ -50,7 +65,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "integrated_gradients": ("Integrated gradients (IG)", "Fades the image in from black and adds up how much each "
                              "pixel moved the score on the way. Its parts add up to the score's change."),
     "lrp": ("Layer-wise relevance propagation (LRP)", "Passes the score backwards through the network, layer by "
-            "layer, sharing it out among the inputs by fixed rules."),
+            "layer, sharing it out among the inputs by fixed rules. LRP-ε uses one rule everywhere; LRP-Flat shares "
+            "the first layer's relevance evenly over each patch of pixels."),
     "attention_rollout": ("Attention rollout", "For a transformer (the ViT): follows how much each image patch was "
                           "attended to, through all layers. It shows where the model looked, not what it concluded."),
     "randomisation_check": ("Randomisation check", "Scramble the model's learned weights, layer by layer from the "
@@ -74,6 +90,8 @@ WORDS: dict[str, tuple[str, str]] = {
                         "to be approved. Cost: numeric changes measured in typical spreads (MADs) plus one per changed "
                         "category."),
 }
+
+WORDS: dict[str, tuple[str, str]] = {**LESSON_WORDS, **{k: _from_glossary(k) for k in METRIC_NOTES}}
 
 HOW_TO_READ: dict[str, str] = {
     "metrics": "Each number is measured on the test rows the model never saw. Differences (DP, EO) are 0 when the "
@@ -99,11 +117,15 @@ HOW_TO_READ: dict[str, str] = {
     "randomisation": "One line per method. Left to right, more of the model's layers are replaced by random ones (top "
                      "layers first). Up the side: how similar the explanation stays to the trained model's (rank "
                      "correlation ρ, 1 = identical). A trustworthy method drops below the dashed line at 0.5.",
+    "ink": "The randomisation check's last stage, scored twice: over all 64 pixels (as the chart) and over the "
+           "digit's inked pixels only. Below 0.5 passes. A big drop from the left column to the right one means the "
+           "blank background, not the model, made the two maps agree.",
     "deletion": "One line per method, and a grey dashed one for deleting pixels in random order. Left to right, more "
                 "pixels are blanked, most important first. Up the side: the model's confidence in its answer. The "
                 "faster a line falls, the better that method found the pixels the model needs.",
-    "checks": "One row per model and method: the randomisation check (ρ after scrambling every layer; below 0.5 "
-              "passes) and the deletion area (smaller is better; compare it with the random order's).",
+    "checks": "One row per model and method: the randomisation check (ρ after scrambling every layer, over all pixels "
+              "and over the digit's pixels; below 0.5 passes) and the deletion area (smaller is better; compare it "
+              "with the random order's).",
     "before_after": "One row per model: accuracy and the two fairness gaps (DP, EO) on the test rows, with 95% "
                     "intervals. The first row is the model before mitigation.",
     "front": "One dot per model you tried. Up is more accurate; left is fairer on the chosen gap. The lines through a "

@@ -104,7 +104,7 @@ def randomisation_lines(checks: dict) -> go.Figure:
                         line=dict(color=colour(i)), customdata=np.asarray(check.stages, dtype=object)[:, None],
                         hovertemplate="%{customdata[0]}: ρ = %{y:.3f}<extra>" + name + "</extra>")
     fig.add_hline(y=SANITY_MAX_SPEARMAN, line_dash="dash", line_color=REFERENCE,
-                  annotation_text=f"passes below ρ = {SANITY_MAX_SPEARMAN}")
+                  annotation_text=f"passes below ρ = {SANITY_MAX_SPEARMAN}", annotation_position="bottom left")
     return layout(fig, "Randomisation check: does the explanation change when the model is scrambled?", height=400,
                   xaxis=dict(title="share of layers scrambled (top layers first)", tickformat=".0%", range=[0, 1.02]),
                   yaxis=dict(title="similarity to the trained map (ρ)", range=[-0.1, 1.05]),

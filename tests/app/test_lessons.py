@@ -70,15 +70,22 @@ def test_blindness_is_not_fairness(app):
 
 
 def test_which_explanation_can_you_trust(app):
+    from dlxai.lessons import digits as D
+    from ui import images
+
+    assert D.EPOCHS == images.DEFAULT_EPOCHS  # the lesson's models are the Images page's
     at, _ = walk("trust_explanations", app, on_step=_clean)
     runs = _runs(at, "trust_explanations")
-    assert set(runs) == {"CNN · Integrated gradients", "CNN · LRP", "ViT · Integrated gradients",
+    assert set(runs) == {"CNN · Integrated gradients", "CNN · LRP-ε", "CNN · LRP-Flat", "ViT · Integrated gradients",
                          "ViT · Attention rollout"}
-    ig, lrp, vit_ig = runs["CNN · Integrated gradients"], runs["CNN · LRP"], runs["ViT · Integrated gradients"]
-    assert ig["rho"] > 0.5 and vit_ig["rho"] > 0.5 and lrp["rho"] < 0.5  # IG fails the check, LRP passes
-    assert ig["deletion_auc"] < lrp["deletion_auc"] < lrp["random_deletion_auc"]  # ... yet IG deletes best
+    ig, eps, flat = runs["CNN · Integrated gradients"], runs["CNN · LRP-ε"], runs["CNN · LRP-Flat"]
+    assert ig["rho"] > 0.5 and eps["rho"] > 0.5 and flat["rho"] < 0.5  # over all pixels: IG, LRP-ε fail
+    assert ig["rho_ink"] < 0.5 and eps["rho_ink"] < 0.5  # on the digit's own pixels they pass
+    assert max(ig["deletion_auc"], eps["deletion_auc"]) < flat["deletion_auc"] < flat["random_deletion_auc"]
     assert len(at.get("plotly_chart")) >= 2  # deletion curves, run history
     assert len(at.session_state[state.LESSON_RESULTS][("trust_explanations", "handout_images")]) == 2
+    at.switch_page("pages/images.py").run()  # the Images page shows the lesson's models
+    assert {"CNN test accuracy", "ViT test accuracy"} <= {m.label for m in at.metric}
 
 
 def test_the_price_of_fairness(app):

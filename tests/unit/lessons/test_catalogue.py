@@ -15,7 +15,7 @@ from dlxai.lessons.words import HOW_TO_READ, WORDS
 
 LAB_DIALS = {"label_bias", "proxy_strength", "include_group"}
 OTHER_DIALS = {"judge", "image", "penalty", "axis", "applicant"}
-VIEWS = {"metrics", "rates", "judged", "shares", "history", "association", "heatmaps", "randomisation", "deletion",
+VIEWS = {"metrics", "rates", "judged", "shares", "history", "association", "heatmaps", "randomisation", "ink", "deletion",
          "checks", "before_after", "front", "counterfactuals", "burden", "applicant"}
 
 
