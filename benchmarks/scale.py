@@ -15,6 +15,12 @@ Prints one JSON line: {"rows", "partitions", "workers", "cores", "load", "cluste
 "client_peak_rss_mb", "workers_peak_rss_mb", "single_process_rows", "single_process_s",
 "single_process_peak_rss_mb", "max_abs_diff", "roc_auc_method"}.  ``max_abs_diff`` is the largest difference over
 every number of the two JSON reports.  ``--load N`` runs N busy processes beside it (a shared machine).
+
+``--model`` scores every row with a torch MLP instead of reading the prediction column: a dlxai MLP is trained on
+50,000 rows of the first file (features f0…f4 and the sensitive columns), exported with dlxai's own safetensors
+export, and each Dask worker loads that file once through the safe loader and scores its partitions (the issue's
+"torch MLP model scoring 10 M rows").  The single-process figures are then ``python -m dlxai audit --model`` on
+the first ``--single-max-rows`` rows.
 """
 
 import argparse
@@ -66,7 +72,30 @@ def _worker_peak() -> float:
     return r.getrusage(r.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def phase_dask(files: list[str], workers: int, out: str, n_bootstrap: int) -> dict:
+def train_model_file(first: Path, folder: Path) -> tuple[Path, Path]:
+    """A dlxai MLP on 50,000 rows of the first partition, written as safetensors + spec (dlxai's own export)."""
+    from dlxai import dataset_from_table, train_model
+    from dlxai.data.schema import Schema
+    from dlxai.models.export import export_safetensors
+
+    rows = pd.read_parquet(first).head(50_000).drop(columns=["prediction", "score"])
+    schema = Schema(target="label", positive_label=1, sensitive=tuple(SENSITIVE),
+                    numeric=tuple(f"f{j}" for j in range(5)), categorical=tuple(SENSITIVE))
+    weights, spec = export_safetensors(train_model(dataset_from_table(rows, schema, seed=0), "mlp", seed=0,
+                                                   max_epochs=3))
+    (folder / "mlp.safetensors").write_bytes(weights)
+    (folder / "mlp.json").write_bytes(spec)
+    return folder / "mlp.safetensors", folder / "mlp.json"
+
+
+def _model_kwargs(model: str | None) -> dict:
+    if not model:
+        return {"score_column": "score", "threshold": 0.5}
+    spec = json.loads(Path(model).with_suffix(".json").read_text())
+    return {"model": model, "model_spec": spec, "threshold": 0.5}
+
+
+def phase_dask(files: list[str], workers: int, out: str, n_bootstrap: int, model: str | None = None) -> dict:
     """The distributed audit, on a local cluster started here (so the workers' peak memory can be asked)."""
     from distributed import Client, LocalCluster
 
@@ -77,8 +106,8 @@ def phase_dask(files: list[str], workers: int, out: str, n_bootstrap: int) -> di
                       dashboard_address=":0") as cluster, Client(cluster) as client:
         start_s = time.perf_counter() - t
         t = time.perf_counter()
-        bundle = audit_partitions(files, target="label", sensitive=SENSITIVE, score_column="score", threshold=0.5,
-                                  n_bootstrap=n_bootstrap, scheduler=client)
+        bundle = audit_partitions(files, target="label", positive_label=1, sensitive=SENSITIVE,
+                                  n_bootstrap=n_bootstrap, scheduler=client, **_model_kwargs(model))
         seconds = time.perf_counter() - t
         workers_peak = client.run(_worker_peak)
     Path(out).write_text(json.dumps(bundle.to_dict()))
@@ -87,13 +116,15 @@ def phase_dask(files: list[str], workers: int, out: str, n_bootstrap: int) -> di
             "roc_auc_max_error": bundle.params["roc_auc"]["max_error"]}
 
 
-def phase_single(path: str, out: str, n_bootstrap: int) -> dict:
+def phase_single(path: str, out: str, n_bootstrap: int, model: str | None = None) -> dict:
     """The existing path: ``python -m dlxai audit`` on one file, in this process."""
     from dlxai.cli import run
 
+    scored = (["--model", model, "--model-spec", str(Path(model).with_suffix(".json"))] if model
+              else ["--score-column", "score"])
     t = time.perf_counter()
-    rc = run(["audit", "--data", path, "--target", "label", "--sensitive", SENSITIVE[0], "--sensitive",
-              SENSITIVE[1], "--score-column", "score", "--threshold", "0.5", "--n-bootstrap", str(n_bootstrap),
+    rc = run(["audit", "--data", path, "--target", "label", "--positive-label", "1", "--sensitive", SENSITIVE[0],
+              "--sensitive", SENSITIVE[1], *scored, "--threshold", "0.5", "--n-bootstrap", str(n_bootstrap),
               "--json", out, "--quiet"])
     return {"rc": rc, "single_process_s": time.perf_counter() - t, "single_process_peak_rss_mb": peak_rss_mb()}
 
@@ -133,6 +164,7 @@ def main() -> None:
     ap.add_argument("--single-max-rows", type=int, default=20_000_000)
     ap.add_argument("--n-bootstrap", type=int, default=1000)
     ap.add_argument("--load", type=int, default=0, help="busy processes to run beside the benchmark")
+    ap.add_argument("--model", action="store_true", help="score every row with a torch MLP file on the workers")
     ap.add_argument("--phase", nargs="+", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.phase:
@@ -140,11 +172,13 @@ def main() -> None:
         if name == "gen":
             files = generate(Path(rest[0]), args.rows, args.rows_per_file, args.score_decimals)
             print(json.dumps([str(f) for f in files]))
+        elif name == "train":
+            print(json.dumps([str(p) for p in train_model_file(Path(rest[0]), Path(rest[1]))]))
         elif name == "dask":
-            *files, workers, out, boot = rest
-            print(json.dumps(phase_dask(files, int(workers), out, int(boot))))
+            *files, workers, out, boot, model = rest
+            print(json.dumps(phase_dask(files, int(workers), out, int(boot), model or None)))
         else:
-            print(json.dumps(phase_single(rest[0], rest[1], int(rest[2]))))
+            print(json.dumps(phase_single(rest[0], rest[1], int(rest[2]), rest[3] or None)))
         return
 
     tmp = Path(tempfile.mkdtemp(prefix="dlxai_scale_"))
@@ -152,17 +186,18 @@ def main() -> None:
     try:
         files = _phase("gen", tmp, options=("--rows", args.rows, "--rows-per-file", args.rows_per_file,
                                             "--score-decimals", args.score_decimals))
+        model = _phase("train", files[0], tmp)[0] if args.model else ""
         for p in busy:
             p.start()
-        dask = _phase("dask", *files, args.workers, tmp / "dask.json", args.n_bootstrap)
+        dask = _phase("dask", *files, args.workers, tmp / "dask.json", args.n_bootstrap, model)
         take = max(1, min(len(files), args.single_max_rows // args.rows_per_file))
         single_rows = min(args.rows, take * args.rows_per_file)
         one = tmp / "one.parquet"
         pd.concat([pd.read_parquet(f) for f in files[:take]], ignore_index=True).to_parquet(one, index=False)
-        single = _phase("single", one, tmp / "single.json", args.n_bootstrap)
+        single = _phase("single", one, tmp / "single.json", args.n_bootstrap, model)
         compare = tmp / "dask.json"
         if take < len(files):
-            _phase("dask", *files[:take], args.workers, tmp / "dask_same.json", args.n_bootstrap)
+            _phase("dask", *files[:take], args.workers, tmp / "dask_same.json", args.n_bootstrap, model)
             compare = tmp / "dask_same.json"
         diff = max_abs_diff(json.loads((tmp / "single.json").read_text()), json.loads(compare.read_text()))
     finally:
@@ -170,7 +205,8 @@ def main() -> None:
             p.terminate()
         shutil.rmtree(tmp, ignore_errors=True)
     record = {
-        "rows": args.rows, "partitions": len(files), "workers": args.workers, "cores": os.cpu_count(),
+        "rows": args.rows, "mode": "torch MLP file scored on the workers" if args.model else "prediction column",
+        "partitions": len(files), "workers": args.workers, "cores": os.cpu_count(),
         "load": args.load, "cluster_start_s": dask["cluster_start_s"], "dask_s": dask["dask_s"],
         "rows_per_s": args.rows / dask["dask_s"], "client_peak_rss_mb": dask["client_peak_rss_mb"],
         "workers_peak_rss_mb": dask["workers_peak_rss_mb"], "single_process_rows": single_rows,
