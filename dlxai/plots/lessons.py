@@ -146,3 +146,40 @@ def front_scatter(runs: list[Run], gap: str = "DP") -> go.Figure:
     return layout(fig, f"Accuracy against the {gap} gap: every model you tried", height=440,
                   xaxis=dict(title=f"{label} (0 is parity)", rangemode="tozero"), yaxis=dict(title="Accuracy"),
                   legend=dict(orientation="h", y=-0.3))
+
+
+# --- the Clever Hans lesson ------------------------------------------------------------------------
+WATERMARK_EDGE = "#16a34a"  # the outline of the watermark's pixels (green: neither red nor blue of the maps)
+
+
+def outline_mask(fig: go.Figure, mask, n_panels: int) -> go.Figure:
+    """Outline the bounding box of ``mask`` (``[H, W]`` booleans) on the first ``n_panels`` pixel panels of
+    ``fig`` (an :func:`~dlxai.plots.images.image_heatmaps` figure or an :func:`image_strip`)."""
+    rows, cols = np.nonzero(np.asarray(mask, dtype=bool))
+    if not len(rows):
+        return fig
+    for i in range(1, n_panels + 1):
+        suffix = "" if i == 1 else str(i)
+        fig.add_shape(type="rect", x0=cols.min() - 0.5, x1=cols.max() + 0.5, y0=rows.min() - 0.5,
+                      y1=rows.max() + 0.5, xref=f"x{suffix}", yref=f"y{suffix}",
+                      line=dict(color=WATERMARK_EDGE, width=2.5))
+    return fig
+
+
+def image_strip(images, titles, *, title: str = "", mask=None, height: int = 230) -> go.Figure:
+    """Small grey images side by side (``[n, C, H, W]``), each with its title; ``mask`` outlined on every one."""
+    from plotly.subplots import make_subplots
+
+    n = len(images)
+    fig = make_subplots(rows=1, cols=n, subplot_titles=list(titles), horizontal_spacing=0.012)
+    for i, image in enumerate(images, start=1):
+        z = np.asarray(image, dtype=float).sum(axis=0)
+        fig.add_trace(go.Heatmap(z=z, colorscale="gray_r", zmin=0, zmax=1, showscale=False,
+                                 hovertemplate="row %{y}, col %{x}: %{z:.2f}<extra></extra>"), row=1, col=i)
+        fig.update_yaxes(autorange="reversed", scaleanchor=f"x{'' if i == 1 else i}", showticklabels=False,
+                         row=1, col=i)
+        fig.update_xaxes(showticklabels=False, row=1, col=i)
+    fig.update_annotations(font=dict(size=11))
+    if mask is not None:
+        outline_mask(fig, mask, n)
+    return layout(fig, title, height=height, margin=dict(l=10, r=10, t=70, b=10))
