@@ -90,9 +90,10 @@ def make_data(settings: ShortcutSettings) -> ImageDataset:
     return make_watermarked_digits(settings.correlation, settings.shortcut_class, settings.seed)
 
 
-def train(dataset: ImageDataset, progress=None):
-    """The digits lesson's CNN trained on ``dataset`` (seed 0, one thread)."""
-    est, _ = D.train(dataset, KIND, progress)
+def train(dataset: ImageDataset, progress=None, epochs: int | None = None):
+    """The digits lesson's CNN trained on ``dataset`` (seed 0, one thread; the Images page's epochs unless
+    ``epochs``)."""
+    est, _ = D.train(dataset, KIND, progress, epochs)
     return est
 
 
@@ -168,8 +169,9 @@ class ShortcutRun:
         return self.grades.record() | ({} if self.relevance is None else self.relevance.record())
 
 
-def run(settings: ShortcutSettings, *, explained: bool = True, progress=None) -> ShortcutRun:
+def run(settings: ShortcutSettings, *, explained: bool = True, progress=None, epochs: int | None = None
+        ) -> ShortcutRun:
     """Generate the data for ``settings``, train the CNN, grade it and (with ``explained``) explain it."""
     dataset = make_data(settings)
-    est = train(dataset, progress)
+    est = train(dataset, progress, epochs)
     return ShortcutRun(settings, grade(est, dataset), explain(est, dataset) if explained else None)
