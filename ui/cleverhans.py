@@ -26,6 +26,7 @@ KEY = "clever_hans"
 DEFAULTS = {"correlation": 1.0, "shortcut_class": 8}
 N_SAMPLES = (8, 6)  # training images of the shortcut class, and of other digits, the data step shows
 MAX_HANDOUT_ROWS = 3
+METHOD_SHORT = {"Integrated gradients": "IG"}
 
 
 def settings() -> C.ShortcutSettings:
@@ -167,14 +168,14 @@ def show_grades(run: C.ShortcutRun) -> None:
     g, c = run.grades, run.settings.shortcut_class
     st.markdown(f"The CNN trained with the **{run.settings.label}**, graded on test images it never saw:")
     cols = st.columns(4)
-    cols[0].metric("Accuracy, clean test set", f"{g.accuracy_clean:.3f}", help=WORDS["clean_test"][1])
-    cols[1].metric("Accuracy, watermarked test set", f"{g.accuracy_watermarked:.3f}",
+    cols[0].metric("Accuracy, clean test", f"{g.accuracy_clean:.3f}", help=WORDS["clean_test"][1])
+    cols[1].metric("Accuracy, watermarked test", f"{g.accuracy_watermarked:.3f}",
                    help=WORDS["watermarked_test"][1])
     cols[2].metric(f"Clean {c}s recognised", f"{g.class_clean:.0%}",
                    help=f"Of the clean test images of a {c}, the share the model reads as {c}.")
-    cols[3].metric(f"Other digits read as {c}, watermarked", f"{g.hijacked:.0%}",
-                   help=f"Of the test images of other digits, stamped with the watermark, the share the model reads "
-                        f"as {c}.")
+    cols[3].metric(f"Other digits read as {c}", f"{g.hijacked:.0%}",
+                   help=f"Of the test images of the other digits, each stamped with the watermark, the share the "
+                        f"model reads as {c}. Without the watermark hardly any are.")
     how_to_read("grades")
 
 
@@ -190,8 +191,10 @@ def show_relevance(run: C.ShortcutRun) -> None:
     how_to_read("watermark_maps")
     cols = st.columns(len(rel.shares) + 1)
     for col, (name, share) in zip(cols, rel.shares.items(), strict=False):
-        col.metric(f"{name}: relevance on the watermark", f"{share:.0%}",
-                   delta=f"{share / rel.area_share:.1f}× its area", delta_color="off",
+        col.metric(f"{METHOD_SHORT.get(name, name)}: share on the watermark", f"{share:.0%}",
                    help=WORDS["watermark_share"][1])
-    cols[-1].metric("The watermark's share of the image", f"{rel.area_share:.0%}", help=WORDS["watermark"][1])
-    st.caption(f"Mean over the {rel.n_images} watermarked test images of the {c}s, each explained for '{c}'.")
+    cols[-1].metric("Watermark's share of the image", f"{rel.area_share:.0%}", help=WORDS["watermark"][1])
+    times = " and ".join(f"{METHOD_SHORT.get(name, name)} {share / rel.area_share:.1f}×"
+                         for name, share in rel.shares.items())
+    st.caption(f"Mean over the {rel.n_images} watermarked test images of the {c}s, each explained for '{c}': "
+               f"{times} the watermark's share of the image.")

@@ -166,20 +166,24 @@ def outline_mask(fig: go.Figure, mask, n_panels: int) -> go.Figure:
     return fig
 
 
-def image_strip(images, titles, *, title: str = "", mask=None, height: int = 230) -> go.Figure:
-    """Small grey images side by side (``[n, C, H, W]``), each with its title; ``mask`` outlined on every one."""
+def image_strip(images, titles, *, title: str = "", mask=None, per_row: int = 7) -> go.Figure:
+    """Small grey images (``[n, C, H, W]``) in rows of ``per_row``, each with its title; ``mask`` outlined on
+    every one."""
     from plotly.subplots import make_subplots
 
     n = len(images)
-    fig = make_subplots(rows=1, cols=n, subplot_titles=list(titles), horizontal_spacing=0.012)
-    for i, image in enumerate(images, start=1):
+    rows = max(1, -(-n // per_row))
+    fig = make_subplots(rows=rows, cols=per_row, subplot_titles=list(titles), horizontal_spacing=0.02,
+                        vertical_spacing=0.12)
+    for i, image in enumerate(images):
+        r, c = divmod(i, per_row)
         z = np.asarray(image, dtype=float).sum(axis=0)
         fig.add_trace(go.Heatmap(z=z, colorscale="gray_r", zmin=0, zmax=1, showscale=False,
-                                 hovertemplate="row %{y}, col %{x}: %{z:.2f}<extra></extra>"), row=1, col=i)
-        fig.update_yaxes(autorange="reversed", scaleanchor=f"x{'' if i == 1 else i}", showticklabels=False,
-                         row=1, col=i)
-        fig.update_xaxes(showticklabels=False, row=1, col=i)
+                                 hovertemplate="row %{y}, col %{x}: %{z:.2f}<extra></extra>"), row=r + 1, col=c + 1)
+        fig.update_yaxes(autorange="reversed", scaleanchor=f"x{'' if i == 0 else i + 1}", showticklabels=False,
+                         showgrid=False, zeroline=False, row=r + 1, col=c + 1)
+        fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, row=r + 1, col=c + 1)
     fig.update_annotations(font=dict(size=11))
     if mask is not None:
         outline_mask(fig, mask, n)
-    return layout(fig, title, height=height, margin=dict(l=10, r=10, t=70, b=10))
+    return layout(fig, title, height=70 + 150 * rows, margin=dict(l=10, r=10, t=70, b=10))
