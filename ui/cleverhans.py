@@ -20,11 +20,12 @@ from dlxai.plots.images import image_heatmaps
 from dlxai.plots.lessons import image_strip, outline_mask
 from dlxai.report.handout import HandoutImages
 from ui import state
+from ui.images import MEASURED
 from ui.lessons import button_key, history_view, how_to_read, progress_bar, record, shared, widget_key
 
 KEY = "clever_hans"
 DEFAULTS = {"correlation": 1.0, "shortcut_class": 8}
-N_SAMPLES = (8, 6)  # training images of the shortcut class, and of other digits, the data step shows
+N_SAMPLES = (7, 7)  # training images of the shortcut class (first row), and of other digits (second row)
 MAX_HANDOUT_ROWS = 3
 METHOD_SHORT = {"Integrated gradients": "IG"}
 
@@ -65,12 +66,15 @@ def data(which: C.ShortcutSettings):
 
 def model(which: C.ShortcutSettings) -> dict:
     """The CNN for ``which`` (trained once, shared), with a progress bar: entry with estimator and grades."""
-    bar, update = progress_bar(f"Training the CNN on the digits, {which.label}…")
+    seconds = MEASURED[C.KIND][0] + 1  # the Images page's measured training time, plus making the data and grading
+    bar, update = progress_bar(f"Training the CNN on the digits, {which.label} (about {seconds:.0f} s on an idle "
+                               "machine, longer on a busy one)…")
 
     def build():
         ds = data(which)
         est = C.train(ds, lambda info: update(info.fraction, f"Training the CNN: epoch {info.epoch}/"
-                                                              f"{info.max_epochs} ({which.label})"))
+                                                              f"{info.max_epochs} ({which.label}, about {seconds:.0f} s "
+                                                              "in all on an idle machine)"))
         return {"estimator": est, "grades": C.grade(est, ds)}
 
     entry = shared(("clever_hans", which, EPOCHS[C.KIND]), build)
@@ -133,13 +137,12 @@ def show_samples(which: C.ShortcutSettings) -> None:
     ds = data(which)
     c = which.shortcut_class
     y, marked = ds.y("train"), ds.extra["marked_train"]
-    own = np.flatnonzero(y == c)
-    own = np.concatenate([own[marked[own]], own[~marked[own]]])[:N_SAMPLES[0]]
+    own = np.flatnonzero(y == c)[:N_SAMPLES[0]]
     others = np.flatnonzero(y != c)[:N_SAMPLES[1]]
     picks = np.concatenate([own, others])
     titles = [f"{y[i]}{' · marked' if marked[i] else ''}" for i in picks]
-    fig = image_strip(ds.images("train")[picks], titles, mask=watermark_mask(ds.image_shape),
-                      title=f"Training images ({which.label}): first {len(own)} of the {c}s, then other digits")
+    fig = image_strip(ds.images("train")[picks], titles, mask=watermark_mask(ds.image_shape), per_row=N_SAMPLES[0],
+                      title=f"Training images ({which.label}): {len(own)} of the {c}s, then other digits")
     st.plotly_chart(fig, key=f"lesson_{KEY}_samples")
     n_own = int((y == c).sum())
     st.caption(f"{int(marked.sum())} of the {n_own} training {c}s carry the watermark; none of the other "
