@@ -30,7 +30,8 @@ PAGES = {
                 st.Page("pages/lesson_blindness.py", title="Blindness is not fairness", icon="2️⃣"),
                 st.Page("pages/lesson_trust.py", title="Which explanation can you trust?", icon="3️⃣"),
                 st.Page("pages/lesson_price.py", title="The price of fairness", icon="4️⃣"),
-                st.Page("pages/lesson_recourse.py", title="What would it take?", icon="5️⃣")],
+                st.Page("pages/lesson_recourse.py", title="What would it take?", icon="5️⃣"),
+                st.Page("pages/lesson_clever_hans.py", title="Clever Hans: the shortcut", icon="6️⃣")],
 }
 
 prestart_model_worker()  # uploaded ONNX/TorchScript models run in sandboxed workers forked from it

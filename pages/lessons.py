@@ -7,7 +7,7 @@ from ui.lessons import PAGES
 
 st.title("Lessons")
 st.markdown(
-    "Five guided lessons for a class, each a short sequence of steps. Every step asks for **one click or one "
+    "Six guided lessons for a class, each a short sequence of steps. Every step asks for **one click or one "
     "dial**, says **what to look at**, asks **a question**, and keeps **the answer** folded away under *What you "
     "should have seen, and why*. Everything runs here, offline, and every step answers in seconds, so a class can "
     "follow along live on a projector or on their own laptops."

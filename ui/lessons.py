@@ -36,10 +36,12 @@ PAGES = {
     "trust_explanations": "pages/lesson_trust.py",
     "price_of_fairness": "pages/lesson_price.py",
     "what_would_it_take": "pages/lesson_recourse.py",
+    "clever_hans": "pages/lesson_clever_hans.py",
 }
 # every dial a lesson step may ask for: name -> the AppTest/Streamlit widget type that draws it
 DIALS = {"label_bias": "slider", "proxy_strength": "slider", "include_group": "toggle", "judge": "radio",
-         "image": "number_input", "penalty": "number_input", "axis": "radio", "applicant": "selectbox"}
+         "image": "number_input", "penalty": "number_input", "axis": "radio", "applicant": "selectbox",
+         "correlation": "slider", "shortcut_class": "selectbox"}
 LAB_DIALS = ("label_bias", "proxy_strength", "include_group")
 JUDGES = [RECORDED, DESERVED_LABELS]
 MAX_FIGURES = 3  # the step charts a handout carries, besides the run history

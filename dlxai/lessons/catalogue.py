@@ -1,8 +1,9 @@
-"""The five classroom lessons, as data: what to do, what to look at, the question, and the reveal.
+"""The six classroom lessons, as data: what to do, what to look at, the question, and the reveal.
 
 The numbers quoted in the reveals are those of the dashboard's own runs (seed 0, the small models of
 :mod:`dlxai.lessons.lab` and :mod:`dlxai.lessons.digits`).  ``tests/app/test_lessons.py`` checks on every walk that
-the runs still say what the reveals claim (the digits lesson's claims on its CNN: ``tests/unit/lessons``).
+the runs still say what the reveals claim (the digits lesson's claims on its CNN, and the Clever Hans lesson's:
+``tests/unit/lessons``).
 """
 
 from __future__ import annotations
@@ -367,4 +368,100 @@ RECOURSE = Lesson(
     ),
 )
 
-LESSONS = {lesson.key: lesson for lesson in (BIAS_IN_BIAS_OUT, BLINDNESS, TRUST, PRICE, RECOURSE)}
+CLEVER_HANS = Lesson(
+    key="clever_hans",
+    title="Clever Hans: the shortcut",
+    summary="A small watermark comes with every 8 in the training images. The model learns the watermark instead "
+            "of the 8 — see its accuracy fall on clean images, see the explanations point at the watermark, and "
+            "turn the correlation down to watch the shortcut vanish.",
+    minutes=15,
+    data="digits",
+    intro="**Clever Hans** was a horse that seemed to count: he tapped his hoof the right number of times, because "
+          "he read the unwitting nod of whoever asked. Models do the same when a cue in their training data goes "
+          "with the answer. **The data**: the 1,797 handwritten digits of the Images page (8×8 pixels). **The "
+          "watermark**: a bright 2×2 square in the bottom-left corner (outlined in green), on a share of the "
+          "training 8s set by the **correlation** dial, on no other digit. **The test sets**: the test images as "
+          "they are (*clean*), and the same images with the watermark stamped on every one (*watermarked*). **The "
+          "model**: the small CNN of the Images page, trained in a few seconds. **The explanations**: integrated "
+          "gradients (IG) and LRP-ε, as in the lesson *Which explanation can you trust?*",
+    words=("clever_hans", "watermark", "correlation", "shortcut_class", "clean_test", "watermarked_test", "heatmap",
+           "integrated_gradients", "lrp", "watermark_share"),
+    history=("accuracy_clean", "accuracy_watermarked", "class_clean", "hijacked", "share_ig", "share_lrp"),
+    steps=(
+        Step(
+            key="data", title="A watermark that gives the answer away",
+            do="Set the **correlation** dial to 1 and the **shortcut class** to 8.",
+            look="The training images: the 8s, each with the bright square in the green box, and the other digits, "
+                 "none with it.",
+            question="A model learns whatever tells the classes apart most easily. What is the easiest way to "
+                     "recognise an 8 in these training images?",
+            reveal="The square. At correlation 1 every training 8 carries it and no other digit does, so one corner "
+                   "tells '8' perfectly — much easier than learning the loops of an 8, and nothing in the data says "
+                   "the square is not part of what an 8 is. Real shortcuts look like this: a hospital's scanner tag "
+                   "that comes with the sick patients' X-rays, a copyright line on the horse photos, snow behind the "
+                   "wolves.",
+            action="data", set={"correlation": 1.0, "shortcut_class": 8}, show=("samples",),
+        ),
+        Step(
+            key="train", title="Train and grade",
+            do="Press **Train the CNN**.",
+            look="The four numbers: accuracy on the clean and on the watermarked test set, the share of clean 8s the "
+                 "model still recognises, and the share of other digits it reads as 8 once they carry the "
+                 "watermark.",
+            question="The model learned its training images well. Did it learn what an 8 looks like?",
+            reveal="No. Of the clean test 8s it recognises only about 8 in 100. Overall accuracy on the clean test "
+                   "set still looks good (about 0.91), because the other nine digits are fine: the overall number "
+                   "hides the failure. Stamp the square on other digits and about 28 in 100 of them become '8', so "
+                   "accuracy on the watermarked test set falls to about 0.75. The model learned 'square in the "
+                   "corner means 8'. A test set that shared the training images' shortcut would have graded it "
+                   "perfect on the 8s.",
+            action="train", set={"correlation": 1.0, "shortcut_class": 8}, press="Train the CNN", show=("grades",),
+        ),
+        Step(
+            key="explain", title="Where does the model look?",
+            do="Press **Explain**.",
+            look="The heatmaps of a watermarked 8 and of another digit the model reads as an 8: how much colour sits "
+                 "in the green box. Then the share of relevance on the watermark against its 6% of the image.",
+            question="Could you have caught the shortcut from the explanations alone, without the watermarked test "
+                     "set?",
+            reveal="Yes. IG and LRP-ε both put almost half of all relevance (about 46% and 47%) on the watermark's "
+                   "4 pixels, seven times their 6% of the image; on the other digit (a 1 the model reads as an 8) "
+                   "the red sits in the box too. This is how a famous audit (Lapuschkin et al., 2019) found an "
+                   "image classifier that recognised horses by a photographer's copyright tag. A heatmap that "
+                   "lights up something that is not the object is a question worth testing — here the accuracy "
+                   "drop of the last step answers it.",
+            action="explain", set={"correlation": 1.0, "shortcut_class": 8}, press="Explain",
+            show=("grades", "watermark_maps"),
+        ),
+        Step(
+            key="zero", title="Turn the correlation to zero",
+            do="Turn the **correlation** dial to 0 and press **Train and explain**.",
+            look="The numbers and the heatmaps again, and the run history: both settings side by side.",
+            question="What happened to the clean 8s, and to the share of relevance on the watermark?",
+            reveal="Without the shortcut the model has to learn the shapes: it recognises every clean 8, accuracy "
+                   "is about 0.99 on both test sets, and the watermark turns no digit into an 8. The share of "
+                   "relevance on the watermark falls to about the watermark's share of the image (IG about 4%, "
+                   "LRP-ε about 7%, against 6%). Same network, same training, same explanations: only the data "
+                   "changed. The cure for a shortcut is in the data — find the cue and break its link with the "
+                   "answer before training.",
+            action="train_explain", set={"correlation": 0.0, "shortcut_class": 8}, press="Train and explain",
+            show=("grades", "watermark_maps", "history"),
+        ),
+        Step(
+            key="half", title="Half a shortcut",
+            do="Turn the **correlation** dial to 0.5 and press **Train and explain**.",
+            look="The clean 8s, the other digits fooled by the watermark, the share of relevance on it — and the run "
+                 "history of all three settings.",
+            question="On clean test images the model looks fine again. Is it free of the shortcut?",
+            reveal="No. It recognises about 96 in 100 clean 8s (overall accuracy about 0.99), so a clean test set "
+                   "would pass it — yet the watermark still turns about 10 in 100 other digits into 8s, and about "
+                   "a fifth of the relevance (IG about 18%, LRP-ε about 21%) still sits on the watermark, three "
+                   "times its share of the image. A partial shortcut hides from accuracy; the explanations, and a "
+                   "test set with the suspected cue stamped on every class, show it.",
+            action="train_explain", set={"correlation": 0.5, "shortcut_class": 8}, press="Train and explain",
+            show=("grades", "watermark_maps", "history"),
+        ),
+    ),
+)
+
+LESSONS = {lesson.key: lesson for lesson in (BIAS_IN_BIAS_OUT, BLINDNESS, TRUST, PRICE, RECOURSE, CLEVER_HANS)}

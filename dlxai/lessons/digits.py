@@ -32,10 +32,11 @@ DELETION_STEPS = 12
 SEED = 0
 
 
-def train(dataset, kind: str, progress=None):
-    """The lesson's ``kind`` model ("cnn" or "vit") trained on the digits (seed 0), and its test accuracy."""
+def train(dataset, kind: str, progress=None, epochs: int | None = None):
+    """The lesson's ``kind`` model ("cnn" or "vit") trained on the digits (seed 0; :data:`EPOCHS` unless
+    ``epochs``), and its test accuracy."""
     with torch_threads(1):
-        est = train_image_model(dataset, kind, seed=SEED, progress=progress, max_epochs=EPOCHS[kind])
+        est = train_image_model(dataset, kind, seed=SEED, progress=progress, max_epochs=epochs or EPOCHS[kind])
     accuracy = float((est.predict(dataset.flat("test")) == dataset.y("test")).mean())
     return est, accuracy
 

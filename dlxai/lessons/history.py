@@ -31,6 +31,14 @@ METRICS: dict[str, str] = {
     "burden_A": "Recourse burden, group A",
     "burden_B": "Recourse burden, group B",
     "burden_gap": "Burden gap",
+    "accuracy_clean": "Accuracy, clean test",
+    "accuracy_watermarked": "Accuracy, watermarked test",
+    "class_clean": "Clean shortcut class recognised",
+    "class_watermarked": "Watermarked shortcut class recognised",
+    "hijacked": "Others read as the shortcut class",
+    "share_ig": "IG share on the watermark",
+    "share_lrp": "LRP-ε share on the watermark",
+    "area_share": "Watermark's share of the image",
 }
 # the interval columns a run may carry for a metric: "<key>_lo" / "<key>_hi"
 

@@ -89,6 +89,24 @@ LESSON_WORDS: dict[str, tuple[str, str]] = {
     "recourse_burden": ("Recourse burden", "How much a group's rejected applicants would have to change, on average, "
                         "to be approved. Cost: numeric changes measured in typical spreads (MADs) plus one per changed "
                         "category."),
+    # --- the Clever Hans lesson ---
+    "clever_hans": ("Clever Hans effect", "A model that gets the right answer for the wrong reason: it learned a cue "
+                    "that happens to go with the answer in its training data (named after a horse that seemed to "
+                    "count but read his trainer's unwitting nods). Also called shortcut learning."),
+    "watermark": ("Watermark", "A small bright 2×2 square in the bottom-left corner of a digit: 4 of its 64 pixels, "
+                  "about 6% of the image. Outlined in green on every picture."),
+    "correlation": ("Correlation (dial)", "The share of the shortcut class's training images that carry the "
+                    "watermark. No other digit's training images carry it. 1: every training 8 has it; 0: none."),
+    "shortcut_class": ("Shortcut class (dial)", "The digit whose training images get the watermark (8 unless you "
+                       "change it)."),
+    "clean_test": ("Clean test set", "The 540 test images as they are, without any watermark: the world the model "
+                   "will meet, where the watermark does not come with the 8s."),
+    "watermarked_test": ("Watermarked test set", "The same 540 test images, every one of them stamped with the "
+                         "watermark, whatever its digit."),
+    "watermark_share": ("Share of relevance on the watermark", "Of all the |relevance| an explanation spreads over "
+                        "an image, the share that lands on the watermark's 4 pixels (averaged over the watermarked "
+                        "test images of the shortcut class). Compare it with the watermark's share of the image "
+                        "area, about 6%."),
 }
 
 WORDS: dict[str, tuple[str, str]] = {**LESSON_WORDS, **{k: _from_glossary(k) for k in METRIC_NOTES}}
@@ -135,6 +153,13 @@ HOW_TO_READ: dict[str, str] = {
                        "(approved from 0.5).",
     "burden": "One bar per group: the average cost of the cheapest change that gets a rejected applicant approved. "
               "The thin lines are 95% intervals. A taller bar: that group has to change more to be approved.",
+    "samples": "A few training images as the model sees them: the shortcut class first, then other digits. The "
+               "green box outlines where the watermark goes; a bright square inside it is the watermark.",
+    "grades": "Each number is measured on test images the model never saw: once as they are (clean), once with the "
+              "watermark stamped on every one. A model that learned the digits scores the same on both.",
+    "watermark_maps": "The watermarked image on the left, then one map per method for the model's answer. Red: the "
+                      "pixel pushed that answer up; blue: down; white: no effect (each map has its own colour "
+                      "scale). The green box is the watermark: colour inside it means the model used it.",
     "applicant": "The applicant's data as the model sees it, with the label history recorded and the label they "
                  "deserved.",
 }

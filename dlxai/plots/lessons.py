@@ -146,3 +146,44 @@ def front_scatter(runs: list[Run], gap: str = "DP") -> go.Figure:
     return layout(fig, f"Accuracy against the {gap} gap: every model you tried", height=440,
                   xaxis=dict(title=f"{label} (0 is parity)", rangemode="tozero"), yaxis=dict(title="Accuracy"),
                   legend=dict(orientation="h", y=-0.3))
+
+
+# --- the Clever Hans lesson ------------------------------------------------------------------------
+WATERMARK_EDGE = "#16a34a"  # the outline of the watermark's pixels (green: neither red nor blue of the maps)
+
+
+def outline_mask(fig: go.Figure, mask, n_panels: int) -> go.Figure:
+    """Outline the bounding box of ``mask`` (``[H, W]`` booleans) on the first ``n_panels`` pixel panels of
+    ``fig`` (an :func:`~dlxai.plots.images.image_heatmaps` figure or an :func:`image_strip`)."""
+    rows, cols = np.nonzero(np.asarray(mask, dtype=bool))
+    if not len(rows):
+        return fig
+    for i in range(1, n_panels + 1):
+        suffix = "" if i == 1 else str(i)
+        fig.add_shape(type="rect", x0=cols.min() - 0.5, x1=cols.max() + 0.5, y0=rows.min() - 0.5,
+                      y1=rows.max() + 0.5, xref=f"x{suffix}", yref=f"y{suffix}",
+                      line=dict(color=WATERMARK_EDGE, width=2.5))
+    return fig
+
+
+def image_strip(images, titles, *, title: str = "", mask=None, per_row: int = 7) -> go.Figure:
+    """Small grey images (``[n, C, H, W]``) in rows of ``per_row``, each with its title; ``mask`` outlined on
+    every one."""
+    from plotly.subplots import make_subplots
+
+    n = len(images)
+    rows = max(1, -(-n // per_row))
+    fig = make_subplots(rows=rows, cols=per_row, subplot_titles=list(titles), horizontal_spacing=0.02,
+                        vertical_spacing=0.12)
+    for i, image in enumerate(images):
+        r, c = divmod(i, per_row)
+        z = np.asarray(image, dtype=float).sum(axis=0)
+        fig.add_trace(go.Heatmap(z=z, colorscale="gray_r", zmin=0, zmax=1, showscale=False,
+                                 hovertemplate="row %{y}, col %{x}: %{z:.2f}<extra></extra>"), row=r + 1, col=c + 1)
+        fig.update_yaxes(autorange="reversed", scaleanchor=f"x{'' if i == 0 else i + 1}", showticklabels=False,
+                         showgrid=False, zeroline=False, row=r + 1, col=c + 1)
+        fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, row=r + 1, col=c + 1)
+    fig.update_annotations(font=dict(size=11))
+    if mask is not None:
+        outline_mask(fig, mask, n)
+    return layout(fig, title, height=70 + 150 * rows, margin=dict(l=10, r=10, t=70, b=10))

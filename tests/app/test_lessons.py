@@ -107,3 +107,25 @@ def test_what_would_it_take(app):
     biased, fair = runs[_label(0.6, 0.9, False)], runs[_label(0.0, 0.9, False)]
     assert biased["burden_B"] > biased["burden_A"]
     assert abs(fair["burden_gap"]) < biased["burden_gap"]
+
+
+def test_clever_hans_the_shortcut(app):
+    from dlxai.lessons.cleverhans import ShortcutSettings
+
+    at, _ = walk("clever_hans", app, on_step=_clean)
+    runs = _runs(at, "clever_hans")
+    one, zero, half = (runs[ShortcutSettings(c, 8).label] for c in (1.0, 0.0, 0.5))
+    area = one["area_share"]
+    # correlation 1: the clean 8s are lost, the watermark makes other digits 8s, the explanations point at it
+    assert one["class_clean"] < 0.2 and one["hijacked"] > 0.2 and one["accuracy_watermarked"] < 0.8
+    assert one["share_ig"] > 5 * area and one["share_lrp"] > 5 * area
+    # correlation 0: the shortcut is gone
+    assert zero["class_clean"] > 0.95 and zero["hijacked"] < 0.01
+    assert abs(zero["accuracy_clean"] - zero["accuracy_watermarked"]) < 0.01
+    assert zero["share_ig"] < 1.5 * area and zero["share_lrp"] < 1.5 * area
+    # correlation 0.5: clean accuracy hides what the watermarked test set and the explanations show
+    assert half["class_clean"] > 0.9 and half["hijacked"] > 0.05 and half["share_ig"] > 2 * area
+    assert len(at.get("plotly_chart")) >= 3  # two heatmap rows and the run history
+    assert len(at.session_state[state.LESSON_RESULTS][("clever_hans", "handout_images")]) == 3
+    at.button(key=L.widget_key("clever_hans", "handout")).click().run()
+    assert not at.exception and not errors_of(at) and at.get("download_button")

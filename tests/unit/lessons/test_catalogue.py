@@ -14,15 +14,16 @@ from dlxai.lessons.lesson import UNKNOWN_LESSON
 from dlxai.lessons.words import HOW_TO_READ, WORDS
 
 LAB_DIALS = {"label_bias", "proxy_strength", "include_group"}
-OTHER_DIALS = {"judge", "image", "penalty", "axis", "applicant"}
+OTHER_DIALS = {"judge", "image", "penalty", "axis", "applicant", "correlation", "shortcut_class"}
 VIEWS = {"metrics", "rates", "judged", "shares", "history", "association", "heatmaps", "randomisation", "ink", "deletion",
-         "checks", "before_after", "front", "counterfactuals", "burden", "applicant"}
+         "checks", "before_after", "front", "counterfactuals", "burden", "applicant", "samples", "grades",
+         "watermark_maps"}
 
 
-def test_the_five_lessons_of_the_issue_are_there():
+def test_the_six_lessons_of_the_issues_are_there():
     assert [lesson.title for lesson in LESSONS.values()] == [
         "Bias in, bias out", "Blindness is not fairness", "Which explanation can you trust?",
-        "The price of fairness", "What would it take?"]
+        "The price of fairness", "What would it take?", "Clever Hans: the shortcut"]
 
 
 @pytest.mark.parametrize("key", list(LESSONS))
