@@ -6,6 +6,8 @@ content, and the data and model that were active stay active."""
 import re
 
 import pytest
+import skops.io
+from sklearn.linear_model import LogisticRegression
 
 from tests.e2e.browser import wait_idle
 from tests.hostile import builders as b
@@ -20,9 +22,10 @@ def _upload(page, index: int, path) -> None:
 
 def test_hostile_uploads_show_their_message_and_keep_the_active_data_and_model(page, tmp_path):
     good = tmp_path / "good.csv"
-    good.write_bytes(b.GOOD_CSV)
-    model = tmp_path / "linear.pt"
-    model.write_bytes(b.script_bytes(b.Linear2()))
+    frame = b.data_frame()[["age", "income", "sex", "y"]]
+    good.write_bytes(frame.to_csv(index=False).encode())
+    model = tmp_path / "logreg.skops"  # fitted on a DataFrame: it names its columns, so it needs no spec
+    model.write_bytes(skops.io.dumps(LogisticRegression().fit(frame[["age", "income"]], frame["y"])))
     bomb = tmp_path / "bomb.parquet"
     bomb.write_bytes(b.parquet_rle_bomb())
     canary = tmp_path / "canary.txt"
@@ -35,7 +38,7 @@ def test_hostile_uploads_show_their_message_and_keep_the_active_data_and_model(p
     wait_idle(page)
     # a good dataset and model become active
     _upload(page, 0, good)
-    page.get_by_text(re.compile(r"Read good\.csv: 300 rows × 6 columns")).wait_for()
+    page.get_by_text(re.compile(r"Read good\.csv: 300 rows × 4 columns")).wait_for()
     page.get_by_role("button", name="Use this dataset").click()
     page.get_by_text(re.compile(r"good\.csv is active")).wait_for()
     wait_idle(page)
@@ -43,7 +46,7 @@ def test_hostile_uploads_show_their_message_and_keep_the_active_data_and_model(p
     page.locator('[data-testid="stFileUploader"] input[type="file"]').nth(2).set_input_files(str(model))
     wait_idle(page)
     page.get_by_role("button", name="Load and check the model").click()
-    page.get_by_text(re.compile(r"linear\.pt \(uploaded torchscript\) is active")).wait_for()
+    page.get_by_text(re.compile(r"logreg\.skops \(uploaded skops\) is active")).wait_for()
     wait_idle(page)
 
     # the Parquet bomb: refused from its metadata, the good data stays active
@@ -51,6 +54,7 @@ def test_hostile_uploads_show_their_message_and_keep_the_active_data_and_model(p
     _upload(page, 0, bomb)
     page.get_by_text(re.compile(r"has 120,000,000 rows, more than the 20,000,000 dlxai reads")).first.wait_for()
     wait_idle(page)
+    page.screenshot(path=str(tmp_path / "parquet-bomb.png"), full_page=True)
     # the file-writing TorchScript: refused by the vetting, named, the good model stays active
     page.get_by_role("tab", name="Model").click()
     page.locator('[data-testid="stFileUploader"] input[type="file"]').nth(2).set_input_files(str(evil))
@@ -59,11 +63,12 @@ def test_hostile_uploads_show_their_message_and_keep_the_active_data_and_model(p
     page.get_by_text(re.compile(r"'evil\.pt' was not loaded: its TorchScript code calls torch\.from_file")).first \
         .wait_for()
     wait_idle(page)
+    page.screenshot(path=str(tmp_path / "evil-torchscript.png"), full_page=True)
     assert canary.read_text() == CANARY
 
     page.get_by_role("link", name="Data & model", exact=True).click()
     page.get_by_text("Uploaded file good.csv").first.wait_for()
-    page.get_by_text(re.compile(r"linear\.pt \(uploaded torchscript\)")).first.wait_for()
+    page.get_by_text(re.compile(r"logreg\.skops \(uploaded skops\)")).first.wait_for()
     body = page.locator("body").inner_text()
     assert "bomb.parquet" not in body and "evil.pt" not in body
     page.screenshot(path=str(tmp_path / "hostile-upload.png"), full_page=True)
