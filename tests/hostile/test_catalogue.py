@@ -24,7 +24,8 @@ import pytest
 from tests.hostile import builders as b
 from tests.hostile.cases import CANARY_TEXT, CASES, Box
 
-pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="fork, /proc and the worker's sandbox are Linux's")
+pytestmark = [pytest.mark.skipif(sys.platform != "linux", reason="fork, /proc and the worker's sandbox are Linux's"),
+              pytest.mark.slow]  # about 4 minutes on 2 cores, most of it building the bombs
 ROOT = Path(__file__).resolve().parents[2]
 OWN_FILES = {"stdout.txt", "stderr.txt", "result.json"}
 HOST_SECRETS = ("root:x:0:0", CANARY_TEXT.strip())
