@@ -273,7 +273,7 @@ def _audit_model_file(frame, args, common):
     in a sandboxed worker; every call on them is bounded by ``--model-time-budget`` (per 256 rows)."""
     import numpy as np
 
-    from dlxai.models.formats import load_model
+    from dlxai.models.formats import load_model, read_model_file
     from dlxai.report import audit_predictions, default_positive_label
 
     mp = _model_path(args.model)
@@ -282,7 +282,7 @@ def _audit_model_file(frame, args, common):
     if positive is None and args.target in frame.columns:
         positive = default_positive_label(frame[args.target].dropna().unique())
     common["progress"](0.0, f"Loading model {mp.name}")
-    model = load_model(mp.read_bytes(), mp.name, spec=spec, input_columns=cols, trusted=args.trust or None,
+    model = load_model(read_model_file(mp), mp.name, spec=spec, input_columns=cols, trusted=args.trust or None,
                        sample=frame, reference=frame, positive_label=positive, time_budget_s=args.model_time_budget)
     try:
         common["progress"](0.02, f"Contract: {model.contract.contract}")
@@ -303,11 +303,11 @@ def _audit_model_file(frame, args, common):
 
 def _spec(args, progress) -> dict:
     """The spec of a model file: for a skops pipeline from the file alone, for any file with ``--data``."""
-    from dlxai.models.formats import _load_skops, detect_format, load_model
+    from dlxai.models.formats import _load_skops, detect_format, load_model, read_model_file
     from dlxai.models.spec import spec_for_estimator, spec_for_model
 
     mp = _model_path(args.model)
-    raw = mp.read_bytes()
+    raw = read_model_file(mp)
     cols = [c.strip() for c in args.input_columns.split(",")] if args.input_columns else None
     if args.data:
         frame = _read(args.data)

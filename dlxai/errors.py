@@ -48,6 +48,7 @@ NO_SENSITIVE = (
     "No sensitive attribute was selected. Choose at least one (e.g. sex or race) to audit how the "
     "model treats groups."
 )
+TARGET_IS_SENSITIVE = "The target {target!r} cannot also be a sensitive attribute. Pick another column."
 TOO_MANY_SENSITIVE = (
     "At most two sensitive attributes can be intersected; received {n} ({columns}). Pick one or two."
 )
@@ -241,6 +242,28 @@ MODEL_WORKER_DIED = (
     "something the sandbox forbids, or crashed; a fresh worker is used for the next call."
 )
 
+MODEL_TOO_LARGE = (
+    "The model file {name!r} is {size:,} bytes, over the limit of {limit:,} bytes; it was not read. Upload the "
+    "exported model itself (weights, graph), not a bundle of files."
+)
+MODEL_ARCHIVE_BOMB = (
+    "The model file {name!r} ({size:,} bytes) unpacks to {unpacked:,} bytes ({member!r}), over the limit of "
+    "{limit:,} bytes or more than {ratio}x its size, which is how zip bombs work; it was not unpacked. Export the "
+    "model again."
+)
+ONNX_EXTERNAL_DATA = (
+    "{name!r} keeps the tensor {tensor!r} outside the model file (external data at {location!r}); dlxai reads only "
+    "self-contained ONNX files and never opens paths a model names. Export it as one file (onnx.save with "
+    "save_as_external_data=False; models under 2 GB fit)."
+)
+ONNX_NONSTANDARD_DOMAIN = (
+    "{name!r} uses the operator {op!r} from the domain {domain!r} ({where}), which is not a standard ONNX domain "
+    "(ai.onnx, ai.onnx.ml); custom operators run code dlxai cannot check. Export the model with standard operators."
+)
+UPLOAD_NOT_REGULAR = (
+    "{path!r} is not a regular file ({what}), so its size cannot be known before reading it. Save the data to a file "
+    "and pass that file."
+)
 
 class ModelTimeoutError(UserInputError):
     """An uploaded model ran past its time limit; its worker process was killed and replaced."""

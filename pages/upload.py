@@ -97,7 +97,7 @@ with tab_model:
         if fm is not None:
             facts = uu.model_inputs(fm.getvalue(), fm.name)
             if detect_format(fm.getvalue(), fm.name) == "skops":
-                types = skops_untrusted_types(fm.getvalue())
+                types = skops_untrusted_types(fm.getvalue(), fm.name)
                 if types:
                     st.warning("This file needs these types that skops does not trust by default: " + ", ".join(types))
                     if st.checkbox("I know this model and trust these types", key="up_trust"):

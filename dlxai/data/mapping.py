@@ -70,14 +70,17 @@ def _check_hashable(df: pd.DataFrame) -> None:
     """Lists, dicts or arrays in cells (a nested Parquet column, a frame built in a notebook) cannot be grouped or
     one-hot encoded; say which column, before ``unique`` fails with 'unhashable type'."""
     for c in df.columns:
-        col = df[c]
-        if col.dtype != object:
-            continue
-        try:
-            col.nunique(dropna=True)
-        except TypeError:
-            kinds = sorted({type(v).__name__ for v in col.dropna().iloc[:1000]} - {"str", "int", "float", "bool"})
-            raise UserInputError(errors.UNHASHABLE_COLUMN.format(column=c, kinds=kinds)) from None
+        if df[c].dtype == object:
+            _distinct(df[c])
+
+
+def _distinct(col: pd.Series) -> int:
+    """The number of distinct non-missing values; nested cells are a :class:`UserInputError` naming the column."""
+    try:
+        return int(col.nunique(dropna=True))
+    except TypeError:
+        kinds = sorted({type(v).__name__ for v in col.dropna().iloc[:1000]} - {"str", "int", "float", "bool"})
+        raise UserInputError(errors.UNHASHABLE_COLUMN.format(column=col.name, kinds=kinds)) from None
 
 
 def profile_columns(df: pd.DataFrame, *, max_categories: int = DEFAULT_MAX_CATEGORIES) -> tuple[ColumnProfile, ...]:
@@ -116,20 +119,21 @@ def profile_columns(df: pd.DataFrame, *, max_categories: int = DEFAULT_MAX_CATEG
 def suggest_target(df: pd.DataFrame) -> str:
     """The last two-valued column (datasets usually end with the label), else the last column."""
     for c in reversed(df.columns):
-        if df[c].nunique(dropna=True) == 2:
+        if _distinct(df[c]) == 2:
             return str(c)
     return str(df.columns[-1])
 
 
 def suggest_sensitive(df: pd.DataFrame, target: str | None = None) -> list[str]:
     return [str(c) for c in df.columns if c != target and any(h in str(c).lower() for h in SENSITIVE_HINTS)
-            and 2 <= df[c].nunique(dropna=True) <= 50]
+            and 2 <= _distinct(df[c]) <= 50]
 
 
 def label_values(df: pd.DataFrame, column: str) -> list:
     """The distinct values of ``column`` (raw, sorted by their text) — the choices for the positive label."""
     if column not in df.columns:
         raise UserInputError(errors.UNKNOWN_COLUMN.format(column=column, available=list(df.columns)))
+    _distinct(df[column])
     return sorted(df[column].dropna().unique().tolist(), key=str)
 
 
@@ -176,7 +180,7 @@ def build_schema(
         if c not in df.columns:
             raise UserInputError(errors.UNKNOWN_COLUMN.format(column=c, available=list(df.columns)))
     if target in sensitive:
-        raise UserInputError(f"The target {target!r} cannot also be a sensitive attribute; pick another column.")
+        raise UserInputError(errors.TARGET_IS_SENSITIVE.format(target=target))
     ignored = set(ignore) | {c for c, k in types.items() if k == IGNORE}
     positive = match_label(df, target, positive_label)
     numeric, categorical = [], []

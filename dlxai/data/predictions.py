@@ -153,6 +153,8 @@ def load_predictions(
     for c in [label, *sensitive]:
         if c not in frame.columns:
             raise UserInputError(errors.UNKNOWN_COLUMN.format(column=c, available=list(frame.columns)))
+    if label in sensitive:
+        raise UserInputError(errors.TARGET_IS_SENSITIVE.format(target=label))
     y = frame[label]
     if y.isna().any():
         raise UserInputError(f"The label {label!r} is missing in {int(y.isna().sum())} rows. Drop or fill those rows.")

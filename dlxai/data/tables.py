@@ -11,14 +11,11 @@ whole, however wide, so duplicate names are found anywhere in it.  Every problem
 
 from __future__ import annotations
 
-import bz2
 import codecs
 import csv
 import io
-import lzma
 import os
-import zipfile
-import zlib
+import stat
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -26,12 +23,12 @@ from dataclasses import dataclass, replace
 import pandas as pd
 
 from dlxai import errors
+from dlxai.data.containers import MAX_COMPRESSION_RATIO, decompress, sniff_container
 from dlxai.errors import UserInputError
 
 DEFAULT_MAX_BYTES = 1_500_000_000  # 1M rows x 100 numeric columns is ~0.8 GB of CSV
 DEFAULT_MAX_MEMORY = 2_000_000_000  # the app's target peak (benchmarks/uploads.py): a read may not plan for more
 DEFAULT_MAX_ROWS = 20_000_000  # audits, bootstraps and training are sized for a few million rows
-MAX_COMPRESSION_RATIO = 200  # real CSV compresses 5-20x; 1000x+ is a bomb
 SNIFF_BYTES = 64 * 1024
 SNIFF_LINES = 50
 READ_CHUNK = 16 << 20
@@ -39,13 +36,6 @@ DELIMITERS = ",;\t|"
 CONSISTENT = 0.9  # a delimiter giving the same field count on >= 90 % of the sampled records is consistent
 NA_VALUES = ["?", "NA", "N/A", "n/a", "NaN", "nan", "null", "NULL", "None", ""]
 
-_MAGIC = {
-    b"PAR1": "parquet",
-    b"PK\x03\x04": "zip",
-    b"\x1f\x8b": "gzip",
-    b"BZh": "bz2",
-    b"\xfd7zXZ\x00": "xz",
-}
 
 
 @dataclass(frozen=True)
@@ -93,7 +83,7 @@ def _as_bytes(data, name: str, max_bytes: int) -> bytes:
         return bytes(data)
     if isinstance(data, (str, os.PathLike)):
         try:
-            check(os.stat(data).st_size)
+            check(regular_file_size(data))
             with open(data, "rb") as fh:
                 return _read_bounded(fh, name, max_bytes)
         except OSError as exc:
@@ -112,78 +102,20 @@ def _as_bytes(data, name: str, max_bytes: int) -> bytes:
                          "Pass the uploaded file's content.")
 
 
+def regular_file_size(path) -> int:
+    """The size of the file at ``path``, which must be a regular file: only that has a size to check before
+    reading (/dev/zero never ends, a named pipe blocks).  ``OSError`` when it cannot be read at all."""
+    info = os.stat(path)
+    if stat.S_ISREG(info.st_mode):
+        return info.st_size
+    what = ("a directory" if stat.S_ISDIR(info.st_mode) else "a named pipe" if stat.S_ISFIFO(info.st_mode)
+            else "a device" if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode) else "a socket or other")
+    raise UserInputError(errors.UPLOAD_NOT_REGULAR.format(path=os.fspath(path), what=what))
+
+
 def _default_name(data) -> str:
     path = data if isinstance(data, (str, os.PathLike)) else getattr(data, "name", None)
     return os.path.basename(os.fspath(path)) if isinstance(path, (str, os.PathLike)) else "upload.csv"
-
-
-# --- containers ----------------------------------------------------------------------------------
-def _sniff_container(raw: bytes) -> str | None:
-    for magic, kind in _MAGIC.items():
-        if raw.startswith(magic):
-            return kind
-    return None
-
-
-def _bounded(chunks, name: str, n_compressed: int, max_bytes: int) -> bytes:
-    out = bytearray()
-    for chunk in chunks:
-        out += chunk
-        if len(out) > max_bytes or (len(out) > 50_000_000 and len(out) > MAX_COMPRESSION_RATIO * n_compressed):
-            raise UserInputError(errors.UPLOAD_DECOMPRESSION_BOMB.format(
-                name=name, compressed=n_compressed, limit=max_bytes, ratio=MAX_COMPRESSION_RATIO))
-    return bytes(out)
-
-
-def _stream(decompressor, raw: bytes, step: int = 1 << 20):
-    """Decompress ``raw`` in pieces of at most ``step`` bytes (never the whole output at once)."""
-    if hasattr(decompressor, "unconsumed_tail"):  # zlib
-        data = raw
-        while True:
-            piece = decompressor.decompress(data, step)
-            if piece:
-                yield piece
-            data = decompressor.unconsumed_tail
-            if not data and len(piece) < step:
-                break
-        yield decompressor.flush()
-        if not decompressor.eof:
-            raise EOFError("the compressed stream ends early (truncated file)")
-        return
-    piece = decompressor.decompress(raw, step)  # bz2 / lzma
-    yield piece
-    while not decompressor.eof and not decompressor.needs_input:
-        yield decompressor.decompress(b"", step)
-    if not decompressor.eof:
-        raise EOFError("the compressed stream ends early (truncated file)")
-
-
-def _decompress(raw: bytes, kind: str, name: str, max_bytes: int) -> tuple[bytes, str]:
-    try:
-        if kind == "gzip":
-            return _bounded(_stream(zlib.decompressobj(16 + zlib.MAX_WBITS), raw), name, len(raw), max_bytes), name
-        if kind == "bz2":
-            return _bounded(_stream(bz2.BZ2Decompressor(), raw), name, len(raw), max_bytes), name
-        if kind == "xz":
-            return _bounded(_stream(lzma.LZMADecompressor(), raw), name, len(raw), max_bytes), name
-        with zipfile.ZipFile(io.BytesIO(raw)) as zf:
-            members = [i for i in zf.infolist() if not i.is_dir() and not i.filename.startswith("__MACOSX")]
-            if len(members) != 1:
-                raise UserInputError(errors.UPLOAD_ZIP_MEMBERS.format(
-                    name=name, n=len(members), members=[m.filename for m in members][:5]))
-            info = members[0]
-            if info.file_size > max_bytes or (
-                info.file_size > 50_000_000 and info.file_size > MAX_COMPRESSION_RATIO * max(info.compress_size, 1)
-            ):
-                raise UserInputError(errors.UPLOAD_DECOMPRESSION_BOMB.format(
-                    name=name, compressed=len(raw), limit=max_bytes, ratio=MAX_COMPRESSION_RATIO))
-            with zf.open(info) as fh:  # the declared size may lie: read in bounded pieces anyway
-                return _bounded(iter(lambda: fh.read(1 << 20), b""), name, len(raw), max_bytes), info.filename
-    except UserInputError:
-        raise
-    except (OSError, EOFError, zlib.error, lzma.LZMAError, zipfile.BadZipFile, ValueError, RuntimeError,
-            NotImplementedError) as exc:
-        raise UserInputError(errors.UPLOAD_BAD_COMPRESSION.format(name=name, kind=kind, detail=exc)) from exc
 
 
 # --- text: encoding, delimiter, header -----------------------------------------------------------
@@ -282,25 +214,43 @@ def _detect_delimiter(sample: str, name: str, cut: bool) -> str:
     return best if counts[best] > 0 else ","
 
 
-def _header(raw: bytes, enc: str, sep: str, name: str) -> list[str]:
-    """The whole first record, however long (a 20,000-column header passes any fixed sample), names trimmed."""
+def _header(raw: bytes, enc: str, sep: str, name: str) -> tuple[list[str], int | None]:
+    """The whole first record, however long (a 20,000-column header passes any fixed sample), names trimmed;
+    and the number of fields of the first data record (None when it cannot be told here)."""
     def lines():
         stream = io.TextIOWrapper(io.BytesIO(raw), encoding=enc, newline="")  # "" lets csv see bare \r itself
         first = next(stream, "")
         yield first.lstrip("\ufeff")
         yield from stream
 
+    records = csv.reader(lines(), delimiter=sep)
     try:
-        first = next(csv.reader(lines(), delimiter=sep), [])
+        first = next(records, [])
     except (csv.Error, UnicodeError) as exc:
         raise UserInputError(
             f"{name} could not be read as a table: its first line is malformed ({exc}). Save it as a CSV with one "
             "header line and one row per line."
         ) from exc
-    return [h.strip() for h in first]
+    try:
+        row = next(records, None)
+    except (csv.Error, UnicodeError):  # a field over csv's limit: pandas reads it, and says if it cannot
+        row = None
+    return [h.strip() for h in first], None if row is None else len(row)
+
+
+def _check_widths(header: list[str], n_row: int | None, name: str, sep: str) -> None:
+    """A first row longer than the header makes pandas take the extra leading fields as the index; one is R's row
+    names, more make a MultiIndex whose construction is quadratic (a crafted 1 MB file: minutes of CPU)."""
+    if n_row is not None and n_row > len(header) + 1:
+        raise UserInputError(errors.UPLOAD_PARSE_ERROR.format(
+            name=name, delimiter=sep, detail=f"the header has {len(header):,} fields but the first row has {n_row:,}"))
 
 
 def _check_header(header: list[str], name: str) -> None:
+    if any(h == "" for h in header) and len(header) > 1:
+        blank = [i + 1 for i, h in enumerate(header) if h == ""]
+        if not (blank == [1]):  # a leading unnamed index column (pandas' to_csv) is tolerated
+            raise UserInputError(errors.UPLOAD_BLANK_HEADER.format(name=name, positions=_few(blank)))
     seen, dup = set(), []
     for h in header:
         if h in seen and h not in dup:
@@ -308,10 +258,11 @@ def _check_header(header: list[str], name: str) -> None:
         seen.add(h)
     if dup:
         raise UserInputError(errors.UPLOAD_DUPLICATE_COLUMNS.format(name=name, columns=dup))
-    if any(h == "" for h in header) and len(header) > 1:
-        blank = [i + 1 for i, h in enumerate(header) if h == ""]
-        if not (blank == [1]):  # a leading unnamed index column (pandas' to_csv) is tolerated
-            raise UserInputError(errors.UPLOAD_BLANK_HEADER.format(name=name, positions=blank))
+
+
+def _few(items: list, n: int = 10) -> str:
+    """A list for a message: the first ``n`` items, and how many more."""
+    return str(items[:n])[:-1] + (f", ... {len(items) - n:,} more]" if len(items) > n else "]")
 
 
 def _padded(sample: str, sep: str) -> bool:
@@ -346,7 +297,9 @@ def _read_csv(raw: bytes, name: str, delimiter: str | None, encoding: str | None
     sep = _detect_delimiter(sample, name, cut=len(raw) > SNIFF_BYTES) if auto else delimiter
     if not isinstance(sep, str) or len(sep) != 1:
         raise UserInputError(f"The delimiter must be one character; received {sep!r}. Use ',', ';', '\\t' or '|'.")
-    _check_header(_header(raw, enc, sep, name), name)
+    header, n_row = _header(raw, enc, sep, name)
+    _check_header(header, name)
+    _check_widths(header, n_row, name, sep)
     try:
         df = pd.read_csv(io.BytesIO(raw), sep=sep, encoding=enc, low_memory=False, na_values=NA_VALUES,
                          skipinitialspace=_padded(sample, sep), encoding_errors="strict")
@@ -457,11 +410,11 @@ def read_table(data, name: str | None = None, *, delimiter: str | None = None, e
     if _blank(raw):
         raise UserInputError(errors.UPLOAD_EMPTY.format(name=name))
     compression = None
-    kind = _sniff_container(raw)
+    kind = sniff_container(raw)
     if kind in ("gzip", "bz2", "xz", "zip"):
         compression = kind
-        raw, _ = _decompress(raw, kind, name, max_bytes)
-        kind = _sniff_container(raw)
+        raw, _ = decompress(raw, kind, name, max_bytes)
+        kind = sniff_container(raw)
         if kind in ("gzip", "bz2", "xz", "zip"):
             raise UserInputError(errors.UPLOAD_NESTED_ARCHIVE.format(name=name))
         if _blank(raw):

@@ -40,6 +40,8 @@ from dlxai.models.rawcolumns import RawColumnsClassifier, favourable_index
 from dlxai.models.spec import SPEC_FORMAT, validate_spec
 
 PICKLE_ENV = "DLXAI_ALLOW_PICKLE"
+MAX_MODEL_BYTES = 2_000_000_000  # a protobuf (ONNX) cannot be larger; a tabular model is megabytes
+MAX_MODEL_RATIO = 200  # arrays of weights compress about 1.1x; 1000x is a bomb
 PICKLE_EXTENSIONS = (".pkl", ".pickle", ".joblib", ".jbl", ".sav", ".dill", ".cloudpickle")
 PICKLE_WARNING = "Loaded from a pickle because DLXAI_ALLOW_PICKLE=1: only do this with files you created yourself."
 NO_SANDBOX_WARNING = (
@@ -81,7 +83,7 @@ def _is_pickle(raw: bytes, name: str) -> bool:
 
 def detect_format(data, name: str = "model") -> str:
     """``onnx | torchscript | torch_state_dict | safetensors | skops | pickle`` from the bytes (not the name)."""
-    raw = _bytes(data)
+    raw = _bytes(data, name)
     if not raw:
         raise UserInputError(f"The model file {name!r} is empty. Upload the exported model file.")
     if _is_pickle(raw, name):
@@ -90,11 +92,7 @@ def detect_format(data, name: str = "model") -> str:
         if raw.lstrip()[:len(magic)] == magic:
             raise UserInputError(MODEL_FOREIGN.format(name=name, what=what, fix=fix))
     if raw.startswith(b"PK\x03\x04"):
-        try:
-            with zipfile.ZipFile(io.BytesIO(raw)) as zf:
-                names = zf.namelist()
-        except (zipfile.BadZipFile, OSError, ValueError) as exc:
-            raise UserInputError(errors.MODEL_UNKNOWN_FORMAT.format(name=name, head=raw[:8])) from exc
+        names = _check_archive(raw, name)
         if "schema.json" in names:
             return "skops"
         if any(n.endswith("constants.pkl") or "/code/" in n for n in names):
@@ -112,15 +110,57 @@ def detect_format(data, name: str = "model") -> str:
     return "onnx"  # protobuf has no magic; parsing decides (and says "claims to be ONNX and is not")
 
 
-def _bytes(data) -> bytes:
-    if isinstance(data, (bytes, bytearray, memoryview)):
-        return bytes(data)
-    if hasattr(data, "getvalue"):
-        return bytes(data.getvalue())
+def _bytes(data, name: str = "model") -> bytes:
+    """The model file's bytes, its size checked first (from ``os.stat`` for a path: a 2 GB file is never read)."""
     if isinstance(data, (str, os.PathLike)) and os.path.exists(data):
-        with open(data, "rb") as fh:
-            return fh.read()
-    raise UserInputError(f"Expected the model file's bytes; received {type(data).__name__}.")
+        return read_model_file(data, name)
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        raw = bytes(data)
+    elif hasattr(data, "getvalue"):
+        if hasattr(data, "getbuffer"):  # BytesIO, Streamlit's UploadedFile: the size without a copy
+            with data.getbuffer() as view:
+                _check_size(view.nbytes, name)
+        raw = bytes(data.getvalue())
+    else:
+        raise UserInputError(f"Expected the model file's bytes; received {type(data).__name__}.")
+    _check_size(len(raw), name)
+    return raw
+
+
+def _check_size(size: int, name: str) -> None:
+    if size > MAX_MODEL_BYTES:
+        raise UserInputError(errors.MODEL_TOO_LARGE.format(name=name, size=size, limit=MAX_MODEL_BYTES))
+
+
+def read_model_file(path, name: str | None = None) -> bytes:
+    """A model file's bytes from its path: a regular file (not a device or pipe) of at most ``MAX_MODEL_BYTES``."""
+    from dlxai.data.tables import regular_file_size
+
+    name = name or os.path.basename(os.fspath(path))
+    _check_size(regular_file_size(path), name)
+    with open(path, "rb") as fh:
+        raw = fh.read(MAX_MODEL_BYTES + 1)  # the file may have grown since
+    _check_size(len(raw), name)
+    return raw
+
+
+def _check_archive(raw: bytes, name: str) -> list[str]:
+    """The member names of a zipped model, refused before anything unpacks it when its members declare more than
+    ``MAX_MODEL_BYTES`` together or a member unpacks to more than ``MAX_MODEL_RATIO`` times its packed size
+    (readers stop at the declared size, so the declaration bounds what they produce)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(raw)) as zf:
+            infos = zf.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise UserInputError(errors.MODEL_UNKNOWN_FORMAT.format(name=name, head=raw[:8])) from exc
+    total = sum(i.file_size for i in infos)
+    worst = max(infos, key=lambda i: i.file_size / max(i.compress_size, 1), default=None)
+    if worst is not None and (total > MAX_MODEL_BYTES or (
+            worst.file_size > 50_000_000 and worst.file_size > MAX_MODEL_RATIO * max(worst.compress_size, 1))):
+        raise UserInputError(errors.MODEL_ARCHIVE_BOMB.format(
+            name=name, size=len(raw), unpacked=total, member=worst.filename, limit=MAX_MODEL_BYTES,
+            ratio=MAX_MODEL_RATIO))
+    return [i.filename for i in infos]
 
 
 def parse_spec(spec) -> dict:
@@ -138,31 +178,45 @@ def parse_spec(spec) -> dict:
 
 
 # --- loaders ----------------------------------------------------------------------------------------
-def skops_untrusted_types(data) -> list[str]:
-    """The types a skops file would load that skops does not trust by default (show these to the user)."""
+def skops_untrusted_types(data, name: str = "model.skops") -> list[str]:
+    """The types a skops file would load that skops does not trust by default (show these to the user); an
+    archive that would unpack beyond the limits is refused before skops opens it."""
     import skops.io as sio
 
+    raw = _bytes(data, name)
+    _check_archive(raw, name)
     try:
-        return sorted(sio.get_untrusted_types(data=_bytes(data)))
+        return sorted(sio.get_untrusted_types(data=raw))
     except Exception as exc:  # noqa: BLE001 - skops raises many kinds on a malformed file
         raise UserInputError(f"The file is not a readable skops archive ({type(exc).__name__}: {exc}). "
                              "Save the model again with skops.io.dump.") from exc
 
 
 def _parse_onnx(raw: bytes, name: str):
-    """The ONNX graph, checked, parsed in this process (it is data; nothing of it runs here)."""
+    """The ONNX graph, vetted (standard domains, no external data) and checked, parsed in this process (it is
+    data; nothing of it runs here)."""
     import onnx
+
+    from dlxai.models.vetting import vet_onnx
 
     try:
         proto = onnx.load_from_string(raw)
+    except Exception as exc:  # noqa: BLE001 - protobuf raises assorted errors on garbage
+        raise _not_onnx(raw, name, exc) from exc
+    vet_onnx(proto, name)
+    try:
         onnx.checker.check_model(proto)
         if not proto.graph.node or not proto.graph.input:
             raise ValueError("the graph has no nodes or no inputs")
-    except Exception as exc:  # noqa: BLE001 - protobuf/onnx raise assorted errors on garbage
-        if not name.lower().endswith(".onnx"):
-            raise UserInputError(errors.MODEL_UNKNOWN_FORMAT.format(name=name, head=raw[:8])) from exc
-        raise UserInputError(errors.MODEL_NOT_ONNX.format(name=name, detail=f"{type(exc).__name__}: {str(exc)[:200]}")) from exc
+    except Exception as exc:  # noqa: BLE001 - the checker's errors are not one class
+        raise _not_onnx(raw, name, exc) from exc
     return proto
+
+
+def _not_onnx(raw: bytes, name: str, exc: Exception) -> UserInputError:
+    if not name.lower().endswith(".onnx"):
+        return UserInputError(errors.MODEL_UNKNOWN_FORMAT.format(name=name, head=raw[:8]))
+    return UserInputError(errors.MODEL_NOT_ONNX.format(name=name, detail=f"{type(exc).__name__}: {str(exc)[:200]}"))
 
 
 def _remote(raw: bytes, fmt: str, name: str, budget: float, what: str):
@@ -280,7 +334,7 @@ def _own_architecture(sd: dict, spec: dict):
 def _load_skops(raw: bytes, name: str, trusted):
     import skops.io as sio
 
-    untrusted = skops_untrusted_types(raw)
+    untrusted = skops_untrusted_types(raw, name)
     confirmed = set(trusted or [])
     pending = [t for t in untrusted if t not in confirmed]
     if pending:
@@ -346,7 +400,7 @@ def _facts(fmt: str, raw: bytes, name: str, est, columns) -> tuple[InputFacts, o
 def input_facts(data, name: str = "model", columns=()) -> InputFacts:
     """What a model file says about its inputs, read without running anything from it: the Upload page shows it
     (and asks for a spec or columns only when the file does not name its inputs) before the model is loaded."""
-    raw = _bytes(data)
+    raw = _bytes(data, name)
     fmt = detect_format(raw, name)
     if fmt in ("skops", "pickle"):
         return InputFacts("unknown", "sklearn", detail="a scikit-learn model: fitted on a DataFrame, it reads its "
@@ -383,7 +437,7 @@ def load_model(
         raise UserInputError(f"output must be one of {OUTPUT_KINDS}; received {output!r}.")
     if isinstance(time_budget_s, bool) or not isinstance(time_budget_s, (int, float)) or not time_budget_s > 0:
         raise UserInputError(f"time_budget_s must be a positive number of seconds; received {time_budget_s!r}.")
-    raw = _bytes(data)
+    raw = _bytes(data, name)
     spec = parse_spec(spec)
     fmt = detect_format(raw, name)
     if fmt == "pickle" and not pickle_allowed():  # refused before anything else looks at the file

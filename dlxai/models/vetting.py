@@ -379,3 +379,55 @@ def _check_pickle(member: str, data: bytes, arc: _Archive) -> None:
         raise
     except Exception as exc:  # noqa: BLE001 - pickletools raises assorted errors on garbage
         raise _bad(arc.name, f"{member!r} is not a readable pickle ({type(exc).__name__}: {exc})") from exc
+
+
+# --- ONNX: standard domains, no external data ------------------------------------------------------------
+STANDARD_ONNX_DOMAINS = frozenset({"", "ai.onnx", "ai.onnx.ml"})
+
+
+def vet_onnx(proto, name: str) -> None:
+    """Refuse an ONNX model that names files (external data, in any graph or subgraph) or calls operators outside
+    the standard domains (custom and runtime-contributed operators are native code nobody checked).  A node may
+    call a function the model itself defines (exporters wrap layers in them); those bodies are vetted too."""
+    local = {(f.domain, f.name) for f in proto.functions}
+    for where, tensor in _tensors(proto):
+        if tensor.data_location == tensor.EXTERNAL or tensor.external_data:
+            location = next((e.value for e in tensor.external_data if e.key == "location"), "?")
+            raise UserInputError(errors.ONNX_EXTERNAL_DATA.format(name=name, tensor=tensor.name or where,
+                                                                  location=location))
+    for where, node in _nodes(proto):
+        if node.domain not in STANDARD_ONNX_DOMAINS and (node.domain, node.op_type) not in local:
+            raise UserInputError(errors.ONNX_NONSTANDARD_DOMAIN.format(name=name, op=node.op_type,
+                                                                       domain=node.domain, where=where))
+
+
+def _graphs(proto):
+    """``(where, graph or function)`` for the main graph, every model-local function and every subgraph."""
+    stack = [("the main graph", proto.graph)] + [(f"function {f.domain}.{f.name}", f) for f in proto.functions]
+    while stack:
+        where, g = stack.pop()
+        yield where, g
+        for node in g.node:
+            for attr in node.attribute:
+                subs = list(attr.graphs) + ([attr.g] if attr.HasField("g") else [])
+                stack += [(f"a subgraph of {node.op_type} node {node.name or '?'}", s) for s in subs]
+
+
+def _nodes(proto):
+    for where, g in _graphs(proto):
+        for node in g.node:
+            yield f"node {node.name or node.op_type} in {where}", node
+
+
+def _tensors(proto):
+    """Every tensor stored in the model: initializers, sparse initializers, and tensor-valued node attributes."""
+    for where, g in _graphs(proto):
+        for t in getattr(g, "initializer", ()):
+            yield where, t
+        for s in getattr(g, "sparse_initializer", ()):
+            yield where, s.values
+            yield where, s.indices
+        for node in g.node:
+            for attr in node.attribute:
+                for t in ([attr.t] if attr.HasField("t") else []) + list(attr.tensors):
+                    yield f"node {node.name or node.op_type} in {where}", t

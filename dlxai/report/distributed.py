@@ -34,6 +34,7 @@ import pandas as pd
 from dlxai import errors
 from dlxai.errors import PartitionFailedError, UserInputError
 from dlxai.fairness.metrics import INTERSECTION_SEP, audit_from_counts
+from dlxai.models.formats import read_model_file
 from dlxai.performance import decision_scores, evaluate_classes, roc_auc_bound, roc_auc_classes
 from dlxai.report import messages, sample
 from dlxai.report.audit import (
@@ -381,7 +382,7 @@ def _client_model(files: list[str], model, spec, input_columns, trusted, job: Jo
     if not path.is_file():
         raise UserInputError(messages.MISSING_FILE.format(path=str(model)))
     progress(0.0, f"Loading model {path.name}")
-    raw = path.read_bytes()
+    raw = read_model_file(path)
     cols = tuple(input_columns) if input_columns else None
     trusted = tuple(trusted) if trusted else None
     sample = read_head(files[0], CONTRACT_ROWS)

@@ -272,3 +272,32 @@ def test_too_many_members_and_not_a_zip(mlp_bytes, monkeypatch):
         vet_torchscript(mlp_bytes, "many.pt")
     with pytest.raises(UserInputError, match="not a readable zip"):
         vet_torchscript(b"\x08\x01" * 100, "garbage.pt")
+
+
+# --- ONNX: standard domains, no external data --------------------------------------------------------------
+def _onnx_proto(raw: bytes):
+    import onnx
+
+    return onnx.load_from_string(raw)
+
+
+def test_real_onnx_exports_pass():
+    from dlxai.models.vetting import vet_onnx
+    from tests import makers
+
+    vet_onnx(_onnx_proto(makers.onnx_bytes(makers.linear(4), 4)), "linear.onnx")
+    vet_onnx(_onnx_proto(makers.onnx_unconvertible(3)), "shrink.onnx")
+
+
+@pytest.mark.parametrize("build, detail", [
+    (lambda b: b.onnx_external_data("/etc/passwd"), r"keeps the tensor 'W' outside .*'/etc/passwd'"),
+    (lambda b: b.onnx_custom_domain(), r"operator 'System' from the domain 'com\.evil'"),
+    (lambda b: b.onnx_custom_domain("com.microsoft", "FusedMatMul"), r"'FusedMatMul' from the domain 'com\.microsoft'"),
+    (lambda b: b.onnx_custom_in_subgraph(), r"'Run' from the domain 'com\.evil' \(node .* a subgraph of If"),
+])
+def test_external_data_and_custom_domains_are_refused_by_name(build, detail):
+    from dlxai.models.vetting import vet_onnx
+    from tests.hostile import builders
+
+    with pytest.raises(UserInputError, match=detail):
+        vet_onnx(_onnx_proto(build(builders)), "evil.onnx")
