@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from contextlib import contextmanager
 
 import streamlit as st
@@ -10,6 +11,15 @@ import streamlit as st
 from dlxai.errors import DlxaiError
 
 log = logging.getLogger("dlxai.ui")
+
+# Markdown's active characters: a message quotes file and column names the user chose (``[x](url)``, ``![](url)``,
+# ``__torch__``), which st.error would otherwise render as links, images or bold text.
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+!|<>~$])")
+
+
+def plain(text: str) -> str:
+    """``text`` escaped so that Streamlit shows it verbatim instead of rendering it as Markdown."""
+    return _MARKDOWN.sub(r"\\\1", str(text))
 
 
 class Outcome:
@@ -28,10 +38,10 @@ def error_boundary(what: str = "This step"):
         yield outcome
     except DlxaiError as exc:
         outcome.ok = False
-        st.error(str(exc), icon="⚠️")
+        st.error(plain(str(exc)), icon="⚠️")
     except Exception as exc:  # noqa: BLE001 - the boundary is the last line
         outcome.ok = False
         log.exception("%s failed", what)
-        st.error(f"{what} failed unexpectedly: {type(exc).__name__}: {exc}", icon="🛑")
+        st.error(f"{what} failed unexpectedly: {type(exc).__name__}: {plain(str(exc))}", icon="🛑")
         with st.expander("Technical details"):
             st.exception(exc)

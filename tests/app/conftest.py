@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import re
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -17,7 +19,8 @@ def app():
 
 
 def errors_of(at) -> list[str]:
-    return [e.value for e in at.error]
+    """The error messages on the page as the user reads them (ui.errors escapes Markdown before showing them)."""
+    return [re.sub(r"\\([\\`*_{}\[\]()#+!|<>~$])", r"\1", e.value) for e in at.error]
 
 
 @pytest.fixture(scope="session")

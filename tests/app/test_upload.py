@@ -8,6 +8,8 @@ import gzip
 
 import numpy as np
 import pandas as pd
+import re
+
 import pytest
 
 from tests import makers
@@ -285,3 +287,13 @@ def test_pickle_banner_when_operator_allows_it(monkeypatch):
     upload_page(at)
     assert any("DLXAI_ALLOW_PICKLE=1 is set" in w.value for w in at.warning)
 
+
+
+def test_an_error_quoting_a_file_name_shows_it_verbatim_not_as_markdown():
+    """A file name is the user's text: ``[x](url)`` or ``__torch__`` must not become a link or bold text."""
+    from ui.errors import plain
+
+    name = "![](http://evil/x.png) [click](http://evil) __torch__.pt"
+    escaped = plain(f"The model file {name!r} is not supported.")
+    assert not re.search(r"(?<!\\)[\[\]()!_]", escaped.replace("not supported.", ""))  # every one escaped
+    assert "\\_\\_torch\\_\\_" in escaped and "\\!\\[\\]" in escaped
