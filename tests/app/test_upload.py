@@ -5,11 +5,10 @@ validation, and a representative subset of the bad-input catalogue keeping the p
 from __future__ import annotations
 
 import gzip
+import re
 
 import numpy as np
 import pandas as pd
-import re
-
 import pytest
 
 from tests import makers
