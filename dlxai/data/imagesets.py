@@ -417,6 +417,8 @@ def _open(data: bytes, file: str, where: str):
         if isinstance(exc, (Image.DecompressionBombError, Image.DecompressionBombWarning)):
             raise UserInputError(IMAGES_TOO_MANY_PIXELS.format(file=file, size=f"more than {MAX_PIXELS:,}",
                                                                limit=MAX_PIXELS)) from exc
+        if data.startswith((b"\xff\xd8", b"\x89PNG")):  # a JPEG/PNG signature, then nothing readable
+            raise UserInputError(IMAGES_TRUNCATED.format(file=file, detail=str(exc)[:200])) from exc
         raise UserInputError(IMAGES_NOT_IMAGE.format(file=file, detail="not an image PIL can identify",
                                                      where=where)) from exc
     if im.format not in FORMATS:

@@ -24,7 +24,7 @@ import numpy as np
 
 from dlxai import errors
 from dlxai.data.jsonsafe import load_json
-from dlxai.errors import DlxaiError, UnsupportedModelError, UserInputError
+from dlxai.errors import DlxaiError, UserInputError
 
 DEFAULT_BUDGET_S = 10.0  # seconds per 256 images, as for tabular uploads
 CHECK_ROWS = 8
