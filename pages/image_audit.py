@@ -87,7 +87,7 @@ if bundle is not None:
     for attr, audit in bundle.fairness.items():
         st.markdown(f"**Fairness by {attr}** — favourable: predicted *{metrics.favourable_class}*")
         (st.warning if audit.four_fifths_violated else st.success)(audit.four_fifths_verdict)
-        cols = st.columns(4)
+        cols = [*st.columns(2), *st.columns(2)]
         for col, k in zip(cols, ("demographic_parity_difference", "equalized_odds_difference",
                                  "demographic_parity_ratio", "equalized_odds_ratio"), strict=True):
             lo, hi = audit.summary_ci[k]
@@ -101,7 +101,8 @@ if bundle is not None:
                                         f"{audit.ci_high.at[g, 'selection_rate']:.3f}]" for g in bg.index],
             "True positive rate [95% CI]": [f"{bg.at[g, 'tpr']:.3f} [{audit.ci_low.at[g, 'tpr']:.3f}, "
                                             f"{audit.ci_high.at[g, 'tpr']:.3f}]" for g in bg.index],
-            "Impact ratio": bg["impact_ratio"].round(3)}, index=bg.index.rename(attr)), key=f"ia_groups_{attr}")
+            "Impact ratio": [f"{v:.3f}" for v in bg["impact_ratio"]]}, index=bg.index.rename(attr)),
+            key=f"ia_groups_{attr}")
         for w in audit.warnings:
             st.caption(w)
         st.plotly_chart(group_metric_bars(audit), key=f"ia_bars_{attr}")
@@ -119,7 +120,7 @@ reasons = glue.method_reasons(model)
 usable = [k for k, why in reasons.items() if why is None]
 for k, why in reasons.items():
     if why is not None:
-        st.caption(f"{glue.METHODS[k][0]} is unavailable for this model: {why}.")
+        st.caption(f"{glue.METHODS[k][0]} is unavailable for this model: {why.rstrip('.')}.")
 if not usable:
     st.stop()
 e1, e2 = st.columns([3, 1])
@@ -144,7 +145,8 @@ if s.get("shown") == (int(index), target):
 
 grid = [k for k in glue.GRID_METHODS if k in usable]
 if grid:
-    st.markdown(f"**A grid of {glue.GRID_SIZE} images** of the class explained, each for its own label")
+    st.markdown(f"**A grid**: the first {glue.GRID_SIZE} images labelled *{target_class}*, each explained for "
+                f"that class")
     if st.button("Explain the grid", key="ia_grid"):
         with error_boundary("The grid"):
             picks = [i for i in range(len(images)) if images.labels[i] == target_class][:glue.GRID_SIZE]
@@ -156,8 +158,8 @@ if grid:
             bar.empty()
             s["grid"] = (tuple(picks), target)
     if s.get("grid") and s["grid"][1] == target:
-        for i in s["grid"][0]:
-            st.plotly_chart(image_heatmaps(glue.display(images, i), {glue.METHODS[k][0]: glue.heatmap(i, k, target)
-                                                                      for k in grid},
-                                           title=f"{images.files[i]} ({images.labels[i]})", height=260),
-                            key=f"ia_grid_{i}")
+        cells = st.columns(2)
+        for n, i in enumerate(s["grid"][0]):
+            maps = {glue.METHODS[k][0]: glue.heatmap(i, k, target) for k in grid}
+            cells[n % 2].plotly_chart(image_heatmaps(glue.display(images, i), maps, title=images.files[i],
+                                                     height=240), key=f"ia_grid_{i}")

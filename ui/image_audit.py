@@ -13,7 +13,8 @@ import json
 import numpy as np
 import streamlit as st
 
-from dlxai.data.imagesets import Preprocess, read_images
+from dlxai.data.imageprep import Preprocess
+from dlxai.data.imagesets import read_images
 from dlxai.models.imagemodels import check_sample, load_image_model
 from dlxai.report.imageaudit import audit_images
 from ui import state
@@ -36,21 +37,24 @@ def load(model_bytes: bytes, model_name: str, spec_bytes: bytes | None, images_b
          labels_bytes: bytes | None, preprocess_text: str, budget_s: float) -> None:
     """Read the images, load the model and check it on a sample; the session's previous upload is replaced."""
     bar = st.progress(0.0, text="Reading the images…")
-    images = read_images(images_bytes, labels_bytes, preprocess=preprocess_text or None, name=images_name,
-                         progress=lambda f, m: bar.progress(0.5 * f, text=m))
-    bar.progress(0.5, text=f"Loading {model_name} (ONNX and TorchScript start a sandboxed worker)…")
-    model = load_image_model(model_bytes, model_name, spec=spec_bytes, time_budget_s=budget_s)
     try:
-        bar.progress(0.8, text="Checking the model on a sample of images…")
-        check_sample(model, images)
-    except BaseException:
-        model.close()
-        raise
+        images = read_images(images_bytes, labels_bytes, preprocess=preprocess_text or None, name=images_name,
+                             progress=lambda f, m: bar.progress(0.5 * f, text=m))
+        bar.progress(0.5, text=f"Loading {model_name} (ONNX and TorchScript start a sandboxed worker, up to a "
+                               "minute on a busy machine)…")
+        model = load_image_model(model_bytes, model_name, spec=spec_bytes, time_budget_s=budget_s)
+        try:
+            bar.progress(0.8, text="Checking the model on a sample of images…")
+            check_sample(model, images)
+        except BaseException:
+            model.close()
+            raise
+    finally:
+        bar.empty()
     old = state.image_audit().get("model")
     if old is not None:
         old.close()
     state.set_image_audit(images=images, model=model)
-    bar.empty()
 
 
 def run_audit(favourable, sensitive: list[str], n_bootstrap: int) -> None:

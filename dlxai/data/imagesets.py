@@ -6,8 +6,9 @@ decoded (a 30,000 × 30,000 PNG of a few kilobytes is refused unread), and the d
 with absolute paths, ``..`` parts or symbolic links are refused.  Every refusal names the file.
 
 The preprocessing (resize, centre crop, scaling to [0, 1], mean/std normalisation, channel order and layout) is
-declared in JSON and parsed by one validator, :func:`parse_preprocess`; the page shows it.  The result,
-:class:`ImageSet`, holds the model's input tensor, the display pixels, labels, groups, file names and provenance.
+declared in JSON and parsed by one validator, :func:`dlxai.data.imageprep.parse_preprocess`; the page shows it.
+The result, :class:`ImageSet`, holds the model's input tensor, the display pixels, labels, groups, file names and
+provenance.
 """
 
 from __future__ import annotations
@@ -19,14 +20,14 @@ import posixpath
 import stat
 import warnings
 import zipfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from dlxai.data.jsonsafe import load_json
+from dlxai.data.imageprep import PREPROCESS_INVALID, Preprocess, parse_preprocess, to_inputs
 from dlxai.errors import UserInputError
 from dlxai.validation import as_levels
 
@@ -40,8 +41,6 @@ FORMATS = ("PNG", "JPEG")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 FILE_COLUMNS = ("file", "filename", "file_name", "image", "path")
 LABEL_COLUMNS = ("label", "class", "target", "y")
-IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
-PREPROCESS_KEYS = ("resize", "crop", "mean", "std", "channels", "channel_order", "layout", "convert_channels")
 
 # --- messages (tests match on these) ---------------------------------------------------------------
 IMAGES_NOT_IMAGE = (
@@ -92,105 +91,6 @@ IMAGES_SIZE_DIFFERS = (
     "{file!r} is {got} pixels (height × width) but the first image was {first}; images of different sizes need a "
     "\"resize\" (and \"crop\") in the preprocessing JSON."
 )
-PREPROCESS_INVALID = (
-    "The preprocessing JSON is invalid: {detail}. Example: {{\"resize\": 32, \"crop\": 32, \"mean\": [0.485, "
-    "0.456, 0.406], \"std\": [0.229, 0.224, 0.225], \"channels\": 3, \"channel_order\": \"RGB\", \"layout\": "
-    "\"NCHW\"}}."
-)
-
-
-# --- the preprocessing spec --------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Preprocess:
-    """How files become the model's input: resize (shorter side, or exact ``[h, w]``), centre crop, pixels / 255,
-    ``(x − mean) / std`` per channel, channel order (RGB or BGR) and layout (NCHW or NHWC)."""
-
-    resize: tuple | None = None  # (side,) shorter side, or (h, w)
-    crop: tuple | None = None  # (h, w)
-    mean: tuple = IMAGENET_MEAN
-    std: tuple = IMAGENET_STD
-    channels: int = 3
-    channel_order: str = "RGB"
-    layout: str = "NCHW"
-    convert_channels: bool = False
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        for k in ("resize", "crop", "mean", "std"):
-            d[k] = None if d[k] is None else list(d[k])
-        return d
-
-    def describe(self) -> list[str]:
-        """The steps in words, as the page and the report show them."""
-        steps = []
-        if self.resize is not None:
-            steps.append(f"resize the shorter side to {self.resize[0]} px" if len(self.resize) == 1
-                         else f"resize to {self.resize[0]} × {self.resize[1]} px (height × width)")
-        if self.crop is not None:
-            steps.append(f"centre crop {self.crop[0]} × {self.crop[1]} px")
-        steps.append(f"{'RGB' if self.channels == 3 else 'grayscale'} pixels / 255, then (x − mean) / std with mean "
-                     f"{list(self.mean)} and std {list(self.std)}")
-        steps.append(f"channel order {self.channel_order}, layout {self.layout}")
-        return steps
-
-
-def _bad(detail: str) -> UserInputError:
-    return UserInputError(PREPROCESS_INVALID.format(detail=detail))
-
-
-def _side_pair(value, key: str, square: bool) -> tuple | None:
-    """``(side,)`` (``square``: ``(side, side)``) from a number or ``[side]``, ``(h, w)`` from ``[h, w]``."""
-    if value is None:
-        return None
-    vals = [value] if isinstance(value, int) and not isinstance(value, bool) else value
-    ok = isinstance(vals, list) and len(vals) in (1, 2) and all(
-        isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 4096 for v in vals)
-    if not ok:
-        raise _bad(f"{key!r} must be a whole number of pixels from 1 to 4096 or [height, width]; received {value!r}")
-    return (vals[0], vals[0]) if square and len(vals) == 1 else tuple(vals)
-
-
-def _stats(value, key: str, channels: int, positive: bool) -> tuple:
-    ok = isinstance(value, (list, tuple)) and len(value) == channels and all(
-        isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) and (v > 0 or not positive)
-        for v in value)
-    if not ok:
-        rule = "positive numbers" if positive else "finite numbers"
-        raise _bad(f"{key!r} must be a list of {channels} {rule} (one per channel); received {value!r}")
-    return tuple(float(v) for v in value)
-
-
-def parse_preprocess(spec=None) -> Preprocess:
-    """The one validator of a preprocessing spec (dict, JSON text or bytes; None: the defaults)."""
-    if spec is None:
-        return Preprocess()
-    if isinstance(spec, Preprocess):
-        return spec
-    if isinstance(spec, (bytes, bytearray, str)):
-        spec = load_json(spec, what="The preprocessing JSON")
-    if not isinstance(spec, dict):
-        raise _bad(f"expected a JSON object, received {type(spec).__name__}")
-    unknown = sorted(set(spec) - set(PREPROCESS_KEYS))
-    if unknown:
-        raise _bad(f"unknown key(s) {unknown}; the keys are {list(PREPROCESS_KEYS)}")
-    channels = spec.get("channels", 3)
-    if channels not in (1, 3) or isinstance(channels, bool):
-        raise _bad(f"'channels' must be 1 (grayscale) or 3 (RGB); received {channels!r}")
-    order = spec.get("channel_order", "RGB")
-    layout = spec.get("layout", "NCHW")
-    if order not in ("RGB", "BGR"):
-        raise _bad(f"'channel_order' must be 'RGB' or 'BGR'; received {order!r}")
-    if layout not in ("NCHW", "NHWC"):
-        raise _bad(f"'layout' must be 'NCHW' or 'NHWC'; received {layout!r}")
-    convert = spec.get("convert_channels", False)
-    if not isinstance(convert, bool):
-        raise _bad(f"'convert_channels' must be true or false; received {convert!r}")
-    mean_default, std_default = (IMAGENET_MEAN, IMAGENET_STD) if channels == 3 else ((0.0,), (1.0,))
-    return Preprocess(
-        resize=_side_pair(spec.get("resize"), "resize", False), crop=_side_pair(spec.get("crop"), "crop", True),
-        mean=_stats(spec.get("mean", mean_default), "mean", channels, False),
-        std=_stats(spec.get("std", std_default), "std", channels, True),
-        channels=int(channels), channel_order=order, layout=layout, convert_channels=convert)
 
 
 # --- the result ---------------------------------------------------------------------------------------
@@ -283,7 +183,7 @@ def _zip_files(raw: bytes, name: str) -> dict[str, bytes]:
     if declared > MAX_ARCHIVE_BYTES:
         raise UserInputError(IMAGES_TOO_BIG.format(name=name, what=f"{declared:,} bytes unpacked",
                                                    limit=MAX_ARCHIVE_BYTES))
-    out = {}
+    out, total = {}, 0
     with zf:
         for info in infos:
             why = _check_member(info.filename, info)
@@ -295,6 +195,10 @@ def _zip_files(raw: bytes, name: str) -> dict[str, bytes]:
                 out[info.filename] = _read_member(zf, info, name)
             except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
                 raise UserInputError(IMAGES_BAD_ZIP.format(name=name, detail=f"{info.filename}: {exc}")) from exc
+            total += len(out[info.filename])  # what was really unpacked: a member may lie about its size
+            if total > MAX_ARCHIVE_BYTES:
+                raise UserInputError(IMAGES_TOO_BIG.format(name=name, what=f"over {total:,} bytes unpacked",
+                                                           limit=MAX_ARCHIVE_BYTES))
     return out
 
 
@@ -463,17 +367,6 @@ def _decode(data: bytes, file: str, prep: Preprocess, where: str) -> np.ndarray:
         im = im.crop((left, top, left + cw, top + ch))
     a = np.asarray(im, dtype=np.uint8)
     return a[:, :, None] if a.ndim == 2 else a
-
-
-def to_inputs(pixels: np.ndarray, prep: Preprocess) -> np.ndarray:
-    """uint8 ``[n, H, W, C]`` -> the model's float32 input (scaled, normalised, channel order, layout)."""
-    x = pixels.astype(np.float32) / 255.0
-    x = (x - np.asarray(prep.mean, np.float32)) / np.asarray(prep.std, np.float32)
-    if prep.channel_order == "BGR":
-        x = x[..., ::-1]
-    if prep.layout == "NCHW":
-        x = x.transpose(0, 3, 1, 2)
-    return np.ascontiguousarray(x, dtype=np.float32)
 
 
 def _match(files: dict[str, bytes], table: pd.DataFrame, name: str) -> list[str]:

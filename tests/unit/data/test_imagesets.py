@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from dlxai.data import imagesets as I
-from dlxai.data.imagesets import parse_preprocess, read_images
+from dlxai.data.imagesets import read_images
 from dlxai.errors import UserInputError
 from tests.image_makers import huge_png, write_images, zip_folder
 
@@ -67,8 +67,6 @@ def test_resize_and_centre_crop(tmp_path):
     root, labels = write_images(tmp_path / "imgs", n=3, size=40)
     s = read_images(root, labels, preprocess={"resize": 36, "crop": 32})
     assert s.inputs.shape == (3, 3, 32, 32)
-    assert parse_preprocess({"resize": [20, 30]}).resize == (20, 30)
-    assert parse_preprocess({"crop": 8}).crop == (8, 8)
 
 
 def test_zip_with_a_root_folder_and_its_own_csv(folder):
@@ -196,24 +194,3 @@ def test_archive_declaring_too_much_is_refused_unread(monkeypatch, folder):
     monkeypatch.setattr(I, "MAX_ARCHIVE_BYTES", 1000)
     with pytest.raises(UserInputError, match="bytes unpacked"):
         read_images(zip_folder(root, {"labels.csv": labels.read_bytes()}), name="big.zip")
-
-
-@pytest.mark.parametrize("spec, fragment", [
-    ({"channels": 2}, "'channels' must be 1"),
-    ({"mean": [0.5]}, "'mean' must be a list of 3"),
-    ({"std": [1, 0, 1]}, "'std' must be a list of 3 positive"),
-    ({"resize": 0}, "'resize' must be a whole number"),
-    ({"layout": "CHW"}, "'layout' must be"),
-    ({"colour": "yes"}, "unknown key"),
-    ("[1, 2]", "expected a JSON object"),
-])
-def test_preprocessing_spec_is_validated(spec, fragment):
-    with pytest.raises(UserInputError, match=re.escape(fragment)):
-        parse_preprocess(spec)
-
-
-def test_grayscale_spec_defaults_and_description():
-    p = parse_preprocess('{"channels": 1, "resize": 28}')
-    assert p.mean == (0.0,) and p.std == (1.0,)
-    assert "resize the shorter side to 28 px" in p.describe()[0]
-    assert parse_preprocess(p.to_dict()) == p
