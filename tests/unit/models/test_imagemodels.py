@@ -151,3 +151,26 @@ def test_vit_spec_gives_attention_and_a_pixel_mapping(images):
     assert res.values.shape == (1, 3, 32, 32) and np.isfinite(res.values).all()
     block = res.values[0, 0, :8, :8]
     assert np.allclose(block, block[0, 0])  # one value per 8 × 8 patch
+
+
+@pytest.mark.parametrize("fmt", ["safetensors", "torchscript"])
+def test_the_methods_offered_run_and_the_others_say_why(net, images, fmt):
+    from dlxai.errors import UnsupportedModelError
+    from dlxai.explain.attribution import attribute
+    from dlxai.explain.registry import METHODS, model_info
+
+    raw = safetensors_bytes(net) if fmt == "safetensors" else torchscript_bytes(net)
+    m = load_image_model(raw, f"r.{fmt}", spec=SPEC if fmt == "safetensors" else None, isolate=False)
+    module, why = m.gradient_module()
+    assert why == ""
+    info = model_info(module)
+    offered = {k for k in ("integrated_gradients", "lrp", "attention") if info.why_not(METHODS[k], "image") is None}
+    assert offered == ({"integrated_gradients", "lrp"} if fmt == "safetensors" else {"integrated_gradients"})
+    for k in ("integrated_gradients", "lrp", "attention"):
+        params = {"n_steps": 4} if k == "integrated_gradients" else {}
+        if k in offered:
+            res = attribute(module, images.inputs[:1], method=k, target=0, kind="image", device="cpu", **params)
+            assert res.values.shape == (1, 3, 32, 32) and np.isfinite(res.values).all()
+        else:
+            with pytest.raises(UnsupportedModelError):
+                attribute(module, images.inputs[:1], method=k, target=0, kind="image", device="cpu", **params)
