@@ -6,6 +6,7 @@ import streamlit as st
 
 from dlxai.fairness.metrics import METRIC_LABELS
 from dlxai.plots.fairness import group_metric_bars
+from dlxai.plots.imagegrid import heatmap_grid
 from dlxai.plots.images import image_heatmaps
 from ui import image_audit as glue
 from ui import state
@@ -158,8 +159,8 @@ if grid:
             bar.empty()
             s["grid"] = (tuple(picks), target)
     if s.get("grid") and s["grid"][1] == target:
-        cells = st.columns(2)
-        for n, i in enumerate(s["grid"][0]):
-            maps = {glue.METHODS[k][0]: glue.heatmap(i, k, target) for k in grid}
-            cells[n % 2].plotly_chart(image_heatmaps(glue.display(images, i), maps, title=images.files[i],
-                                                     height=240), key=f"ia_grid_{i}")
+        picks = s["grid"][0]
+        st.plotly_chart(heatmap_grid(images.pixels[list(picks)],
+                                     [{glue.METHODS[k][0]: glue.heatmap(i, k, target) for k in grid} for i in picks],
+                                     [images.files[i] for i in picks]), key="ia_grid_fig")
+        st.caption("Each heatmap is scaled to its own largest magnitude: red speaks for the class, blue against it.")

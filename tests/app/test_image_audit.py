@@ -48,3 +48,9 @@ def test_image_audit_page_loads_audits_and_explains(app, tmp_path):
     heat = [c for c in at.get("plotly_chart") if "explaining class" in c.proto.spec]
     assert len(heat) == 1
     assert all(k in heat[0].proto.spec for k in ("Integrated gradients", "LRP", "Expected gradients"))
+
+    next(b for b in at.button if b.label == "Explain the grid").click()
+    at = at.run()
+    assert not at.exception and not errors_of(at), errors_of(at)
+    grid = [c for c in at.get("plotly_chart") if '"type":"image"' in c.proto.spec.replace(" ", "")]
+    assert len(grid) == 1 and grid[0].proto.spec.count("im0") >= 4  # four images labelled dog, one row each
