@@ -28,7 +28,7 @@ METHODS = {
     "expected_gradients": ("Expected gradients", {"n_samples": 64}),
     "attention": ("Attention rollout", {}),
 }
-GRID_METHODS = ("integrated_gradients", "lrp")
+GRID_METHODS = ("integrated_gradients", "lrp", "expected_gradients")
 GRID_SIZE = 4
 BACKGROUND = 16  # images expected gradients draws its baselines from
 

@@ -60,6 +60,26 @@ class ClassMetrics:
                               "counts": self.confusion.to_numpy().tolist()}}
 
 
+def render_class_metrics(m: ClassMetrics, doc, bundle) -> None:
+    """The report's page for :class:`ClassMetrics` (under Performance, whose figures above are the favourable
+    class against the rest)."""
+    from dlxai.report.sections import fmt
+
+    doc.h2("All classes")
+    doc.para(f"The figures above treat the favourable class {m.favourable_class!r} against the rest (the decision "
+             f"fairness is audited on). Over all {len(m.per_class)} classes, on {m.images:,} images:", 9)
+    doc.kv([("Accuracy", fmt(m.accuracy)), ("Balanced accuracy (mean recall)", fmt(m.balanced_accuracy))])
+    shown = m.per_class.head(40)
+    doc.table(("Class", "Precision", "Recall", "F1", "Images", "Predicted"),
+              [(str(c), fmt(r.precision), fmt(r.recall), fmt(r.f1), f"{int(r.support):,}", f"{int(r.predicted):,}")
+               for c, r in shown.iterrows()], widths=(2, 1, 1, 1, 1, 1))
+    if len(m.confusion) <= 8:
+        doc.para("Confusion matrix (rows: true class, columns: predicted class)", 9, "B")
+        doc.table(("True \\ predicted", *map(str, m.confusion.columns)),
+                  [(str(c), *(f"{int(v):,}" for v in row)) for c, row in zip(m.confusion.index,
+                                                                           m.confusion.to_numpy(), strict=True)])
+
+
 @dataclass(frozen=True)
 class ImagePredictions:
     """What the model said about each image (the page's grid and the explanations start here)."""

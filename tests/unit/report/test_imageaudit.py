@@ -70,6 +70,11 @@ def test_json_and_pdf_carry_the_image_audit(bundle):
     assert d["parameters"]["mode"] == "images" and d["parameters"]["favourable_class"] == "dog"
     assert d["performance_details"][0]["per_class"]["dog"]["support"] == 10
     assert d["performance"]["threshold"] is None
+    from dlxai.report import renderers
+    from dlxai.report.imageaudit import render_class_metrics
+
+    renderers._register_result_types()
+    assert renderers._render.dispatch(ClassMetrics) is render_class_metrics  # its own page, not the generic one
     report = build_report(bundle, chart_engine="matplotlib")
     assert report.pdf.startswith(b"%PDF") and report.pages >= 5
     assert "performance" in report.sections and "fairness" in report.sections
