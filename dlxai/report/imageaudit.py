@@ -35,6 +35,7 @@ from dlxai.validation import check_positive_label, check_sensitive
 
 DECISION = "predicted class == {favourable!r} (the class with the highest score)"
 NEEDS_MODEL = "An image audit needs the image classifier (--model FILE: ONNX, TorchScript, or safetensors + --model-spec)."
+NONE_CHOSEN = "No group column was chosen, so fairness was not audited; accuracy and per-class metrics were."
 NO_GROUPS = (
     "The images have no group columns, so fairness cannot be audited. Add group columns (e.g. skin_tone, site) to "
     "the labels CSV; accuracy and per-class metrics are still computed."
@@ -135,7 +136,8 @@ def audit_images(
     """Performance and per-group fairness of an image classifier on labelled images.
 
     ``favourable_class`` (default: the first class) is the outcome audited for fairness: an image's decision is
-    favourable when the model predicts that class.  ``sensitive``: group columns of the labels CSV (default: all).
+    favourable when the model predicts that class.  ``sensitive``: group columns of the labels CSV (default: all;
+    ``[]``: none, accuracy and per-class metrics only).
     """
     say = progress or _noop
     if not isinstance(images, ImageSet):
@@ -143,7 +145,7 @@ def audit_images(
     if not isinstance(model, ImageModel):
         raise UserInputError(f"model must be an image model (dlxai.load_image_model); received {type(model).__name__}.")
     group_cols = list(images.groups.columns)
-    attrs = group_cols if sensitive is None else check_sensitive(sensitive, group_cols)
+    attrs = group_cols if sensitive is None else check_sensitive(sensitive, group_cols, at_least=0)
     if attrs:
         _check_common(attrs, n_bootstrap, min_group_size, None)
     parsed, user_rules = _rules(rules)
@@ -165,7 +167,8 @@ def audit_images(
         group_sizes=_group_sizes(images.groups[attrs]) if attrs else {}, source=images.source,
         description=(f"{len(images):,} images of {' × '.join(map(str, images.image_shape))} after preprocessing "
                      f"({'; '.join(images.preprocess.describe())}); {len(classes)} classes; decision: "
-                     + DECISION.format(favourable=fav) + "." + ("" if attrs else " " + NO_GROUPS)),
+                     + DECISION.format(favourable=fav) + "." + ("" if attrs else " " + (NO_GROUPS if not group_cols
+                                                                          else NONE_CHOSEN))),
     )
     params = {
         "mode": "images", "favourable_class": fav, "sensitive": attrs, "decision": DECISION.format(favourable=fav),

@@ -93,3 +93,8 @@ def test_images_without_groups_still_get_accuracy(model, tmp_path):
     b = audit_images(model, read_images(tmp_path / "tree"), n_bootstrap=0)
     assert b.fairness == {} and "no group columns" in b.data.description
     assert b.extras["performance_details"][0].images == 6
+
+
+def test_no_group_chosen_audits_accuracy_only(model, images):
+    b = audit_images(model, images, sensitive=[], n_bootstrap=0)
+    assert b.fairness == {} and "No group column was chosen" in b.data.description
