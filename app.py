@@ -19,6 +19,7 @@ PAGES = {
     "Audit": [
         st.Page("pages/fairness.py", title="Fairness", icon="⚖️"),
         st.Page("pages/mitigation.py", title="Mitigation", icon="🛠️"),
+        st.Page("pages/image_audit.py", title="Image audit", icon="🩻"),
     ],
     "Explain": [st.Page("pages/explanations.py", title="Explanations", icon="🔍"),
                 st.Page("pages/images.py", title="Images", icon="🖼️"),

@@ -12,6 +12,10 @@ seed=…, progress=…)`` where a verb takes a model and a dataset::
     cfs = dlxai.find_counterfactuals(model, ds, ds.X("test").iloc[:5])
     dlxai.build_report(audit).save("audit.pdf")
 
+    images = dlxai.load_images("scans.zip", "labels.csv", preprocess={"resize": 224, "crop": 224})
+    net = dlxai.load_image_model("model.onnx", "model.onnx")
+    dlxai.audit_images(net, images, favourable_class="benign", sensitive=["skin_tone"])
+
 The engine never imports streamlit, and ``import dlxai`` is cheap: each verb's module (and torch,
 captum, shap, fairlearn behind it) is imported the first time the verb is used.
 """
@@ -33,15 +37,18 @@ _LAZY = {
     "dataset_from_table": ("dlxai.data.mapping", "dataset_from_upload"),
     "load_predictions": ("dlxai.data.predictions", "load_predictions"),
     "TabularDataset": ("dlxai.data.dataset", "TabularDataset"),
+    "load_images": ("dlxai.data.imagesets", "read_images"),
     # models
     "load_model": ("dlxai.models.formats", "load_model"),
     "train_model": ("dlxai.models.training", "train_model"),
     "AuditModel": ("dlxai.models.base", "AuditModel"),
+    "load_image_model": ("dlxai.models.imagemodels", "load_image_model"),
     # audits
     "audit_fairness": ("dlxai.fairness.metrics", "audit_fairness"),
     "audit_model": ("dlxai.report.audit", "audit_model"),
     "audit_predictions": ("dlxai.report.audit", "audit_predictions"),
     "audit_partitions": ("dlxai.report.distributed", "audit_partitions"),
+    "audit_images": ("dlxai.report.imageaudit", "audit_images"),
     # explanations
     "attribute": ("dlxai.explain.attribution", "attribute"),
     "find_counterfactuals": ("dlxai.explain.counterfactuals", "find_counterfactuals"),
@@ -58,10 +65,10 @@ _LAZY = {
 
 __all__ = [  # written out (not derived from _LAZY) so linters and editors see the names; a test keeps them equal
     "AuditModel", "Constraints", "DlxaiError", "NotFittedError", "SearchOptions", "TabularDataset",
-    "UnsupportedModelError", "UserInputError", "__version__", "attribute", "audit_fairness", "audit_model",
-    "audit_partitions", "audit_predictions", "build_report", "dataset_from_table", "find_counterfactuals",
-    "fit_surrogate", "load_demo", "load_model", "load_predictions", "load_table", "mitigate", "recourse_burden", "sweep",
-    "train_model",
+    "UnsupportedModelError", "UserInputError", "__version__", "attribute", "audit_fairness", "audit_images",
+    "audit_model", "audit_partitions", "audit_predictions", "build_report", "dataset_from_table", "find_counterfactuals",
+    "fit_surrogate", "load_demo", "load_image_model", "load_images", "load_model", "load_predictions", "load_table",
+    "mitigate", "recourse_burden", "sweep", "train_model",
 ]
 
 
@@ -82,6 +89,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # for editors and type checkers; never executed
     from dlxai.data.bundled import load_demo
     from dlxai.data.dataset import TabularDataset
+    from dlxai.data.imagesets import read_images as load_images
     from dlxai.data.mapping import dataset_from_upload as dataset_from_table
     from dlxai.data.predictions import load_predictions
     from dlxai.data.tables import read_table as load_table
@@ -93,7 +101,9 @@ if TYPE_CHECKING:  # for editors and type checkers; never executed
     from dlxai.fairness.recourse import recourse_burden
     from dlxai.models.base import AuditModel
     from dlxai.models.formats import load_model
+    from dlxai.models.imagemodels import load_image_model
     from dlxai.models.training import train_model
     from dlxai.report.audit import audit_model, audit_predictions
     from dlxai.report.builder import build_report
     from dlxai.report.distributed import audit_partitions
+    from dlxai.report.imageaudit import audit_images

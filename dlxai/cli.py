@@ -78,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
     a = sub.add_parser("audit", help="audit decisions, scores or a model on a CSV/Parquet file (or many, on Dask)")
-    a.add_argument("--data", required=True, nargs="+", metavar="PATH",
+    a.add_argument("--data", nargs="+", metavar="PATH",
                    help="CSV (.csv, .csv.gz, .tsv) or Parquet file; with --engine dask also a folder of them, a glob "
                         "('decisions/*.parquet') or several files")
     a.add_argument("--engine", choices=("pandas", "dask"), default="pandas",
@@ -93,7 +93,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --engine dask and --model: global and per-group importance (integrated gradients; "
                         "kernel SHAP for a model that is not a PyTorch network) on a stratified sample of ROWS rows "
                         "(default 2000) drawn across the partitions with --seed")
-    a.add_argument("--target", required=True, metavar="COL", help="the true outcome column (two values)")
+    a.add_argument("--target", metavar="COL", help="the true outcome column (two values; needed with --data)")
+    a.add_argument("--images", metavar="DIR|ZIP", help="instead of --data: a folder or zip of PNG/JPEG images, audited "
+                                                       "with --labels and an image classifier --model")
+    a.add_argument("--labels", metavar="CSV", help="with --images: columns file, label and group columns (default: "
+                                                   "a CSV inside the zip, else one class folder per label)")
+    a.add_argument("--preprocess", metavar="JSON", help="with --images: resize, crop, mean, std, channels, "
+                                                        "channel_order, layout (default: ImageNet mean/std, no resize)")
+    a.add_argument("--favourable-class", metavar="CLASS", help="with --images: the class whose prediction is the "
+                                                               "favourable decision (default: the first class)")
     a.add_argument("--positive-label", metavar="VALUE",
                    help="the favourable outcome; default: the value that is not 0/no/false/bad/denied/rejected/"
                         "<=50K, else the larger one")
@@ -189,6 +197,18 @@ def _audit(args, progress):
     from dlxai.errors import UserInputError
     from dlxai.report import audit_predictions, messages
 
+    if args.images is not None:
+        from dlxai.report.imageaudit import audit_image_files
+
+        if args.data or args.target:
+            raise UserInputError(messages.DATA_OR_IMAGES)
+        return audit_image_files(args.images, args.labels, args.model, model_spec=args.model_spec,
+                                 preprocess=args.preprocess, favourable_class=args.favourable_class,
+                                 sensitive=args.sensitive, rules=args.fail_on, n_bootstrap=args.n_bootstrap,
+                                 seed=args.seed, min_group_size=args.min_group_size,
+                                 time_budget_s=args.model_time_budget, progress=progress)
+    if args.data is None or args.target is None:
+        raise UserInputError(messages.DATA_OR_IMAGES)
     if args.score_direction is not None and args.score_column is None:
         raise UserInputError("--score-direction applies to --score-column only. Drop it, or pass --score-column.")
     if args.engine == "dask":

@@ -47,6 +47,7 @@ BURDEN_KEEP = 8
 CF_RESULTS = "dlxai.cf.results"  # (model, data, row, search settings) -> CounterfactualResult searched on the page
 CF_KEEP = 16
 IMAGE_MODELS = "dlxai.images.trained"  # kind -> key of the shared image-model registry entry this session trained
+IMAGE_AUDIT = "dlxai.imageaudit"  # the Image audit page's upload: images, model, audit bundle, heatmaps computed
 
 # --- the bias lab's dials and the lessons --------------------------------------------------------
 LAB_DIALS = "dlxai.lab.dials"  # dial -> value: label_bias, proxy_strength, include_group, seed (Home and lessons)
@@ -230,6 +231,17 @@ def image_models() -> dict:
 
 def set_image_model(kind: str, registry_key: tuple) -> None:
     st.session_state.setdefault(IMAGE_MODELS, {})[kind] = registry_key
+
+
+def image_audit() -> dict:
+    """The Image audit page's state: ``images`` (ImageSet), ``model`` (ImageModel), ``bundle`` (AuditBundle) and
+    ``maps`` ((model, data, image, method, target) -> heatmap), each present once made."""
+    return st.session_state.setdefault(IMAGE_AUDIT, {})
+
+
+def set_image_audit(**values) -> None:
+    """Replace the page's upload (new images/model drop the audit and heatmaps made from the old ones)."""
+    st.session_state[IMAGE_AUDIT] = {**values, "maps": {}}
 
 
 # --- the bias lab's dials and the lessons --------------------------------------------------------

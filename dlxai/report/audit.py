@@ -168,7 +168,7 @@ class AuditBundle:
 
     def to_dict(self) -> dict:
         """The CLI's JSON (layout documented in the README and pinned by tests)."""
-        return {
+        out = {
             "dlxai_version": __version__,
             "passed": self.passed if self.user_rules else True,  # no --fail-on: nothing to fail
             "threshold": self.threshold,
@@ -179,6 +179,10 @@ class AuditBundle:
             "checks": [c.to_dict() for c in self.checks] if self.user_rules else [],
             "parameters": _clean(self.params),
         }
+        details = self.extras.get("performance_details")
+        if details:  # e.g. an image audit's per-class metrics
+            out["performance_details"] = [_clean(d.to_dict()) for d in details]
+        return out
 
 
 # --- helpers ------------------------------------------------------------------------------------

@@ -176,6 +176,8 @@ class _Report:
                 ("Brier score", S.fmt(p.brier)),
                 ("Confusion [[TN, FP], [FN, TP]]", f"[[{cm[0, 0]:,}, {cm[0, 1]:,}], [{cm[1, 0]:,}, {cm[1, 1]:,}]]")])
         doc.charts(["confusion", "calibration"])
+        for item in self.b.extras.get("performance_details", ()):  # e.g. an image audit's per-class metrics
+            render(item, doc, self.b)
 
     def fairness(self) -> None:
         self.doc.h1(S.SECTIONS["fairness"])

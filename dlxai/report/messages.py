@@ -14,6 +14,10 @@ UNREADABLE_DATA = "Cannot read {path!r} as {kind}: {reason}. Pass a CSV (.csv, .
 UNKNOWN_DATA_FORMAT = (
     "Cannot tell the format of {path!r} from its extension {ext!r}. Use .csv, .csv.gz, .tsv or .parquet."
 )
+DATA_OR_IMAGES = (
+    "audit needs --data FILE with --target COL (a table), or --images DIR|ZIP with --model FILE (an image "
+    "classifier). Pass one of them."
+)
 MISSING_FILE = "The file {path!r} does not exist. Check the path."
 UNKNOWN_SECTION = "Unknown report section {name!r}. Choose from: {choices}."
 UNKNOWN_CHART_ENGINE = "Unknown chart engine {engine!r}. Choose one of: {choices}."

@@ -39,11 +39,12 @@ def _register_result_types() -> None:
     from dlxai.explain.surrogate import SurrogateTree
     from dlxai.fairness.mitigation import Front, MitigationResult
     from dlxai.fairness.recourse import RecourseBurden
+    from dlxai.report.imageaudit import ClassMetrics, render_class_metrics
 
     for cls, renderer in ((AttributionResult, attribution), (CounterfactualResult, counterfactuals),
                           (RecourseBurden, burden), (SurrogateTree, surrogate), (Completeness, completeness),
                           (Faithfulness, faithfulness), (RandomisationCheck, randomisation),
-                          (MitigationResult, mitigation), (Front, front)):
+                          (MitigationResult, mitigation), (Front, front), (ClassMetrics, render_class_metrics)):
         _render.register(cls, renderer)
 
 

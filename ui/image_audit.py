@@ -1,0 +1,112 @@
+"""Glue for the Image audit page: load an uploaded image classifier and images, audit them, explain images.
+
+The upload is the user's own, so it lives in the session (``ui.state.image_audit``), never in a shared cache.  The
+model file is loaded as the engine loads any upload (ONNX/TorchScript vetted and run in a sandboxed worker); the
+explanations run :func:`dlxai.explain.attribution.attribute` on the network in this process, and are kept per
+(model, images, image, method, class) so a rerun does not recompute them.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import streamlit as st
+
+from dlxai.data.imageprep import Preprocess
+from dlxai.data.imagesets import read_images
+from dlxai.models.imagemodels import check_sample, load_image_model
+from dlxai.report.imageaudit import audit_images
+from ui import state
+
+MODEL_TYPES = ["onnx", "pt", "pth", "ts", "safetensors"]
+DEFAULT_PREPROCESS = json.dumps(Preprocess().to_dict(), indent=1)
+# method key -> (label on screen, parameters); what the page offers for one image, in this order
+METHODS = {
+    "integrated_gradients": ("Integrated gradients", {"n_steps": 32}),
+    "lrp": ("LRP (ε-z⁺-Flat)", {"composite": "epsilon_plus_flat"}),
+    "expected_gradients": ("Expected gradients", {"n_samples": 64}),
+    "attention": ("Attention rollout", {}),
+}
+GRID_METHODS = ("integrated_gradients", "lrp", "expected_gradients")
+GRID_SIZE = 4
+BACKGROUND = 16  # images expected gradients draws its baselines from
+
+
+def load(model_bytes: bytes, model_name: str, spec_bytes: bytes | None, images_bytes: bytes, images_name: str,
+         labels_bytes: bytes | None, preprocess_text: str, budget_s: float) -> None:
+    """Read the images, load the model and check it on a sample; the session's previous upload is replaced."""
+    bar = st.progress(0.0, text="Reading the images…")
+    try:
+        images = read_images(images_bytes, labels_bytes, preprocess=preprocess_text or None, name=images_name,
+                             progress=lambda f, m: bar.progress(0.5 * f, text=m))
+        bar.progress(0.5, text=f"Loading {model_name} (ONNX and TorchScript start a sandboxed worker, up to a "
+                               "minute on a busy machine)…")
+        model = load_image_model(model_bytes, model_name, spec=spec_bytes, time_budget_s=budget_s)
+        try:
+            bar.progress(0.8, text="Checking the model on a sample of images…")
+            check_sample(model, images)
+        except BaseException:
+            model.close()
+            raise
+    finally:
+        bar.empty()
+    old = state.image_audit().get("model")
+    if old is not None:
+        old.close()
+    state.set_image_audit(images=images, model=model)
+
+
+def run_audit(favourable, sensitive: list[str], n_bootstrap: int) -> None:
+    s = state.image_audit()
+    bar = st.progress(0.0, text="Predicting…")
+    bundle = audit_images(s["model"], s["images"], favourable_class=favourable, sensitive=sensitive,
+                          n_bootstrap=n_bootstrap, min_group_size=10,
+                          progress=lambda f, m: bar.progress(min(f, 1.0), text=m))
+    bar.empty()
+    s["bundle"] = bundle
+
+
+def method_reasons(model) -> dict:
+    """method -> None when it applies to the uploaded network, else why not (shown before anyone clicks)."""
+    from dlxai.explain.registry import METHODS as REGISTRY
+    from dlxai.explain.registry import model_info
+
+    module, why = model.gradient_module()
+    if module is None:
+        return {k: why for k in METHODS}
+    info = model_info(module)
+    return {k: info.why_not(REGISTRY[k], "image") for k in METHODS}
+
+
+def heatmap(index: int, method: str, target: int) -> np.ndarray:
+    """Attribution ``[C, H, W]`` of image ``index`` for class ``target`` (kept for the session's upload)."""
+    s = state.image_audit()
+    model, images = s["model"], s["images"]
+    key = (model.sha256, images.fingerprint, index, method, target)
+    if key not in s["maps"]:
+        from dlxai.explain.attribution import attribute
+
+        module, _ = model.gradient_module()
+        params = dict(METHODS[method][1])
+        extra = {}
+        if method == "expected_gradients":
+            extra = {"baselines": "samples", "reference": images.inputs[:BACKGROUND], "n_baseline_samples": BACKGROUND}
+        res = attribute(module, images.inputs[index:index + 1], method=method, target=int(target), kind="image",
+                        batch_size=32, device="cpu", **extra, **params)
+        s["maps"][key] = np.asarray(res.values[0])
+    return s["maps"][key]
+
+
+def display(images, index: int) -> np.ndarray:
+    """The image as the model saw it after resize and crop, ``[C, H, W]`` in [0, 1] (for the heatmap panel)."""
+    return images.pixels[index].transpose(2, 0, 1).astype(np.float64) / 255.0
+
+
+def report_pdf(bundle) -> bytes:
+    from dlxai.report.builder import build_report
+
+    bar = st.progress(0.0, text="Writing the report…")
+    res = build_report(bundle, title="Image model audit", progress=lambda f, m: bar.progress(min(f, 1.0), text=m))
+    bar.empty()
+    return res.pdf
