@@ -67,6 +67,18 @@ class _Encoder:
         return np.concatenate(parts, axis=1)
 
 
+def split_conditions(name: str, threshold: float) -> tuple[str, str]:
+    """The conditions of a split's (left, right) branches as a reader writes them.
+
+    A one-hot input (``"marital-status = Married-civ-spouse"``, split at 0.5) reads
+    ``marital-status ≠ Married-civ-spouse`` on the left and ``marital-status = Married-civ-spouse`` on the right;
+    a number reads ``age ≤ 37.5`` / ``age > 37.5``.
+    """
+    if " = " in name and not name.endswith("(standardised)"):
+        return name.replace(" = ", " ≠ ", 1), name
+    return f"{name} ≤ {threshold:.4g}", f"{name} > {threshold:.4g}"
+
+
 def tree_rules(tree, names: list[str], class_names=("0", "1")) -> list[dict]:
     """One rule per leaf: the conditions on its path, the predicted class, its rows and purity."""
     t = tree.tree_
@@ -80,11 +92,7 @@ def tree_rules(tree, names: list[str], class_names=("0", "1")) -> list[dict]:
             out.append({"conditions": list(conds), "prediction": class_names[cls], "rows": int(t.n_node_samples[node]),
                         "purity": float(share[cls]), "leaf": int(node)})
             return
-        name, thr = names[t.feature[node]], float(t.threshold[node])
-        if " = " in name and not name.endswith("(standardised)"):
-            left, right = f"{name.replace(' = ', ' ≠ ', 1)}", f"{name}"
-        else:
-            left, right = f"{name} ≤ {thr:.4g}", f"{name} > {thr:.4g}"
+        left, right = split_conditions(names[t.feature[node]], float(t.threshold[node]))
         walk(t.children_left[node], conds + [left])
         walk(t.children_right[node], conds + [right])
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from dlxai.explain.surrogate import split_conditions
 from dlxai.plots.style import PALETTE, colour, layout
 
 
@@ -65,7 +66,9 @@ def tree_figure(tree, feature_names, class_names=("0", "1"), title: str = "Surro
             cls = class_names[int(np.argmax(v))]
             labels.append(f"{cls}<br>{n:,}")
         else:
-            labels.append(f"{feature_names[t.feature[node]]}<br>≤ {t.threshold[node]:.3g}?")
+            left = split_conditions(feature_names[t.feature[node]], float(t.threshold[node]))[0]
+            name, op, value = left.partition(" ≠ ") if " ≠ " in left else left.rpartition(" ≤ ")
+            labels.append(f"{name}<br>{op.strip()} {value}?")
         hover.append(f"{n:,} rows; {share:.0%} {class_names[1]}")
     fig.add_trace(go.Scatter(
         x=[pos[n][0] for n in nodes], y=[pos[n][1] for n in nodes], mode="markers+text", text=labels,

@@ -31,7 +31,7 @@ def test_build_and_download_the_report(app, german_tiny):
     assert at.get("download_button"), "no download button"
     # the checks table the page shows is the report's
     shown = at.dataframe[0].value
-    assert list(shown["Rule"])[0] == "demographic_parity_difference>0.1"
+    assert list(shown["Rule"])[0] == "Demographic parity difference > 0.1"  # human names; the manifest keeps the rule
 
 
 def test_a_malformed_rule_is_a_user_error_and_keeps_the_page(app, german_tiny):

@@ -35,3 +35,16 @@ def test_fidelity_bars_show_every_group(sur):
     bars = fidelity_bars(sur)
     assert sorted(float(v) for tr in bars.data for v in tr.y) == sorted(sur.fidelity_by_group["fidelity"].tolist())
     assert [tr.name for tr in bars.data] == ["sex", "age_band"]
+
+
+def test_tree_nodes_read_as_conditions_one_hot_as_equal_or_not(adult_mlp, adult):
+    """A one-hot split reads `marital-status ≠ Married-civ-spouse` (left, true), never `... = ... ≤ 0.5`."""
+    from dlxai.explain.surrogate import split_conditions
+
+    sur = fit_surrogate(adult_mlp, adult, max_depth=2, sensitive=[])
+    splits = [str(t) for t in tree_figure(sur.tree, sur.feature_names, sur.class_names).data[1].text if "?" in str(t)]
+    assert splits and not any("0.5" in s and "≠" in s for s in splits)
+    assert any(" = " not in s and "≠" in s for s in splits)  # Adult's first splits are on one-hot levels
+    assert split_conditions("marital-status = Married-civ-spouse", 0.5) == (
+        "marital-status ≠ Married-civ-spouse", "marital-status = Married-civ-spouse")
+    assert split_conditions("age", 37.5) == ("age ≤ 37.5", "age > 37.5")
