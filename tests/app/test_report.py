@@ -63,3 +63,21 @@ def test_results_left_by_other_pages_fill_their_sections(app, german_tiny):
     text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(result.pdf)).pages)
     assert "Global importance (Integrated gradients, 10 rows)" in text and "Importance by sex" in text
     assert result.missing == ()
+
+
+def test_the_report_has_a_section_for_every_explanation_method_run(app, german_tiny):
+    from dlxai.explain.registry import label
+    from ui import state
+
+    at = _with_model(app, german_tiny).switch_page("pages/explanations.py").run()
+    at.selectbox(key="ex_method").set_value("saliency").run()
+    at.selectbox(key="ex_method").set_value("integrated_gradients").run()
+    assert not at.exception, at.exception
+    at.switch_page("pages/report.py").run()
+    at.multiselect(key="rep_sections").set_value(["explanations"])
+    at.selectbox(key="rep_engine").set_value("matplotlib")
+    at.button(key="rep_build").click().run()
+    assert not at.exception, at.exception
+    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(at.session_state[state.REPORT].result.pdf)).pages)
+    for method in ("saliency", "integrated_gradients"):
+        assert f"Example local explanations ({label(method)})" in text, method

@@ -86,6 +86,9 @@ CLIPPED_JS = r"""
 }
 """
 
+TALL_JS = """() => Math.max(...Array.from(document.querySelectorAll('[data-testid="stMain"], [data-testid="stMain"] *'))
+  .filter(e => e.scrollHeight > e.clientHeight + 10).map(e => e.scrollHeight), document.body.scrollHeight)"""
+
 
 def _problems(pg) -> list[str]:
     return [f"{p['kind']}: {p['text']!r} (+{p['over']} px)" for p in pg.evaluate(CLIPPED_JS)]
@@ -126,7 +129,14 @@ def _main_action(pg, name: str) -> None:
         pg.get_by_text("CNN test accuracy").wait_for(timeout=180_000)
         wait_idle(pg)
     elif name == "Mitigation":
+        for label, value in (("Epochs per retraining (MLP)", "1"), ("Max iterations (ExpGrad)", "2"),
+                             ("Training rows (0 = all)", "2000")):
+            box = pg.get_by_label(label)
+            box.fill(value)
+            box.press("Enter")
+            wait_idle(pg)
         pg.get_by_role("button", name="Run mitigation").click()
+        pg.get_by_text("Before and after").first.wait_for(timeout=240_000)
         wait_idle(pg, 240_000)
     elif name == "Counterfactuals":
         pg.get_by_role("button", name="Find counterfactuals").click()
@@ -153,7 +163,11 @@ def test_every_page_reads_at_1280_and_1920(page):
         _main_action(page, name)
         for width in WIDTHS:
             page.set_viewport_size({"width": width, "height": 1000})
-            page.wait_for_timeout(600)  # Streamlit and Plotly re-lay out on resize
+            # the page scrolls inside Streamlit's main block, not the window: make the window as tall as the page,
+            # so the screenshot holds all of it and every chart has drawn
+            tall = page.evaluate(TALL_JS)
+            page.set_viewport_size({"width": width, "height": max(1000, min(int(tall) + 120, 9000))})
+            page.wait_for_timeout(800)  # Streamlit and Plotly re-lay out on resize
             if width == 1280:
                 slug = re.sub(r"\W+", "_", name.lower()).strip("_")
                 page.screenshot(path=str(SHOTS / f"{slug}.png"), full_page=True)
