@@ -17,7 +17,8 @@ def confusion_matrix(report: PerformanceReport, classes: tuple[str, str] = ("0",
     text = [[f"{cm[i, j]:,}" for j in range(2)] for i in range(2)]
     neg, pos = (str(c) for c in classes)
     fig = go.Figure(go.Heatmap(
-        z=cm, x=[neg, pos], y=[neg, pos], text=text, texttemplate="%{text}", colorscale="Blues", showscale=False,
+        z=cm, x=[neg, pos], y=[neg, pos], text=text, texttemplate="%{text}", colorscale="Blues",
+        colorbar=dict(title="rows", thickness=12),
         hovertemplate="actual %{y}, predicted %{x}: %{text} rows<extra></extra>",
     ))
     return layout(fig, "Confusion matrix (test split)", height=340, xaxis=dict(title="Predicted", type="category"),

@@ -278,8 +278,9 @@ def front(f, doc: Document, bundle) -> None:
     doc.h2(f"Front: {f.method} under {f.constraint}")
     pts = f.points
     cols = [c for c in ("label", "strength", "accuracy", "dp", "eo") if c in pts.columns]
-    doc.table([COLUMN_LABELS.get(c, c) for c in cols], [[_cell(v) for v in row] for row in pts[cols].to_numpy()],
-              size=8)
+    doc.table([COLUMN_LABELS.get(c, c) for c in cols],  # a strength of 7 prints 7, not 7.000
+              [[S._short(v) if c == "strength" and np.isfinite(v) else _cell(v) for c, v in zip(cols, row, strict=True)]
+               for row in pts[cols].to_numpy()], size=8)
     if {"dp", "accuracy"} <= set(pts.columns):
         doc.chart(front_figure(f), "mitigation front", 340)
     for r in f.results:

@@ -131,7 +131,7 @@ def _main_action(pg, name: str) -> None:
     elif name == "Mitigation":
         for label, value in (("Epochs per retraining (MLP)", "1"), ("Max iterations (ExpGrad)", "2"),
                              ("Training rows (0 = all)", "2000")):
-            box = pg.get_by_label(label)
+            box = pg.get_by_role("spinbutton", name=label, exact=True)
             box.fill(value)
             box.press("Enter")
             wait_idle(pg)
