@@ -47,4 +47,6 @@ def training_curve(history) -> go.Figure:
                         line=dict(color=PALETTE[3]))
         fig.add_vline(x=history[-1].best_epoch, line_dash="dot", line_color="#9ca3af",
                       annotation_text="kept", annotation_position="top left")
-    return layout(fig, "Training", xaxis=dict(title="Epoch"), yaxis=dict(title="Loss"), height=300)
+    step = max(1, -(-len(epochs) // 10))  # whole epochs only (never 1.5), at most ~10 ticks
+    return layout(fig, "Training", xaxis=dict(title="Epoch", tick0=1, dtick=step, tickformat="d"),
+                  yaxis=dict(title="Loss"), height=300)
