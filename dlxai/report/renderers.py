@@ -231,7 +231,8 @@ def mitigation(r, doc: Document, bundle) -> None:
 
     doc.h2(r.label)
     p = r.params
-    settings = [("Method", r.method), ("Constraint", r.constraint), ("Strength", S._short(r.strength)),
+    settings = [("Method", _method_label(r.method)), ("Constraint", _constraint_label(r.constraint)),
+                ("Strength", S._short(r.strength)),
                 ("Sensitive", ", ".join(r.sensitive)), ("Fit time (s)", S.fmt(r.fit_seconds, 1)),
                 ("Fits (planned)", f"{p.get('fits', 0)} ({p.get('planned_fits', '—')})")]
     if p.get("max_rows"):
@@ -264,6 +265,18 @@ def mitigation(r, doc: Document, bundle) -> None:
         doc.bullets(others, 8.5)
 
 
+def _method_label(key: str) -> str:
+    from dlxai.fairness.mitigation.registry import METHODS
+
+    return METHODS[key].label if key in METHODS else key
+
+
+def _constraint_label(key: str) -> str:
+    from dlxai.fairness.mitigation.registry import CONSTRAINTS
+
+    return CONSTRAINTS.get(key, "none (pre-processing)" if key == "none" else key)
+
+
 def _tradeoff(doc: Document, title: str, tradeoff) -> None:
     t = tradeoff.display()
     doc.para(title, 9, "B")
@@ -275,7 +288,7 @@ def front(f, doc: Document, bundle) -> None:
     from dlxai.fairness.mitigation.results import COLUMN_LABELS
     from dlxai.plots.mitigation import front_figure
 
-    doc.h2(f"Front: {f.method} under {f.constraint}")
+    doc.h2(f"Front: {_method_label(f.method)} under {_constraint_label(f.constraint)}")
     pts = f.points
     cols = [c for c in ("label", "strength", "accuracy", "dp", "eo") if c in pts.columns]
     doc.table([COLUMN_LABELS.get(c, c) for c in cols],  # a strength of 7 prints 7, not 7.000
