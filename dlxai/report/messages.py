@@ -27,7 +27,7 @@ MISSING = {
                     "--explain to `python -m dlxai demo`), and build the report again.",
     "counterfactuals": "Counterfactuals were not run: open the Counterfactuals page to generate examples and the "
                        "recourse burden per group, and build the report again.",
-    "surrogate": "No surrogate model was fitted: open the Surrogate page to fit rules that mimic the model, and "
+    "surrogate": "No surrogate model was fitted: open the Surrogate tree page to fit rules that mimic the model, and "
                  "build the report again.",
     "mitigation": "Mitigation was not run: open the Mitigation page to compare mitigated models, and build the "
                   "report again.",
