@@ -76,7 +76,9 @@ def split_conditions(name: str, threshold: float) -> tuple[str, str]:
     """
     if " = " in name and not name.endswith("(standardised)"):
         return name.replace(" = ", " ≠ ", 1), name
-    return f"{name} ≤ {threshold:.4g}", f"{name} > {threshold:.4g}"
+    # 12,940.5 and 1,234,567, never 1.294e+04
+    value = f"{threshold:,.2f}".rstrip("0").rstrip(".") if abs(threshold) >= 1000 else f"{threshold:.4g}"
+    return f"{name} ≤ {value}", f"{name} > {value}"
 
 
 def tree_rules(tree, names: list[str], class_names=("0", "1")) -> list[dict]:

@@ -48,3 +48,5 @@ def test_tree_nodes_read_as_conditions_one_hot_as_equal_or_not(adult_mlp, adult)
     assert split_conditions("marital-status = Married-civ-spouse", 0.5) == (
         "marital-status ≠ Married-civ-spouse", "marital-status = Married-civ-spouse")
     assert split_conditions("age", 37.5) == ("age ≤ 37.5", "age > 37.5")
+    assert split_conditions("capital-gain", 12940.5)[0] == "capital-gain ≤ 12,940.5"  # never 1.294e+04
+    assert split_conditions("capital-gain", 7140.0)[1] == "capital-gain > 7,140"
