@@ -58,11 +58,11 @@ mode = st.radio("Run", ["One model", "Sweep the strength (front)"], horizontal=T
                 disabled=len(knob.sweep) < 2)
 sweep_values = None
 if mode.startswith("Sweep") and len(knob.sweep) > 1:
-    text = st.text_input(f"Values of {knob.name}", ", ".join(f"{v:g}" for v in knob.sweep), key="mit_sweep")
+    text = st.text_input(f"Values of {knob.label or knob.name}", ", ".join(f"{v:g}" for v in knob.sweep), key="mit_sweep")
     try:
         sweep_values = [(int if knob.integer else float)(x) for x in text.split(",") if x.strip()]
     except ValueError:
-        st.error(f"Values of {knob.name} must be numbers separated by commas; received {text!r}.")
+        st.error(f"Values of {knob.label or knob.name} must be numbers separated by commas; received {text!r}.")
         st.stop()
 
 if st.button("Run mitigation", type="primary", key="mit_run",

@@ -39,7 +39,7 @@ use_eo = t2.checkbox("Equalized odds difference above", True, key="rep_use_eo")
 eo_max = t2.number_input("max EO difference", 0.0, 1.0, 0.1, 0.01, key="rep_eo", label_visibility="collapsed")
 use_ratio = t3.checkbox("Demographic parity ratio below", True, key="rep_use_ratio")
 ratio_min = t3.number_input("min DP ratio", 0.0, 1.0, 0.8, 0.05, key="rep_ratio", label_visibility="collapsed")
-extra = st.text_area("More rules, one a line (e.g. accuracy<0.8, equalized_odds_ratio<0.7)", "", key="rep_extra",
+extra = st.text_area("More rules, one a line (e.g. `accuracy<0.8`, `equalized_odds_ratio<0.7`)", "", key="rep_extra",
                      height=68)
 
 st.subheader("Sections")

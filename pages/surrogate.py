@@ -33,7 +33,7 @@ with error_boundary("The surrogate tree"):
         st.plotly_chart(fidelity_bars(sur), key="sur_fid")
     st.plotly_chart(tree_figure(sur.tree, sur.feature_names, sur.class_names), key="sur_tree")
     st.subheader("Rules")
-    st.code(sur.text, language=None)
+    st.code(sur.text, language=None, wrap_lines=True)  # long rules wrap instead of running off the box
 
 st.subheader("Local surrogate around one row")
 l1, l2, l3 = st.columns(3)

@@ -53,7 +53,7 @@ def results_of(out) -> list[MitigationResult]:
 
 
 def run_name(k: int, out) -> str:
-    """``Run 2: ExpGrad demographic_parity eps=0.01`` or ``Run 3: front of Penalised ... (4 points)``."""
+    """``Run 2: ExpGrad, Demographic parity, Allowed violation (ε) 0.01`` or ``Run 3: front of Penalised ... (4 points)``."""
     if isinstance(out, Front):
         first = out.results[0].label.rsplit(" ", 1)[0] if out.results else out.method
         return f"Run {k}: front of {first} ({len(out.results)} points)"

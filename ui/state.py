@@ -39,6 +39,7 @@ DEFAULT_THRESHOLD = 0.5
 # --- results ---------------------------------------------------------------------------------
 RESULTS = "dlxai.results"  # kind (one of RESULT_KINDS) -> (result, fingerprint of the model it describes | None)
 RESULT_KINDS = OPTIONAL
+EXPLANATION_RUNS = "dlxai.results.explanations"  # (model fingerprint, method) -> [attribution, its quality checks]
 REPORT = "dlxai.report"  # BuiltReport of the last report built on the Report page
 MITIGATION_RUNS = "dlxai.mitigation.runs"  # [(dataset fingerprint, MitigationResult | Front)], every run, in order
 MITIGATION_LEFT_OUT = "dlxai.mitigation.left_out"  # dataset fingerprint -> run numbers the user left out of the report
@@ -97,6 +98,7 @@ def set_dataset(ds: TabularDataset, key: str) -> None:
         st.session_state[MODELS] = {}
         st.session_state[SENSITIVE] = [ds.schema.sensitive[0]] if ds.schema.sensitive else []
         st.session_state.pop(RESULTS, None)
+        st.session_state.pop(EXPLANATION_RUNS, None)
         st.session_state.pop(REPORT, None)
     st.session_state[DATASET] = ds
     st.session_state[DATASET_KEY] = key
@@ -143,16 +145,30 @@ def set_result(kind: str, result, about: str | None = None) -> None:
 
     ``about`` is the fingerprint of the model the result describes; the report leaves the result out once
     another model is active, so it never presents one model's explanations as another's.
+    Explanations are kept per method: the report has a section for every method run on the model in this session
+    (the last run of each), so ``result`` there is the list of one method's attribution and its quality checks.
     """
     if kind not in RESULT_KINDS:
         raise KeyError(f"Unknown result kind {kind!r}; use one of {list(RESULT_KINDS)}.")
+    if kind == "explanations" and result is not None:
+        items = list(result) if isinstance(result, (list, tuple)) else [result]
+        method = next((getattr(i, "method", None) for i in items if getattr(i, "method", None)), None)
+        st.session_state.setdefault(EXPLANATION_RUNS, {})[(about, method)] = items
+        return
     st.session_state.setdefault(RESULTS, {})[kind] = (result, about)
 
 
 def results(model_key: str | None = None) -> dict:
-    """Results other pages left (kind -> result) that describe the model ``model_key`` (or no one model)."""
-    return {kind: result for kind, (result, about) in st.session_state.get(RESULTS, {}).items()
-            if result is not None and (about is None or model_key is None or about == model_key)}
+    """Results other pages left (kind -> result) that describe the model ``model_key`` (or no one model).
+
+    ``"explanations"`` is every method's results run on that model, in the order the methods were first run."""
+    found = {kind: result for kind, (result, about) in st.session_state.get(RESULTS, {}).items()
+             if result is not None and (about is None or model_key is None or about == model_key)}
+    explained = [item for (about, _), items in st.session_state.get(EXPLANATION_RUNS, {}).items()
+                 if about is None or model_key is None or about == model_key for item in items]
+    if explained:
+        found["explanations"] = explained
+    return found
 
 
 class BuiltReport(NamedTuple):

@@ -67,6 +67,20 @@ class _Encoder:
         return np.concatenate(parts, axis=1)
 
 
+def split_conditions(name: str, threshold: float) -> tuple[str, str]:
+    """The conditions of a split's (left, right) branches as a reader writes them.
+
+    A one-hot input (``"marital-status = Married-civ-spouse"``, split at 0.5) reads
+    ``marital-status ≠ Married-civ-spouse`` on the left and ``marital-status = Married-civ-spouse`` on the right;
+    a number reads ``age ≤ 37.5`` / ``age > 37.5``.
+    """
+    if " = " in name and not name.endswith("(standardised)"):
+        return name.replace(" = ", " ≠ ", 1), name
+    # 12,940.5 and 1,234,567, never 1.294e+04
+    value = f"{threshold:,.2f}".rstrip("0").rstrip(".") if abs(threshold) >= 1000 else f"{threshold:.4g}"
+    return f"{name} ≤ {value}", f"{name} > {value}"
+
+
 def tree_rules(tree, names: list[str], class_names=("0", "1")) -> list[dict]:
     """One rule per leaf: the conditions on its path, the predicted class, its rows and purity."""
     t = tree.tree_
@@ -80,11 +94,7 @@ def tree_rules(tree, names: list[str], class_names=("0", "1")) -> list[dict]:
             out.append({"conditions": list(conds), "prediction": class_names[cls], "rows": int(t.n_node_samples[node]),
                         "purity": float(share[cls]), "leaf": int(node)})
             return
-        name, thr = names[t.feature[node]], float(t.threshold[node])
-        if " = " in name and not name.endswith("(standardised)"):
-            left, right = f"{name.replace(' = ', ' ≠ ', 1)}", f"{name}"
-        else:
-            left, right = f"{name} ≤ {thr:.4g}", f"{name} > {thr:.4g}"
+        left, right = split_conditions(names[t.feature[node]], float(t.threshold[node]))
         walk(t.children_left[node], conds + [left])
         walk(t.children_right[node], conds + [right])
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from dlxai.explain.surrogate import split_conditions
 from dlxai.plots.style import PALETTE, colour, layout
 
 
@@ -63,13 +64,15 @@ def tree_figure(tree, feature_names, class_names=("0", "1"), title: str = "Surro
         n = int(t.n_node_samples[node])
         if t.children_left[node] == -1:
             cls = class_names[int(np.argmax(v))]
-            labels.append(f"{cls}<br>{n:,}")
+            labels.append(f"{cls.replace('not ', 'not<br>', 1)}<br>{n:,}")  # narrow: 16 leaves fit side by side
         else:
-            labels.append(f"{feature_names[t.feature[node]]}<br>≤ {t.threshold[node]:.3g}?")
+            left = split_conditions(feature_names[t.feature[node]], float(t.threshold[node]))[0]
+            name, op, value = left.partition(" ≠ ") if " ≠ " in left else left.rpartition(" ≤ ")
+            labels.append(f"{name}<br>{op.strip()} {value}?")
         hover.append(f"{n:,} rows; {share:.0%} {class_names[1]}")
     fig.add_trace(go.Scatter(
         x=[pos[n][0] for n in nodes], y=[pos[n][1] for n in nodes], mode="markers+text", text=labels,
-        textposition="bottom center", hovertext=hover, hoverinfo="text", showlegend=False,
+        textposition="bottom center", textfont=dict(size=10), hovertext=hover, hoverinfo="text", showlegend=False,
         marker=dict(size=18, color=color, colorscale="RdBu", cmin=0, cmax=1, line=dict(color="#334155", width=1),
                     colorbar=dict(title=f"share {class_names[1]}")),
     ))
@@ -84,7 +87,7 @@ def fidelity_bars(surrogate) -> go.Figure:
     fig = go.Figure()
     for i, (attr, part) in enumerate(bg.groupby("attribute", sort=False)):
         fig.add_bar(name=str(attr), x=[f"{attr}: {g}" for g in part["group"]], y=part["fidelity"],
-                    marker_color=colour(i), customdata=part["count"],
+                    marker_color=colour(3 * i), customdata=part["count"],  # blue, purple, …: red means a failure
                     hovertemplate="%{x}: %{y:.3f} (%{customdata} rows)<extra></extra>")
     fig.add_hline(y=surrogate.fidelity, line_dash="dash", annotation_text=f"overall {surrogate.fidelity:.3f}")
     return layout(fig, "Fidelity (agreement with the model) on held-out rows, by group",

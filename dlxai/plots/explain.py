@@ -60,12 +60,12 @@ def faithfulness_curves(f) -> go.Figure:
     """Deletion and insertion curves with the random-order reference (from :func:`deletion_insertion`)."""
     fig = go.Figure()
     x = f.fractions
-    fig.add_scatter(x=x, y=f.deletion, name=f"deletion (AUC {f.deletion_auc:.3f})", line=dict(color=PALETTE[1]))
+    fig.add_scatter(x=x, y=f.deletion, name=f"deletion (AUC {f.deletion_auc:.3f})", line=dict(color=PALETTE[3]))
     fig.add_scatter(x=x, y=f.random_deletion, name=f"deletion, random order ({f.random_deletion_auc:.3f})",
-                    line=dict(color=PALETTE[1], dash="dot"))
-    fig.add_scatter(x=x, y=f.insertion, name=f"insertion (AUC {f.insertion_auc:.3f})", line=dict(color=PALETTE[0]))
+                    line=dict(color=PALETTE[3], dash="dot"))
+    fig.add_scatter(x=x, y=f.insertion, name=f"insertion (AUC {f.insertion_auc:.3f})", line=dict(color=PALETTE[5]))
     fig.add_scatter(x=x, y=f.random_insertion, name=f"insertion, random order ({f.random_insertion_auc:.3f})",
-                    line=dict(color=PALETTE[0], dash="dot"))
+                    line=dict(color=PALETTE[5], dash="dot"))
     return layout(fig, "Deletion and insertion",
                   xaxis=dict(title="share of top features removed / added", tickformat=".0%"),
                   yaxis=dict(title="P(explained class)", range=[0, 1.02]), height=400,

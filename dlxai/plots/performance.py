@@ -17,7 +17,8 @@ def confusion_matrix(report: PerformanceReport, classes: tuple[str, str] = ("0",
     text = [[f"{cm[i, j]:,}" for j in range(2)] for i in range(2)]
     neg, pos = (str(c) for c in classes)
     fig = go.Figure(go.Heatmap(
-        z=cm, x=[neg, pos], y=[neg, pos], text=text, texttemplate="%{text}", colorscale="Blues", showscale=False,
+        z=cm, x=[neg, pos], y=[neg, pos], text=text, texttemplate="%{text}", colorscale="Blues",
+        colorbar=dict(title="rows", thickness=12),
         hovertemplate="actual %{y}, predicted %{x}: %{text} rows<extra></extra>",
     ))
     return layout(fig, "Confusion matrix (test split)", height=340, xaxis=dict(title="Predicted", type="category"),
@@ -46,4 +47,6 @@ def training_curve(history) -> go.Figure:
                         line=dict(color=PALETTE[3]))
         fig.add_vline(x=history[-1].best_epoch, line_dash="dot", line_color="#9ca3af",
                       annotation_text="kept", annotation_position="top left")
-    return layout(fig, "Training", xaxis=dict(title="Epoch"), yaxis=dict(title="Loss"), height=300)
+    step = max(1, -(-len(epochs) // 10))  # whole epochs only (never 1.5), at most ~10 ticks
+    return layout(fig, "Training", xaxis=dict(title="Epoch", tick0=1, dtick=step, tickformat="d"),
+                  yaxis=dict(title="Loss"), height=300)

@@ -55,7 +55,8 @@ def _items(obj) -> list:
 
 
 def _show_calibration(bundle) -> bool:
-    return bundle.model_card.get("kind") != "predictions" or bundle.threshold is not None
+    """Calibration needs probabilities: a model's, or a score column of them (not 0/1 decisions)."""
+    return S.scored_as(bundle) in ("model", "probabilities")
 
 
 def _figure_specs(bundle, keys) -> list[ChartSpec]:
@@ -128,8 +129,11 @@ class _Report:
         doc.bullets(S.findings(b) or [messages.NO_SENSITIVE_AUDITED])
         if b.performance is not None:
             p = b.performance
-            doc.para(f"Overall: accuracy {S.fmt(p.accuracy)}, balanced accuracy {S.fmt(p.balanced_accuracy)}, "
-                     f"ROC AUC {S.fmt(p.roc_auc)} on {p.n:,} rows at threshold {S.fmt(p.threshold, 2)}.", 9)
+            auc = "" if S.scored_as(b) == "decisions" else f", ROC AUC {S.fmt(p.roc_auc)}"
+            rule = (f"decisions from {b.model_card.get('decisions_from', 'the data')}" if b.threshold is None
+                    else f"threshold {S.fmt(b.threshold, 2)}")
+            doc.para(f"Overall: accuracy {S.fmt(p.accuracy)}, balanced accuracy {S.fmt(p.balanced_accuracy)}"
+                     f"{auc} on {p.n:,} rows ({rule}).", 9)
 
     def data(self) -> None:
         doc, d = self.doc, self.b.data
@@ -170,11 +174,22 @@ class _Report:
             doc.para(messages.MISSING["performance"], 10, "I")
             self.missing.append("performance")
             return
-        cm = p.confusion
-        doc.kv([("Rows", f"{p.n:,}"), ("Decision threshold", S.fmt(p.threshold, 2)), ("Accuracy", S.fmt(p.accuracy)),
-                ("Balanced accuracy", S.fmt(p.balanced_accuracy)), ("ROC AUC", S.fmt(p.roc_auc)),
-                ("Brier score", S.fmt(p.brier)),
-                ("Confusion [[TN, FP], [FN, TP]]", f"[[{cm[0, 0]:,}, {cm[0, 1]:,}], [{cm[1, 0]:,}, {cm[1, 1]:,}]]")])
+        cm, scored = p.confusion, S.scored_as(self.b)
+        rows = [("Rows", f"{p.n:,}")]
+        if self.b.threshold is None:  # decisions given: no threshold was applied here
+            rows.append(("Decisions from", str(self.b.model_card.get("decisions_from", "-"))))
+        else:
+            rows.append(("Decision threshold", S.fmt(self.b.threshold, 2)))
+        rows += [("Accuracy", S.fmt(p.accuracy)), ("Balanced accuracy", S.fmt(p.balanced_accuracy))]
+        if scored != "decisions":
+            rows.append(("ROC AUC", S.fmt(p.roc_auc)))
+        if scored in ("model", "probabilities"):
+            rows.append(("Brier score", S.fmt(p.brier)))
+        rows.append(("Confusion [[TN, FP], [FN, TP]]",
+                     f"[[{cm[0, 0]:,}, {cm[0, 1]:,}], [{cm[1, 0]:,}, {cm[1, 1]:,}]]"))
+        doc.kv(rows)
+        if scored != "model":
+            doc.para(messages.SCORED_AS[scored], 8.5, "I", GREY)
         doc.charts(["confusion", "calibration"])
         for item in self.b.extras.get("performance_details", ()):  # e.g. an image audit's per-class metrics
             render(item, doc, self.b)
@@ -218,6 +233,9 @@ class _Report:
             doc.h1(S.SECTIONS[key], new_page=False)
         else:
             doc.h1(S.SECTIONS[key])
+        if obj is None and not S.has_model(self.b):
+            doc.para(messages.NEEDS_A_MODEL.format(what=messages.NEEDS_A_MODEL_WHAT[key]), 10, "I", GREY)
+            return
         if obj is None:
             doc.para(messages.MISSING[key], 10, "I", GREY)
             self.missing.append(key)

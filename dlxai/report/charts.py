@@ -213,8 +213,14 @@ def _draw_scatter(ax, t, cat_axis: dict) -> None:
     color = _trace_color(t)
     line_color = (t.line.color if t.line is not None and t.line.color else None) or (
         color if isinstance(color, str) else None)
-    ax.errorbar(np.asarray(x, dtype=float), np.asarray(y, dtype=float), xerr=_err(t.error_x),
-                yerr=_err(t.error_y), fmt=style or "o", color=line_color, label=t.name, capsize=3)
+    xs, ys = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    ax.errorbar(xs, ys, xerr=_err(t.error_x), yerr=_err(t.error_y), fmt=style or "o", color=line_color,
+                label=t.name, capsize=3)
+    if "text" in mode and t.text is not None and not isinstance(t.text, str):  # node labels (the surrogate tree)
+        below = "bottom" in (t.textposition or "")
+        for xi, yi, label in zip(xs, ys, t.text, strict=False):
+            ax.annotate(str(label).replace("<br>", "\n"), (xi, yi), xytext=(0, -8 if below else 8),
+                        textcoords="offset points", ha="center", va="top" if below else "bottom", fontsize=7)
 
 
 def _draw_heatmap(ax, t) -> None:
@@ -253,6 +259,8 @@ def _decorate(ax, fig, categories, cat_axis, horizontal: bool) -> None:
         ax.set_ylim(*lay.yaxis.range)
     if lay.xaxis.range is not None and (horizontal or not categories):
         ax.set_xlim(*lay.xaxis.range)
+    if lay.xaxis.visible is False and lay.yaxis.visible is False:  # a diagram (the surrogate tree), not a plot
+        ax.set_axis_off()
     if lay.yaxis.autorange == "reversed" and not any(t.type == "heatmap" for t in fig.data):
         ax.invert_yaxis()
     if sum(1 for t in fig.data if t.name) > 1:

@@ -31,11 +31,23 @@ MISSING = {
                     "--explain to `python -m dlxai demo`), and build the report again.",
     "counterfactuals": "Counterfactuals were not run: open the Counterfactuals page to generate examples and the "
                        "recourse burden per group, and build the report again.",
-    "surrogate": "No surrogate model was fitted: open the Surrogate page to fit rules that mimic the model, and "
+    "surrogate": "No surrogate model was fitted: open the Surrogate tree page to fit rules that mimic the model, and "
                  "build the report again.",
     "mitigation": "Mitigation was not run: open the Mitigation page to compare mitigated models, and build the "
                   "report again.",
     "performance": "Performance was not computed (no labels or scores were given).",
+}
+NEEDS_A_MODEL = ("Not applicable: this audit has the decisions but no model, so there is nothing to {what}. Audit a "
+                 "model (Data & model or Upload) to add this section.")
+NEEDS_A_MODEL_WHAT = {"explanations": "explain", "counterfactuals": "search counterfactuals of",
+                      "surrogate": "imitate with a tree", "mitigation": "retrain"}
+# what the performance section says it could not compute, by what the decisions came with (sections.scored_as)
+SCORED_AS = {
+    "decisions": "The decisions were given as a prediction column, without scores: ROC AUC, the Brier score and "
+                 "calibration need scores and are not reported.",
+    "ranking": "The score column is not a probability: ROC AUC ranks its values; the Brier score and calibration "
+               "need probabilities and are not reported.",
+    "probabilities": "The score column is read as the probability of the favourable label.",
 }
 NO_SENSITIVE_AUDITED = "No sensitive attribute was audited."
 NO_LIMITATION = "No data-driven limitation was found."

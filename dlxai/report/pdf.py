@@ -171,14 +171,22 @@ class Document:
                 if line:
                     out.append(line)
                 while pdf.get_string_width(word) > width and len(word) > 1:  # hashes, long tokens
-                    cut = max(1, int(len(word) * width / pdf.get_string_width(word)))
-                    while cut > 1 and pdf.get_string_width(word[:cut]) > width:
-                        cut -= 1
+                    cut = self._cut(word, width)
                     out.append(word[:cut])
                     word = word[cut:]
                 line = word
             out.append(line)
         return out or [""]
+
+    def _cut(self, word: str, width: float) -> int:
+        """Where to break a token wider than ``width``: after its last '.', '_', '-', '/' or ',' that fits (a
+        dotted key breaks between its names, never inside one), else at the last character that fits (a hash)."""
+        pdf = self.pdf
+        cut = max(1, int(len(word) * width / pdf.get_string_width(word)))
+        while cut > 1 and pdf.get_string_width(word[:cut]) > width:
+            cut -= 1
+        seps = [i + 1 for i in range(1, cut) if word[i] in "._-/,"]
+        return seps[-1] if seps else cut
 
     def _row(self, cells, col_w, size: float, bold: bool, header) -> None:
         """One table row, its cells wrapped to the tallest; a row that does not fit starts a page (and repeats
@@ -219,8 +227,15 @@ class Document:
         self.pdf.ln(3)
 
     def kv(self, pairs, size: float = 9) -> None:
-        """A two-column table of (name, value) pairs."""
-        self.table(None, [(k, v) for k, v in pairs], widths=(1, 2.2), size=size)
+        """A two-column table of (name, value) pairs; the name column is as wide as the longest name (within a
+        quarter and three fifths of the page), so names print whole and the values wrap."""
+        pairs = [(str(k), v) for k, v in pairs]
+        if not pairs:
+            return
+        self.pdf.set_font(FONT, "", size)
+        longest = max(self.pdf.get_string_width(k) for k, _ in pairs) + 3.0  # the cells' padding and a margin
+        name_w = min(max(longest, self.epw * 0.25), self.epw * 0.6)
+        self.table(None, pairs, widths=(name_w, self.epw - name_w), size=size)
 
     # --- charts -------------------------------------------------------------------------------
     def prefetch(self, specs: list[ChartSpec]) -> None:

@@ -67,13 +67,13 @@ def attribution(r, doc: Document, bundle) -> None:
     doc.table(("Feature", "Mean |attribution|"), [(str(k), S.fmt(v, 4)) for k, v in imp.head(15).items()],
               widths=(2, 1))
     doc.chart(global_bars(imp, top=12, highlight=bundle.params.get("sensitive", ())), "global importance", 360)
-    groups = (bundle.extras or {}).get("explanation_groups") or {}
-    for attr, table in groups.items():
-        doc.h2(f"Importance by {attr}")
+    groups = ((bundle.extras or {}).get("explanation_groups") or {}) if r is _first_attribution(bundle) else {}
+    for attr, table in groups.items():  # computed from the session's first attribution (audit.explanation_groups)
+        doc.h2(f"Importance by {attr} ({_label(r.method)})")
         doc.table([attr, *map(str, table.columns)],
                   [[str(g), *(S.fmt(v, 4) for v in row)] for g, row in zip(table.index, table.to_numpy())], size=7.5)
         doc.chart(group_importance_bars(table.T, attr), f"importance by {attr}", 340)
-    doc.h2("Example local explanations")
+    doc.h2(f"Example local explanations ({_label(r.method)})")
     err = r.completeness_error
     for i in range(min(3, len(by))):
         row = by.iloc[i]
@@ -84,6 +84,13 @@ def attribution(r, doc: Document, bundle) -> None:
     if err is not None:
         doc.para(f"Completeness: attributions sum to f(x) - f(baseline) within {np.median(err):.2%} (median "
                  f"relative error over {len(err):,} rows; largest {np.max(err):.2%}).", 9)
+
+
+def _first_attribution(bundle):
+    """The attribution the per-group importance tables were computed from: the first in the section."""
+    ex = bundle.explanations
+    items = list(ex.values()) if isinstance(ex, dict) else list(ex) if isinstance(ex, (list, tuple)) else [ex]
+    return next((i for i in items if hasattr(i, "by_feature")), None)
 
 
 def _verdict(passed: bool) -> str:
@@ -190,13 +197,18 @@ def burden(b, doc: Document, bundle) -> None:
 
 
 def surrogate(t, doc: Document, bundle) -> None:
-    """Fidelity, the rules of the largest leaves, and fidelity per group."""
-    from dlxai.plots.counterfactuals import fidelity_bars
+    """Fidelity, the tree as the Surrogate page draws it, the rules of the largest leaves, and fidelity per group."""
+    from dlxai.plots.counterfactuals import fidelity_bars, tree_figure
 
     doc.h2("Surrogate decision tree")
     doc.kv([("Fidelity on test rows (agreement with the model)", S.fmt(t.fidelity)),
             ("Fidelity on training rows", S.fmt(t.train_fidelity)),
             ("Depth / leaves", f"{t.depth} / {t.n_leaves}")], size=8.5)
+    try:
+        fig = tree_figure(t.tree, t.feature_names, t.class_names)
+        doc.chart(fig, "surrogate tree", int(fig.layout.height))
+    except Exception as exc:  # noqa: BLE001 - the rules below hold the tree
+        _figure_failed(doc, "Surrogate tree", exc)
     doc.para("Rules (largest leaves first)", 9, "B")
     rules = sorted(t.rules, key=lambda r: -r["rows"])[:12]
     doc.bullets([f"IF {' AND '.join(r['conditions']) or 'always'} THEN {r['prediction']} ({r['rows']:,} rows, "
@@ -204,7 +216,9 @@ def surrogate(t, doc: Document, bundle) -> None:
     fb = t.fidelity_by_group
     if len(fb):
         shown = fb.reset_index()
-        doc.table([str(c) for c in shown.columns], [[_cell(v) for v in row] for row in shown.to_numpy()], size=7.5)
+        doc.table(["Attribute", "Group", "Rows", "Fidelity"],
+                  [[str(a), str(g), f"{int(n):,}", S.fmt(f)] for a, g, n, f in
+                   shown[["attribute", "group", "count", "fidelity"]].itertuples(index=False)], size=7.5)
         try:
             doc.chart(fidelity_bars(t), "surrogate fidelity by group", 320)
         except Exception as exc:  # noqa: BLE001 - the table holds the numbers
@@ -218,7 +232,8 @@ def mitigation(r, doc: Document, bundle) -> None:
 
     doc.h2(r.label)
     p = r.params
-    settings = [("Method", r.method), ("Constraint", r.constraint), ("Strength", S._short(r.strength)),
+    settings = [("Method", _method_label(r.method)), ("Constraint", _constraint_label(r.constraint)),
+                ("Strength", S._short(r.strength)),
                 ("Sensitive", ", ".join(r.sensitive)), ("Fit time (s)", S.fmt(r.fit_seconds, 1)),
                 ("Fits (planned)", f"{p.get('fits', 0)} ({p.get('planned_fits', '—')})")]
     if p.get("max_rows"):
@@ -251,6 +266,18 @@ def mitigation(r, doc: Document, bundle) -> None:
         doc.bullets(others, 8.5)
 
 
+def _method_label(key: str) -> str:
+    from dlxai.fairness.mitigation.registry import METHODS
+
+    return METHODS[key].label if key in METHODS else key
+
+
+def _constraint_label(key: str) -> str:
+    from dlxai.fairness.mitigation.registry import CONSTRAINTS
+
+    return CONSTRAINTS.get(key, "none (pre-processing)" if key == "none" else key)
+
+
 def _tradeoff(doc: Document, title: str, tradeoff) -> None:
     t = tradeoff.display()
     doc.para(title, 9, "B")
@@ -262,11 +289,12 @@ def front(f, doc: Document, bundle) -> None:
     from dlxai.fairness.mitigation.results import COLUMN_LABELS
     from dlxai.plots.mitigation import front_figure
 
-    doc.h2(f"Front: {f.method} under {f.constraint}")
+    doc.h2(f"Front: {_method_label(f.method)} under {_constraint_label(f.constraint)}")
     pts = f.points
     cols = [c for c in ("label", "strength", "accuracy", "dp", "eo") if c in pts.columns]
-    doc.table([COLUMN_LABELS.get(c, c) for c in cols], [[_cell(v) for v in row] for row in pts[cols].to_numpy()],
-              size=8)
+    doc.table([COLUMN_LABELS.get(c, c) for c in cols],  # a strength of 7 prints 7, not 7.000
+              [[S._short(v) if c == "strength" and np.isfinite(v) else _cell(v) for c, v in zip(cols, row, strict=True)]
+               for row in pts[cols].to_numpy()], size=8)
     if {"dp", "accuracy"} <= set(pts.columns):
         doc.chart(front_figure(f), "mitigation front", 340)
     for r in f.results:

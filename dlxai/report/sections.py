@@ -43,6 +43,27 @@ def fmt(v, digits: int = 3) -> str:
     return f"{f:.{digits}f}"
 
 
+def scored_as(bundle) -> str:
+    """What the audited decisions came with, so the report prints only the numbers they support.
+
+    ``"model"``: a model's probabilities (every metric); ``"probabilities"``: a score column of probabilities (ROC
+    AUC, Brier, calibration); ``"ranking"``: a score on another scale (ROC AUC of its ranking; Brier and calibration
+    would come from the 0/1 decisions); ``"decisions"``: a prediction column (no score: accuracy-type metrics only).
+    """
+    if bundle.model_card.get("kind") != "predictions":
+        return "model"
+    if bundle.params.get("score_column") is None:
+        return "decisions"
+    p = bundle.performance
+    shown = np.asarray(p.calibration_pred)[np.asarray(p.calibration_count) > 0] if p is not None else np.array([])
+    return "ranking" if np.isin(shown, (0.0, 1.0)).all() else "probabilities"
+
+
+def has_model(bundle) -> bool:
+    """False for a predictions-only audit: nothing to explain, search counterfactuals of, or retrain."""
+    return bundle.model_card.get("kind") != "predictions"
+
+
 def findings(bundle) -> list[str]:
     """The key fairness findings, worst first, one sentence each."""
     out = []
@@ -69,8 +90,14 @@ def check_lines(bundle) -> list[tuple[str, str, str, str]]:
     rows = []
     for c in bundle.checks:
         verdict = "UNDEFINED" if c.violated is None else ("FAIL" if c.violated else "PASS")
-        rows.append((c.rule.text, c.attribute, fmt(c.value), verdict))
+        rows.append((rule_text(c.rule), c.attribute, fmt(c.value), verdict))
     return rows
+
+
+def rule_text(rule) -> str:
+    """A threshold rule as a reader says it: ``Demographic parity difference > 0.1`` (the manifest keeps
+    ``demographic_parity_difference>0.1``, the form the CLI and the Report page's rule box read)."""
+    return f"{METRIC_LABELS.get(rule.metric, rule.metric)} {rule.op} {rule.value:g}"
 
 
 def limitations(bundle) -> list[str]:
@@ -114,7 +141,7 @@ def limitations(bundle) -> list[str]:
         out.append(f"Metrics describe the {bundle.data.rows:,} test rows of {bundle.data.name}; other populations "
                    "may differ.")
     missing = [k for k in OPTIONAL if getattr(bundle, k) is None]
-    if missing:
+    if missing and has_model(bundle):
         out.append("Not run in this audit: " + ", ".join(missing) + ".")
     return out
 

@@ -31,7 +31,7 @@ def test_build_and_download_the_report(app, german_tiny):
     assert at.get("download_button"), "no download button"
     # the checks table the page shows is the report's
     shown = at.dataframe[0].value
-    assert list(shown["Rule"])[0] == "demographic_parity_difference>0.1"
+    assert list(shown["Rule"])[0] == "Demographic parity difference > 0.1"  # human names; the manifest keeps the rule
 
 
 def test_a_malformed_rule_is_a_user_error_and_keeps_the_page(app, german_tiny):
@@ -63,3 +63,21 @@ def test_results_left_by_other_pages_fill_their_sections(app, german_tiny):
     text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(result.pdf)).pages)
     assert "Global importance (Integrated gradients, 10 rows)" in text and "Importance by sex" in text
     assert result.missing == ()
+
+
+def test_the_report_has_a_section_for_every_explanation_method_run(app, german_tiny):
+    from dlxai.explain.registry import label
+    from ui import state
+
+    at = _with_model(app, german_tiny).switch_page("pages/explanations.py").run()
+    at.selectbox(key="ex_method").set_value("saliency").run()
+    at.selectbox(key="ex_method").set_value("integrated_gradients").run()
+    assert not at.exception, at.exception
+    at.switch_page("pages/report.py").run()
+    at.multiselect(key="rep_sections").set_value(["explanations"])
+    at.selectbox(key="rep_engine").set_value("matplotlib")
+    at.button(key="rep_build").click().run()
+    assert not at.exception, at.exception
+    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(at.session_state[state.REPORT].result.pdf)).pages)
+    for method in ("saliency", "integrated_gradients"):
+        assert f"Example local explanations ({label(method)})" in text, method

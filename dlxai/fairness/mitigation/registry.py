@@ -127,7 +127,7 @@ METHODS: dict[str, MethodSpec] = {
     "exponentiated_gradient": MethodSpec(
         "exponentiated_gradient", "Exponentiated gradient (reduction, randomized)", "ExpGrad", tuple(CONSTRAINTS),
         Strength("eps", 0.01, (0.2, 0.1, 0.05, 0.02, 0.01), lambda v: _number(v) and 0 < v <= 1, "in (0, 1]",
-                 "Smaller is stricter; e.g. 0.01.", label="eps", widget=(0.0, 100.0)),
+                 "Smaller is stricter; e.g. 0.01.", label="Allowed violation (ε)", widget=(0.0, 100.0)),
         methods.fit_exponentiated_gradient, uses_max_iter=True, planned_fits=_expgrad_fits,
         quick=Quick(max_iter=10, max_epochs=3, max_rows=8_000,
                     why="each retraining of the mixture sees a stratified sample of 8,000 training rows for 3 "
@@ -150,7 +150,7 @@ METHODS: dict[str, MethodSpec] = {
         "threshold_optimizer", "Threshold optimizer (post-processing, needs the attribute at prediction time)",
         "ThresholdOpt", tuple(CONSTRAINTS),
         Strength("tol", None, (None,), _unit, "in [0, 1] (the allowed relaxation)",
-                 "Leave it empty for strict parity.", label="tol"),
+                 "Leave it empty for strict parity.", label="Allowed relaxation (tolerance)"),
         methods.fit_threshold_optimizer, needs_sensitive_at_prediction=True,
         planned_fits=lambda strength, max_iter: 0,
     ),
@@ -158,7 +158,7 @@ METHODS: dict[str, MethodSpec] = {
         "penalised", "Fairness-penalised training (in-processing, torch MLP)", "Penalised", tuple(CONSTRAINTS),
         Strength("fairness_weight", 5.0, (0.5, 1.0, 2.0, 5.0, 10.0), lambda v: _number(v) and np.isfinite(v) and v >= 0,
                  "a number of at least 0", "0 is plain training; larger trades accuracy for parity, e.g. 5.",
-                 label="fairness weight (λ)", widget=(0.0, 100.0)),
+                 label="Fairness weight (λ)", widget=(0.0, 100.0)),
         methods.fit_penalised, needs_torch=True, quick=Quick(max_epochs=5, why="one retraining of 5 epochs."),
     ),
     "reweighing": MethodSpec(
@@ -168,7 +168,7 @@ METHODS: dict[str, MethodSpec] = {
     "correlation_remover": MethodSpec(
         "correlation_remover", "Correlation remover (pre-processing)", "CorrRemover", (),
         Strength("alpha", 1.0, (0.25, 0.5, 0.75, 1.0), _unit, "in [0, 1]",
-                 "1 removes all linear correlation with the attribute.", label="alpha", widget=(0.0, 100.0)),
+                 "1 removes all linear correlation with the attribute.", label="Share of correlation removed (α)", widget=(0.0, 100.0)),
         methods.fit_correlation_remover, quick=Quick(max_epochs=5, why="one retraining of 5 epochs."),
     ),
 }

@@ -22,9 +22,11 @@ COLUMN_LABELS = {
 
 
 def label(method: str, constraint: str, strength) -> str:
-    """``ExpGrad demographic_parity eps=0.01``: the method's short name, its constraint and strength."""
-    s = "" if strength is None else f" {METHODS[method].strength.name}={strength:g}"
-    c = "" if constraint == "none" else f" {constraint}"
+    """``ExpGrad, Demographic parity, Allowed violation (ε) 0.01``: the method's short name, its constraint and
+    strength, in the words the Mitigation page uses."""
+    knob = METHODS[method].strength
+    s = "" if strength is None else f", {knob.label or knob.name} {strength:g}"
+    c = "" if constraint == "none" else f", {CONSTRAINTS.get(constraint, constraint)}"
     return f"{METHODS[method].short}{c}{s}"
 
 

@@ -389,8 +389,8 @@ def test_sweep_front_has_intervals_and_activatable_models(adult, adult_small_mlp
     front = mt.sweep(adult_small_mlp, adult, "penalised", "demographic_parity", sensitive=SEX, strengths=[0.0, 2.0],
                      n_bootstrap=100, progress=lambda f, t: steps.append(f))
     pts = front.points
-    assert list(pts["label"]) == ["Original", "Penalised demographic_parity fairness_weight=0",
-                                  "Penalised demographic_parity fairness_weight=2"]
+    assert list(pts["label"]) == ["Original", "Penalised, Demographic parity, Fairness weight (λ) 0",
+                                  "Penalised, Demographic parity, Fairness weight (λ) 2"]  # the page's words
     for g in ("accuracy", "dp", "eo"):
         assert ((pts[f"{g}_lo"] <= pts[g] + 1e-12) & (pts[g] <= pts[f"{g}_hi"] + 1e-12)).all()
     assert pts["dp"].iloc[2] < 0.05 < pts["dp"].iloc[1]  # a stronger penalty narrows the gap

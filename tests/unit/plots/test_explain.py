@@ -66,6 +66,10 @@ def test_quality_charts():
     f = SimpleNamespace(fractions=x, deletion=1 - x, insertion=x, random_deletion=1 - x / 2, random_insertion=x / 2,
                         deletion_auc=0.5, insertion_auc=0.5, random_deletion_auc=0.75, random_insertion_auc=0.25)
     assert len(faithfulness_curves(f).data) == 4
+    # one colour meaning per page: red and green are the checks' verdicts there, never a curve's name
+    from dlxai.plots.style import PALETTE
+
+    assert not {tr.line.color for tr in faithfulness_curves(f).data} & {PALETTE[1], PALETTE[2]}
     check = SimpleNamespace(stages=("logits", "all"), spearman=np.array([0.7, 0.1]))
     bars = randomisation_bars(check, 0.5)
     assert list(bars.data[0].marker.color) == [PALETTE[1], PALETTE[2]]

@@ -32,3 +32,16 @@ def test_training_curve_marks_the_kept_epoch_when_validated():
     assert fig.layout.shapes[0].x0 == 2
     no_val = [SimpleNamespace(epoch=1, train_loss=0.5, val_loss=None, best_epoch=1)]
     assert len(training_curve(no_val).data) == 1
+    assert fig.layout.xaxis.dtick == 1 and fig.layout.xaxis.tickformat == "d"  # epochs 1, 2, 3 - never 1.5
+    assert training_curve(hist * 10).layout.xaxis.dtick == 3  # 30 epochs: a tick every 3rd
+
+
+def test_every_heatmap_has_a_colour_bar():
+    """A colour without its scale cannot be read: the confusion matrix and the attention map show theirs."""
+    from dlxai.plots.images import attention_heatmap
+
+    rep = evaluate(np.array([0, 1, 1, 0]), np.array([0.2, 0.8, 0.4, 0.1]))
+    for fig in (confusion_matrix(rep), attention_heatmap(np.eye(3))):
+        heat = [t for t in fig.data if t.type == "heatmap"]
+        assert heat and all(t.showscale is not False for t in heat)
+    assert confusion_matrix(rep).data[0].colorbar.title.text == "rows"

@@ -80,8 +80,8 @@ def test_executive_summary_pass_fail_against_thresholds(bundle, text):
     dp = {attr: a.summary["demographic_parity_difference"] for attr, a in bundle.fairness.items()}
     for attr, v in dp.items():
         verdict = "FAIL" if v > 0.05 else "PASS"
-        assert f"demographic_parity_difference>0.05 {attr} {fmt(v)} {verdict}" in text
-    assert f"accuracy<0.5 overall {fmt(bundle.performance.accuracy)} PASS" in text
+        assert f"Demographic parity difference > 0.05 {attr} {fmt(v)} {verdict}" in text
+    assert f"Accuracy < 0.5 overall {fmt(bundle.performance.accuracy)} PASS" in text
     assert ("Verdict: FAILED" in text) == any(v > 0.05 for v in dp.values())
 
 
@@ -278,3 +278,79 @@ def test_counterfactual_recourse_and_surrogate_sections(german, german_mlp):
     assert fmt(sg.fidelity) in t and "IF " in t and "?" not in t.split("Surrogate decision tree")[1][:2000]
     # the low-fidelity limitation appears exactly when the surrogate's fidelity is below 0.9
     assert ("itsrulesdescribethemodelloosely" in _squash(t)) == (sg.fidelity < 0.9)
+
+
+def _pdf_text(rep) -> str:
+    return "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(rep.pdf)).pages)
+
+
+def test_a_predictions_only_pdf_reports_only_what_decisions_support():
+    """A prediction column has no scores: no ROC AUC, Brier, calibration or threshold, and no instruction to run
+    what needs a model; each optional section says why it does not apply."""
+    from dlxai.report import audit_predictions
+    from tests import makers
+
+    bundle = audit_predictions(makers.predictions_frame(), target="label", sensitive=["sex"],
+                               prediction_column="pred", positive_label="good", n_bootstrap=20)
+    rep = build_report(bundle, chart_engine="matplotlib")
+    t = _pdf_text(rep)
+    for absent in (r"ROC AUC \d", r"Brier score \d", "threshold 0.50", "Decision threshold",
+                   "open the Explanations page", "--explain", "Not run in this audit"):
+        assert not re.search(absent, t), absent
+    assert _squash(messages.SCORED_AS["decisions"]) in _squash(t)
+    assert "Decisions from" in t and f"accuracy {fmt(bundle.performance.accuracy)}" in t
+    for key, what in messages.NEEDS_A_MODEL_WHAT.items():
+        assert _squash(messages.NEEDS_A_MODEL.format(what=what)) in _squash(t), key
+    assert rep.missing == ()
+    assert rep.chart_engines == {"matplotlib": 1 + 3}  # the confusion matrix and the fairness charts, no calibration
+
+
+def test_a_probability_score_keeps_roc_auc_brier_and_its_threshold():
+    from dlxai.report import audit_predictions
+    from tests import makers
+
+    bundle = audit_predictions(makers.predictions_frame(), target="label", sensitive=["sex"], score_column="score",
+                               threshold=0.6, positive_label="good", n_bootstrap=20)
+    t = _pdf_text(build_report(bundle, sections=["summary", "performance"], chart_engine="matplotlib"))
+    assert f"ROC AUC {fmt(bundle.performance.roc_auc)}" in t and f"Brier score {fmt(bundle.performance.brier)}" in t
+    assert "threshold 0.60" in t and "Decision threshold 0.60" in t
+
+
+def test_manifest_and_settings_keys_print_whole(report, bundle):
+    """Keys are never wrapped (the manifest once printed 'learning_rat e'); long values wrap instead."""
+    from dlxai.report.sections import flatten, manifest
+
+    lines = set(_pdf_text(report).splitlines())
+    text = "\n".join(lines)
+    keys = [k for k, _ in flatten(manifest(bundle))] + [k for k, _ in flatten(bundle.model_card["settings"])]
+    assert any("learning_rate" in k for k in keys)
+    broken = [k for k in keys if k not in text]
+    assert not broken, broken
+
+
+def test_the_surrogate_tree_is_drawn_and_one_hot_splits_read_as_levels(german, german_mlp):
+    from dlxai.explain.surrogate import fit_surrogate
+
+    sg = fit_surrogate(german_mlp, german, max_depth=3, sensitive=["sex"])
+    bundle = audit_model(german_mlp, german, sensitive=["sex"], n_bootstrap=20, surrogate=sg)
+    rep = build_report(bundle, sections=["surrogate"], chart_engine="matplotlib")
+    assert rep.chart_engines == {"matplotlib": 2}  # the tree and the fidelity by group
+    assert sum(len(p.images) for p in PdfReader(io.BytesIO(rep.pdf)).pages) == 2
+    t = _squash(_pdf_text(rep))
+    one_hot = [c for r in sg.rules for c in r["conditions"] if " = " in c or " ≠ " in c]
+    assert one_hot and all(_squash(c) in t for c in one_hot)
+    assert not re.search(r"=[^≤>]*≤0\.5", t)  # never 'status = A11 ≤ 0.5'
+
+
+def test_every_explanation_method_run_has_its_section(german, german_mlp):
+    from dlxai.explain.attribution import attribute
+    from dlxai.explain.registry import label
+
+    rows = german.X("test").head(16)
+    runs = [attribute(german_mlp, rows, method=m) for m in ("integrated_gradients", "saliency", "lrp")]
+    bundle = audit_model(german_mlp, german, sensitive=["sex"], n_bootstrap=20, explanations=runs)
+    t = _pdf_text(build_report(bundle, sections=["explanations"], chart_engine="matplotlib"))
+    for r in runs:
+        assert f"Global importance ({label(r.method)}, 16 rows)" in t
+        assert f"Example local explanations ({label(r.method)})" in t
+    assert t.count("Importance by sex") == 1  # the group table comes from the first attribution only
