@@ -109,9 +109,10 @@ def _frozen(module):
 
 
 NOT_REFITTABLE = (
-    "An uploaded model ({kind}) cannot be trained again: dlxai has its file, not how it was trained. Mitigations "
-    "that retrain (reductions, reweighing, correlation remover, penalised training) need a model trained in dlxai; "
-    "the threshold optimizer (post-processing) works on any model."
+    "An uploaded network ({kind}) cannot be trained again: dlxai has its file, not how it was trained. Mitigations "
+    "that retrain (reductions, reweighing, correlation remover, penalised training) need a model trained in dlxai or "
+    "a scikit-learn model (skops) that can be cloned and refitted; the threshold optimizer (post-processing) works "
+    "on any model."
 )
 
 
@@ -129,6 +130,12 @@ class UploadedClassifier(ClassifierMixin, BaseEstimator):
 
     def raw_output(self, X, timeout_s: float | None = None) -> np.ndarray:
         raise NotImplementedError
+
+    @property
+    def refit_unavailable(self) -> str:
+        """Why a clone of this model cannot be refitted ('' when it can): what mitigation asks before it offers a
+        method that retrains."""
+        return NOT_REFITTABLE.format(kind=type(self).__name__)
 
     def fit(self, X=None, y=None, **fit_params):
         """An uploaded model is fitted already and cannot be refitted (it is a file, not a recipe).  The method
