@@ -48,7 +48,7 @@ def refusal(m, method: str, sensitive) -> str:
     which it disables."""
     why = why_not(m, method, tuple(sensitive)) or ""
     if why:
-        st.warning(f"{why[0].upper()}{why[1:]}.", icon="⚠️")
+        st.warning(f"Not available: {why}.", icon="⚠️")
     return why
 
 

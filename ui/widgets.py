@@ -5,7 +5,6 @@ from __future__ import annotations
 import streamlit as st
 
 from dlxai.explain.registry import rows_unavailable
-from dlxai.fairness.offers import PREDICTIONS_ONLY
 from dlxai.glossary import TERMS
 from ui import state
 
@@ -68,8 +67,9 @@ def require_model():
     m = state.model()
     if m is None:
         if state.predictions() is not None:
-            st.info("A predictions-only audit is active: " + PREDICTIONS_ONLY.format(what="work on here") + ". Its "
-                    "fairness audit and PDF are on **Upload → Predictions only**.")
+            st.info("A predictions-only audit is active: it has decisions, not a model, so there is no model to work "
+                    "on here. Its fairness audit and PDF are on **Upload → Predictions only**; upload the model itself "
+                    "for this page.")
         else:
             st.info("No model is trained yet. Train one on **Data & model** first.")
         st.page_link("pages/data_model.py", label="Go to Data & model", icon="🧠")

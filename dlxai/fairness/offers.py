@@ -24,7 +24,8 @@ SEARCHES = {
 }
 REPORT = {"report": "Report (PDF)"}
 PREDICTIONS_ONLY = (
-    "a predictions-only audit has decisions, not a model: there is nothing to {what}. Upload the model itself to get it"
+    "a predictions-only audit has decisions, not a model: there is no model to {what}. Upload the model itself to "
+    "get it"
 )
 
 
@@ -46,7 +47,7 @@ def labels() -> dict[str, str]:
 def explain_offers(model) -> dict[str, str]:
     """Attribution method key -> '' (offered) or why not, for tabular rows of ``model``."""
     info = model_info(model)
-    return {k: info.why_not(EXPLAIN_METHODS[k], TABULAR) or "" for k in tabular_methods()}
+    return {k: (info.why_not(EXPLAIN_METHODS[k], TABULAR) or "").rstrip(".") for k in tabular_methods()}
 
 
 def mitigation_offers(model, sensitive=()) -> dict[str, str]:

@@ -180,6 +180,15 @@ NO_DECORRELATION = (
 )
 
 
+def estimator_kind(est) -> str:
+    """What the model is, in the user's words: "an uploaded ONNX network", "a scikit-learn Pipeline"."""
+    est = getattr(est, "inner", None) or est
+    if getattr(est, "file_kind", ""):
+        return f"an uploaded {est.file_kind} network"
+    lib = type(est).__module__.split(".")[0]
+    return f"a {'scikit-learn ' if lib == 'sklearn' else ''}{type(est).__name__}"
+
+
 def why_not(model, method: str, sensitive=()) -> str | None:
     """Why mitigation ``method`` is not offered for ``model`` (None when it is), said before anything runs: a
     mitigated model is not mitigated again; penalised training needs dlxai's MLP; every method but post-processing
@@ -191,7 +200,7 @@ def why_not(model, method: str, sensitive=()) -> str | None:
     if isinstance(model, MitigatedModel):
         return msg.ALREADY_MITIGATED.format(name=model.name).rstrip(".")
     if spec.needs_torch and not methods.is_torch_mlp(model.estimator):
-        return msg.NEEDS_TORCH.format(kind=type(model.estimator).__name__, name=model.name).rstrip(".")
+        return msg.NEEDS_TORCH.format(kind=estimator_kind(model.estimator), name=model.name).rstrip(".")
     if spec.planned_fits(spec.strength.default, 1) == 0:  # post-processing: the fitted model is all it needs
         return None
     refit = getattr(model.estimator, "refit_unavailable", "")
