@@ -39,7 +39,7 @@ def _grouped(offered: dict) -> str:
     by_reason: dict[str, list[str]] = {}
     for k, why in offered.items():
         if why:
-            by_reason.setdefault(why, []).append(METHODS[k].short)
+            by_reason.setdefault(why, []).append(METHODS[k].label)
     return "\n".join(f"- **{', '.join(names)}**: {why}." for why, names in by_reason.items())
 
 

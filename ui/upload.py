@@ -149,6 +149,14 @@ def _score_preview(frame, col: str, threshold: float, higher: bool) -> str:
             f"({made.y_pred.mean():.0%}) favourably.")
 
 
+def _decision_column(df, columns: list, sensitive: list, by_score: bool) -> str:
+    """The column the decisions most likely come from: not a sensitive one, and numeric for a score."""
+    import pandas as pd
+
+    fits = [c for c in columns if c not in sensitive and (not by_score or pd.api.types.is_numeric_dtype(df[c]))]
+    return (fits or columns)[-1 if not by_score else 0]
+
+
 def predictions_tab(types) -> None:
     """The Upload page's Predictions-only tab: the file, its mapping (the Data tab's target suggestion), the
     decision rule, and the audit of every selected sensitive column."""
@@ -171,8 +179,9 @@ def predictions_tab(types) -> None:
                                    key="up_p_sens")
             mode = st.radio("Decisions from", PREDICTION_MODES, key="up_p_mode")
             q1, q2, q3 = st.columns(3)
-            col = q1.selectbox("Column", others, key="up_p_col")
             by_score = mode == PREDICTION_MODES[1]
+            col = q1.selectbox("Column", others, index=others.index(_decision_column(df, others, psens, by_score)),
+                               key="up_p_col")
             thr = q2.number_input("Threshold (on the score's scale)", value=0.5, key="up_p_thr", disabled=not by_score)
             direction = q3.radio("Favourable when the score is", list(SCORE_DIRECTIONS), key="up_p_dir",
                                  format_func=lambda d: f"{d} (score {'≥' if SCORE_DIRECTIONS[d] else '≤'} threshold)",

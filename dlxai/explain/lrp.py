@@ -81,8 +81,8 @@ def check_lrp_supported(module: nn.Module) -> None:
         )
     if any(isinstance(m, torch.jit.ScriptModule) for m in module.modules()):  # also inside dlxai's two-logit head
         raise UnsupportedModelError(
-            "LRP cannot attach its rules to a TorchScript network: its layers are compiled. Methods that apply: "
-            f"{_methods_that_apply(module)}. Upload the weights with a dlxai spec (or use the nn.Module) for LRP."
+            "LRP cannot attach its rules to a TorchScript network: its layers are compiled; upload the weights with "
+            f"a dlxai spec (or use the nn.Module) for LRP. Methods that apply: {_methods_that_apply(module)}."
         )
     leaves = _supported_leaf_types()
     bad = []

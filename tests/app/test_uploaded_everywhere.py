@@ -49,7 +49,7 @@ REFUSED = {
     },
     "torchscript": {
         "pages/explanations.py": ["Not offered for this model", "LRP", "randomisation check"],
-        "pages/mitigation.py": ["Not offered for this model", "cannot be trained again", "ExpGrad"],
+        "pages/mitigation.py": ["Not offered for this model", "cannot be trained again", "Exponentiated gradient"],
     },
 }
 
