@@ -17,13 +17,14 @@ from ui.counterfactuals import (
     world_caption,
 )
 from ui.errors import error_boundary
-from ui.widgets import require_model
+from ui.widgets import require_model, require_rows_scoring
 
 st.title("Counterfactuals")
 st.caption("The smallest changes to a row that flip the model's decision, and the recourse burden per group: "
            "the mean cost of those changes for each group's rejected rows (Sharma et al., CERTIFAI, 2020). "
            "Cost = sum of numeric changes in MADs (median absolute deviations) + number of changed categories.")
 ds, m = require_model()
+require_rows_scoring(m)
 mk, dk = m.fingerprint, ds.fingerprint
 if state.threshold() != 0.5:
     st.caption(f"The counterfactual search decides at a score of 0.5; the decision threshold of the other pages "
@@ -74,6 +75,9 @@ with error_boundary("The counterfactual search"):
                    "Highlighted cells differ from the original row. " + world_caption(res))
 
 st.subheader("Recourse burden by group")
+if not len(rejected):
+    st.info("The model rejects no row of the test split, so no one needs recourse and there is no burden to compare.")
+    st.stop()
 attrs = [c for c in ds.schema.sensitive] or ds.group_columns()[:1]
 b1, b2 = st.columns(2)
 attr = b1.selectbox("Group by", attrs, key="cf_burden_attr")

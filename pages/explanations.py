@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from dlxai.explain.quality import SANITY_MAX_SPEARMAN, completeness, what_to_try
+from dlxai.explain.quality import SANITY_MAX_SPEARMAN, completeness, randomisation_unavailable, what_to_try
 from dlxai.explain.registry import label
-from dlxai.explain.views import compare_importance, global_importance, group_comparison, local_view
+from dlxai.explain.views import compare_importance, explained_output, global_importance, group_comparison, local_view
 from dlxai.plots.explain import (
     completeness_hist,
     faithfulness_curves,
@@ -37,6 +37,8 @@ with error_boundary("The explanation"):
                            f"(target: {settings_dict['target'] if settings_dict['target'] is not None else 'predicted class'}).")
 if result is None:
     st.stop()
+output = explained_output(m, result)
+st.info(f"**Explained output:** {output}.", icon=":material/target:")
 
 # --- the checks first: an explanation that fails one is shown with a warning and what to try, not as a plain result
 comp = faith = check = None
@@ -44,8 +46,8 @@ with error_boundary("The completeness check"):
     comp = completeness(result) if result.delta is not None else None
 with error_boundary("The faithfulness check"):
     faith = faithfulness(m, m.fingerprint, ds, ds.fingerprint, settings)
-has_layers = m.kind == "mlp" or getattr(m.estimator, "module_", None) is not None
-if has_layers:
+no_randomisation = randomisation_unavailable(m)
+if not no_randomisation:
     with error_boundary("The randomisation check"):
         n_rand = min(100, dict(settings)["n_rows"])
         rbar, rupdate = progress_bar("Randomisation check: re-initialising layers and recomputing…")
@@ -135,7 +137,8 @@ with quality:
         st.metric("Conservation error" if method == "lrp" else "Completeness error", f"{100 * comp.median:.2f}%",
                   help="Median over rows of |Σ attribution − (f(x) − f(baseline))| relative to "
                        "|f(x) − f(baseline)|.")
-        st.caption(f"{comp.share_within:.0%} of rows within {100 * comp.tolerance:g}%; mean {100 * comp.mean:.2f}%."
+        st.caption("Checked against the explained output named at the top: each row's Σ attribution vs that "
+                   f"output's change from the baseline to the row. {comp.share_within:.0%} of rows within {100 * comp.tolerance:g}%; mean {100 * comp.mean:.2f}%."
                    + (" For LRP this is the relevance the layers' biases absorb: information, not a pass/fail check."
                       if method == "lrp" else ""))
         st.plotly_chart(completeness_hist(comp), key="ex_comp_fig")
@@ -148,8 +151,8 @@ with quality:
                     "the top features are added to the baseline.",
                     delta=f"{faith.insertion_auc - faith.random_insertion_auc:+.3f} vs random")
         st.plotly_chart(faithfulness_curves(faith), key="ex_faith_fig")
-    if not has_layers:
-        st.info("The randomisation check re-initialises a network's layers; this model has none.")
+    if no_randomisation:
+        st.info(no_randomisation)
     elif check is not None:
         st.metric("Randomisation ρ", f"{check.final:.2f}",
                   help=f"Spearman ρ between the trained model's ranking and the ranking after re-initialising all "

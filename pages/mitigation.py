@@ -15,7 +15,7 @@ ds, m = require_model()
 st.caption(f"Active model: **{m.name}**. Mitigation works on a copy; the original stays available below.")
 
 c1, c2 = st.columns(2)
-method = c1.selectbox("Method", list(METHODS), format_func=lambda k: METHODS[k].label, key="mit_method")
+method = ui_mit.method_picker(m, c1)
 spec = METHODS[method]
 if not spec.constraints:
     constraint = "none"
@@ -25,6 +25,7 @@ else:
 options = ds.group_columns()
 sensitive = st.multiselect("Sensitive attribute(s)", options, default=[c for c in state.sensitive() if c in options][:2],
                            max_selections=2, key="mit_sensitive")
+refused = ui_mit.refusal(m, method, sensitive)
 if spec.needs_sensitive_at_prediction:
     st.info("Post-processing sets a threshold per group, so the mitigated model **needs the sensitive attribute "
             "at prediction time**: it reads it from every row it scores and cannot score rows without it.")
@@ -65,7 +66,7 @@ if mode.startswith("Sweep") and len(knob.sweep) > 1:
         st.error(f"Values of {knob.label or knob.name} must be numbers separated by commas; received {text!r}.")
         st.stop()
 
-if st.button("Run mitigation", type="primary", key="mit_run",
+if st.button("Run mitigation", type="primary", key="mit_run", disabled=bool(refused),
              help="While it runs, Streamlit's Stop (top right) ends it after the current fit or epoch."):
     with error_boundary("Mitigation"):
         ui_mit.run(m, ds, method, constraint, sensitive, strength=strength, sweep_values=sweep_values,

@@ -5,13 +5,10 @@ import streamlit as st
 
 from dlxai import errors
 from dlxai.data import mapping
-from dlxai.data.predictions import SCORE_DIRECTIONS
-from dlxai.fairness import audit_fairness
 from dlxai.models.adapters import MODEL_AGNOSTIC, OUTPUT_KINDS
 from dlxai.models.export import exportable
 from dlxai.models.formats import detect_format, pickle_allowed, skops_untrusted_types
-from dlxai.plots.fairness import group_metric_bars, group_sizes
-from ui import report as ur
+from dlxai.plots.fairness import group_sizes
 from ui import state
 from ui import upload as uu
 from ui.errors import error_boundary
@@ -139,50 +136,7 @@ with tab_model:
 
 # --- predictions only ---------------------------------------------------------------------------
 with tab_pred:
-    st.markdown("A CSV with the true label, the sensitive columns, and a prediction or a score column (any scale: "
-                "probabilities, a 1-10 decile, a credit score): a fairness audit without a model.")
-    fp = st.file_uploader("Predictions file", type=DATA_TYPES, key="up_pred")
-    pt = None
-    if fp is not None:
-        with error_boundary("Reading the predictions file"):
-            pt = uu.parsed(fp.getvalue(), fp.name, slot="predictions")
-            pcols = list(pt.frame.columns)
-            p1, p2 = st.columns(2)
-            label = p1.selectbox("True label column", pcols, key="up_p_label")
-            plabels = [str(v) for v in mapping.label_values(pt.frame, label)][:100] or ["—"]
-            ppos = p2.selectbox("Favourable label", plabels, index=len(plabels) - 1, key="up_p_pos")
-            psens = st.multiselect("Sensitive columns", [c for c in pcols if c != label],
-                                   default=mapping.suggest_sensitive(pt.frame, label), key="up_p_sens")
-            mode = st.radio("Decisions from", ["a prediction column", "a score and a threshold"], key="up_p_mode")
-            q1, q2, q3 = st.columns(3)
-            col = q1.selectbox("Column", [c for c in pcols if c != label], key="up_p_col")
-            thr = q2.number_input("Threshold (on the score's scale)", value=0.5, key="up_p_thr",
-                                  disabled=mode == "a prediction column")
-            direction = q3.radio("Favourable when the score is", list(SCORE_DIRECTIONS), key="up_p_dir",
-                                 format_func=lambda d: f"{d} (score {'≥' if SCORE_DIRECTIONS[d] else '≤'} threshold)",
-                                 disabled=mode == "a prediction column")
-        if pt is not None and st.button("Audit the predictions", type="primary", key="up_p_go"):
-            with error_boundary("Auditing the predictions"):
-                kw = {"prediction": col} if mode == "a prediction column" else {
-                    "score": col, "threshold": float(thr), "higher_is_favourable": SCORE_DIRECTIONS[direction]}
-                uu.use_predictions(pt, label, ppos, psens, **kw)
-    pred = state.predictions()
-    if pred is not None:
-        with error_boundary("The predictions audit"):
-            audit = audit_fairness(pred.y_true, pred.y_pred, pred.sensitive.iloc[:, :1], n_bootstrap=200)
-            st.subheader(f"Fairness of the uploaded predictions by {audit.attribute_label}")
-            st.metric("Demographic parity difference", f"{audit.summary['demographic_parity_difference']:.3f}")
-            st.dataframe(audit.by_group, width="stretch")
-            st.plotly_chart(group_metric_bars(audit), key="up_p_bars")
-        if st.button("Build the audit PDF of these predictions", key="up_p_pdf",
-                     help="Every sensitive column on its own, with intervals, charts, limitations and a manifest."):
-            with error_boundary("Building the predictions report"):
-                state.set_predictions_report(ur.build_with_progress(
-                    uu.predictions_bundle(), title="Audit of the uploaded decisions"))
-        res = state.predictions_report()
-        if res is not None:
-            st.download_button(f"Download the PDF ({res.pages} pages)", res.pdf, file_name="dlxai-audit.pdf",
-                               mime="application/pdf", key="up_p_dl")
+    uu.predictions_tab(DATA_TYPES)
 
 # --- export ------------------------------------------------------------------------------------
 with tab_export:

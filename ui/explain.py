@@ -41,15 +41,27 @@ def not_offered(model) -> dict[str, str]:
     return out
 
 
+def not_offered_text(model) -> str:
+    """The methods left out for ``model``, grouped by reason, as Markdown lines (shown before any click)."""
+    by_reason: dict[str, list[str]] = {}
+    for k, reason in not_offered(model).items():
+        by_reason.setdefault(reason.split(". Methods that")[0], []).append(label(k))
+    return "\n".join(f"- **{', '.join(names)}**: {why}." for why, names in by_reason.items())
+
+
 def method_picker(model) -> str:
     keys = tabular_methods(model)
+    if not keys:
+        st.info(f"No explanation method applies to **{model.name}**:\n" + not_offered_text(model))
+        st.stop()
     default = keys.index(DEFAULT_METHOD) if DEFAULT_METHOD in keys else 0
-    missing = not_offered(model)
-    why = "".join(f"\n- **{label(k)}**: {reason.split('. Methods that')[0]}" for k, reason in missing.items())
     key = st.selectbox("Method", keys, index=default, format_func=label, key="ex_method",
-                       help="Only the methods that apply to the active model are listed." +
-                            (f" Not offered here:{why}" if why else ""))
+                       help="Only the methods that apply to the active model are listed; the others are named "
+                            "below the picker with the reason.")
     st.caption(METHODS[key].description)
+    missing = not_offered_text(model)
+    if missing:
+        st.caption("Not offered for this model:\n" + missing)
     return key
 
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dlxai.fairness.mitigation import METRICS, Front, MitigationResult, mitigate, sweep
+from dlxai.fairness.mitigation import METHODS, METRICS, Front, MitigationResult, mitigate, sweep
+from dlxai.fairness.mitigation.registry import why_not
 from dlxai.fairness.mitigation.tradeoff import WORSE
+from dlxai.fairness.offers import mitigation_offers
 from ui import state
 
 VERDICT_RULE = (
@@ -17,6 +19,37 @@ VERDICT_RULE = (
     "Differences: lower is fairer; ratios: higher is fairer. A small max − min gap is inflated by resampling, so "
     "its interval can sit above the point value."
 )
+
+
+def method_picker(m, where) -> str:
+    """The methods offered for ``m`` in a picker; the others named below it with the reason (before any click)."""
+    offered = mitigation_offers(m)
+    keys = [k for k, why in offered.items() if not why]
+    if not keys:  # nothing to run; the page still shows earlier runs and the model switcher
+        st.info("No mitigation method applies to this model:\n" + _grouped(offered))
+        return where.selectbox("Method", list(offered), format_func=lambda k: METHODS[k].label, disabled=True,
+                               key="mit_method_none")
+    method = where.selectbox("Method", keys, format_func=lambda k: METHODS[k].label, key="mit_method")
+    if len(keys) < len(offered):
+        st.caption("Not offered for this model:\n" + _grouped(offered))
+    return method
+
+
+def _grouped(offered: dict) -> str:
+    by_reason: dict[str, list[str]] = {}
+    for k, why in offered.items():
+        if why:
+            by_reason.setdefault(why, []).append(METHODS[k].label)
+    return "\n".join(f"- **{', '.join(names)}**: {why}." for why, names in by_reason.items())
+
+
+def refusal(m, method: str, sensitive) -> str:
+    """Why ``method`` cannot run on ``m`` with these sensitive columns ('' when it can), shown above the Run button,
+    which it disables."""
+    why = why_not(m, method, tuple(sensitive)) or ""
+    if why:
+        st.warning(f"Not available: {why}.", icon="⚠️")
+    return why
 
 
 def run(m, ds, method: str, constraint: str, sensitive: list[str], *, strength=None, sweep_values=None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from dlxai.explain.registry import rows_unavailable
 from dlxai.glossary import TERMS
 from ui import state
 
@@ -65,7 +66,21 @@ def require_model():
     ds = require_dataset()
     m = state.model()
     if m is None:
-        st.info("No model is trained yet. Train one on **Data & model** first.")
+        if state.predictions() is not None:
+            st.info("A predictions-only audit is active: it has decisions, not a model, so there is no model to work "
+                    "on here. Its fairness audit and PDF are on **Upload → Predictions only**; upload the model itself "
+                    "for this page.")
+        else:
+            st.info("No model is trained yet. Train one on **Data & model** first.")
         st.page_link("pages/data_model.py", label="Go to Data & model", icon="🧠")
         st.stop()
     return ds, m
+
+
+def require_rows_scoring(m) -> None:
+    """Stop the page, saying why, for a model that cannot score rows built from its input features (a
+    post-processed model reads the group columns from each row): SHAP, counterfactuals, surrogate trees."""
+    why = rows_unavailable(m)
+    if why:
+        st.info(f"Not available for **{m.name}**: {why}.")
+        st.stop()

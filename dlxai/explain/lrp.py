@@ -79,10 +79,10 @@ def check_lrp_supported(module: nn.Module) -> None:
             f"LRP needs a torch.nn.Module; received {type(module).__name__}. Pass the network itself "
             "(e.g. AuditModel.torch_module()); for models without gradients use a model-agnostic method (SHAP kernel)."
         )
-    if isinstance(module, (torch.jit.ScriptModule,)):
+    if any(isinstance(m, torch.jit.ScriptModule) for m in module.modules()):  # also inside dlxai's two-logit head
         raise UnsupportedModelError(
-            f"LRP cannot attach rules to a TorchScript module ({type(module).__name__}). Methods that apply: "
-            "saliency, input × gradient, integrated gradients. Load the original nn.Module to use LRP."
+            "LRP cannot attach its rules to a TorchScript network: its layers are compiled; upload the weights with "
+            f"a dlxai spec (or use the nn.Module) for LRP. Methods that apply: {_methods_that_apply(module)}."
         )
     leaves = _supported_leaf_types()
     bad = []

@@ -32,8 +32,9 @@ NO_COMPLETENESS = (
     "Use integrated_gradients, deeplift, expected_gradients, kernel_shap or lrp to check completeness."
 )
 NO_LAYERS = (
-    "The model-parameter randomisation check re-initialises a network's layers; {what} has no layers with "
-    "parameters to re-initialise. Run it on a PyTorch model (e.g. the MLP)."
+    "The model-parameter randomisation check re-initialises a network's layers; {what} has no layers it can "
+    "re-initialise (a scikit-learn model has none, a TorchScript module's are compiled). It runs on networks trained "
+    "in dlxai or uploaded as weights with a spec."
 )
 
 
@@ -252,6 +253,16 @@ def _layers(module) -> list[tuple[str, object]]:
             if hasattr(m, "reset_parameters") and any(True for _ in m.parameters(recurse=False))]
 
 
+def randomisation_unavailable(model) -> str:
+    """Why the randomisation check cannot run on ``model`` ('' when it can): it needs a network in this process
+    whose layers can be re-initialised (a TorchScript module's cannot; a scikit-learn model has none)."""
+    info = model_info(model)
+    what = getattr(model, "name", None) or type(info.module).__name__
+    if info.module is None or not _layers(info.module):
+        return NO_LAYERS.format(what=what)
+    return ""
+
+
 def randomisation_check(model, inputs, *, method: str, seed: int = 0, cascading: bool = True,
                         progress: Callable[[float], None] | None = None, **attribute_kwargs) -> RandomisationCheck:
     """Adebayo et al.'s model-parameter randomisation test for ``method`` on ``inputs``.
@@ -261,12 +272,10 @@ def randomisation_check(model, inputs, *, method: str, seed: int = 0, cascading:
     """
     import torch
 
-    info = model_info(model)
-    if info.module is None:
-        raise UnsupportedModelError(NO_LAYERS.format(what=getattr(model, "name", type(model).__name__)))
-    layers = _layers(info.module)
-    if not layers:
-        raise UnsupportedModelError(NO_LAYERS.format(what=type(info.module).__name__))
+    why = randomisation_unavailable(model)
+    if why:
+        raise UnsupportedModelError(why)
+    layers = _layers(model_info(model).module)
 
     def summary(res: AttributionResult) -> np.ndarray:
         v = res.by_feature().to_numpy() if res.feature_groups else res.values.reshape(res.n, -1)

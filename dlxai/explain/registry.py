@@ -44,6 +44,13 @@ LRP_TABULAR_WHY = (
     "its input-layer rule gives relevance to inputs that are 0, so every one-hot level, present or not, gets a share "
     "and a categorical feature ranks by its number of levels, whatever the model learned."
 )
+NO_GRADIENTS = "the model is not a differentiable PyTorch network, so gradients cannot flow through it"
+GROUPS_AT_PREDICTION = (
+    "{name} reads {columns} from each row it scores (its thresholds differ by group), but SHAP, counterfactual "
+    "search and surrogate trees score rows they build from the model's input features, which do not carry those "
+    "columns. Make the original model active (Mitigation → Make a model active) to explain it: post-processing only "
+    "moves its decision threshold per group"
+)
 BAD_MODEL = (
     "model must be an AuditModel (from train_model or an upload) or a torch.nn.Module; received {received}. "
     "Train one on the Data & model page, or pass the network itself."
@@ -167,12 +174,15 @@ class ModelInfo:
     gradients: bool
     attention: bool
     kind: str | None
+    no_gradients: str = NO_GRADIENTS
     _checked: dict = field(default_factory=dict, repr=False)
 
     def why_not(self, spec: MethodSpec, kind: str | None) -> str | None:
         """Why ``spec`` does not apply to this model on ``kind`` data; None when it does."""
+        if self.audit is not None and rows_unavailable(self.audit):
+            return rows_unavailable(self.audit)
         if spec.needs_gradients and not self.gradients:
-            return "the model is not a differentiable PyTorch network, so gradients cannot flow through it"
+            return self.no_gradients
         if spec.needs_attention and not self.attention:
             return "the model has no attention layers (nn.MultiheadAttention / transformer blocks)"
         if kind is not None and kind not in spec.kinds:
@@ -200,6 +210,13 @@ class ModelInfo:
                 method=spec.key, label=spec.label, why=why, applicable=self.applicable(kind)))
 
 
+def rows_unavailable(model) -> str:
+    """Why methods that score rows they build themselves (SHAP, counterfactual search, surrogate trees) cannot run
+    on ``model`` ('' when they can): a post-processed model reads the group columns from each row it scores."""
+    cols = tuple(getattr(model, "sensitive_columns", ()) or ())
+    return GROUPS_AT_PREDICTION.format(name=model.name, columns=list(cols)) if cols else ""
+
+
 def model_info(model) -> ModelInfo:
     """The :class:`ModelInfo` of an AuditModel or a torch module; :class:`UserInputError` for anything else."""
     import torch
@@ -209,8 +226,14 @@ def model_info(model) -> ModelInfo:
 
     if isinstance(model, AuditModel):
         module = getattr(model.estimator, "module_", None)
+        why = NO_GRADIENTS
+        if module is None:  # the model's own words (an upload reading raw columns, a mixture, a tree ensemble)
+            try:
+                model.torch_module()
+            except UnsupportedModelError as exc:
+                why = str(exc).rstrip(".")
         return ModelInfo(audit=model, module=module, gradients=module is not None,
-                         attention=module is not None and has_attention(module), kind=TABULAR)
+                         attention=module is not None and has_attention(module), kind=TABULAR, no_gradients=why)
     if isinstance(model, torch.nn.Module):
         return ModelInfo(audit=None, module=model, gradients=True, attention=has_attention(model), kind=None)
     raise UserInputError(BAD_MODEL.format(received=type(model).__name__))

@@ -194,3 +194,34 @@ def compare_importance(results: dict) -> pd.DataFrame:
         shares[name] = g / total if total > 0 else g
     table = pd.DataFrame(shares).fillna(0.0)
     return table.sort_values(by=next(iter(results)), ascending=False)
+
+
+PROBABILITY_SCALE = "on the probability scale (0 to 1), as the model outputs it"
+LOGIT_SCALE = (
+    "on the logit scale: the network's output for that class before softmax (sums of attributions are in log-odds "
+    "units)"
+)
+
+
+def _explained_class(targets: np.ndarray) -> str:
+    levels = sorted({int(t) for t in np.asarray(targets).ravel()})
+    if len(levels) > 1:
+        return "each row's predicted class (1 = favourable, 0 = unfavourable)"
+    return "the favourable class (1)" if levels[0] == 1 else "the unfavourable class (0)"
+
+
+def explained_output(model, result) -> str:
+    """Which output ``result`` explains and on which scale, in words: the score of the class it targeted, from the
+    network (gradient methods; an uploaded network's two-logit head explains the decision margin, see
+    ``model.explains``) or the model's probabilities (model-agnostic methods on a model without a network)."""
+    from dlxai.explain.registry import METHODS, model_info
+
+    _check(result)
+    cls = _explained_class(result.target)
+    if not model_info(model).gradients:
+        return f"the probability of {cls}, {PROBABILITY_SCALE}"
+    explains = getattr(model, "explains", "")
+    if explains:
+        return f"the score of {cls} from the network's two-logit head, {explains}; on the log-odds scale"
+    how = "" if METHODS[result.method].needs_gradients else " (through the network)"
+    return f"the score of {cls}{how}, {LOGIT_SCALE}"

@@ -29,8 +29,8 @@ NO_REJECTED = (
     "a higher decision threshold."
 )
 ONE_GROUP_BURDEN = (
-    "Recourse burden compares groups, but only {groups} of {column!r} has rejected rows with a counterfactual. "
-    "Pick an attribute with at least two such groups, or use more rows."
+    "Recourse burden compares groups, but rejected rows with a counterfactual were found in {groups} of {column!r}. "
+    "Pick an attribute with at least two such groups, or search more rejected rows."
 )
 
 
@@ -87,7 +87,7 @@ def burden_from_costs(costs, groups, *, n_bootstrap: int = 1000, confidence: flo
     by_group = pd.DataFrame(rows, index=pd.Index(labels, name=attribute))
     have = by_group["burden"].notna()
     if have.sum() < 2:
-        raise UserInputError(ONE_GROUP_BURDEN.format(groups=list(by_group.index[have]) or "none", column=attribute))
+        raise UserInputError(ONE_GROUP_BURDEN.format(groups=f"only the group {by_group.index[have][0]!r}" if have.any() else "no group", column=attribute))
     lowest, highest = str(by_group["burden"].idxmin()), str(by_group["burden"].idxmax())
     by_group["ratio"] = by_group["burden"] / by_group.at[lowest, "burden"]
     gap = float(by_group.at[highest, "burden"] - by_group.at[lowest, "burden"])

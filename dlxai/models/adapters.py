@@ -109,9 +109,10 @@ def _frozen(module):
 
 
 NOT_REFITTABLE = (
-    "An uploaded model ({kind}) cannot be trained again: dlxai has its file, not how it was trained. Mitigations "
-    "that retrain (reductions, reweighing, correlation remover, penalised training) need a model trained in dlxai; "
-    "the threshold optimizer (post-processing) works on any model."
+    "An uploaded network ({kind}) cannot be trained again: dlxai has its file, not how it was trained. Mitigations "
+    "that retrain (reductions, reweighing, correlation remover, penalised training) need a model trained in dlxai or "
+    "a scikit-learn model (skops) that can be cloned and refitted; the threshold optimizer (post-processing) works "
+    "on any model."
 )
 
 
@@ -121,6 +122,7 @@ class UploadedClassifier(ClassifierMixin, BaseEstimator):
     classes_ = np.array([0, 1])
     output = "auto"
     explains = EXPLAINS_MARGIN
+    file_kind = "a model file"  # what the user uploaded, in their words
 
     @property
     def _head_output(self) -> str:
@@ -130,10 +132,16 @@ class UploadedClassifier(ClassifierMixin, BaseEstimator):
     def raw_output(self, X, timeout_s: float | None = None) -> np.ndarray:
         raise NotImplementedError
 
+    @property
+    def refit_unavailable(self) -> str:
+        """Why a clone of this model cannot be refitted ('' when it can): what mitigation asks before it offers a
+        method that retrains."""
+        return NOT_REFITTABLE.format(kind=self.file_kind)
+
     def fit(self, X=None, y=None, **fit_params):
         """An uploaded model is fitted already and cannot be refitted (it is a file, not a recipe).  The method
         exists because scikit-learn and fairlearn take "has fit" to mean "is an estimator" (post-processing)."""
-        raise UnsupportedModelError(NOT_REFITTABLE.format(kind=type(self).__name__))
+        raise UnsupportedModelError(self.refit_unavailable)
 
     def predict_proba(self, X) -> np.ndarray:
         return _to_proba(self.raw_output(X), getattr(self, "output_", self.output))
@@ -174,6 +182,8 @@ class OnnxClassifier(UploadedClassifier):
     caller trusts.  Takes the preprocessed float matrix (one input), or a DataFrame fed to the inputs by name
     (one input per column, as skl2onnx writes a pipeline).  The session is rebuilt from the stored bytes on
     demand, so copies (``copy.deepcopy``) and pickling of the wrapper work."""
+
+    file_kind = "ONNX"
 
     def __init__(self, model_bytes: bytes = b"", output: str = "auto", remote=None, inputs=()):
         self.model_bytes = model_bytes
@@ -232,6 +242,8 @@ class TorchModuleClassifier(UploadedClassifier):
     """A ``torch.nn.Module`` on the preprocessed matrix.  Uploaded TorchScript predicts in its sandboxed worker
     (``remote``); gradient methods use ``module_``, the module loaded in this process after vetting (``source``,
     loaded on first use) behind the two-logit head."""
+
+    file_kind = "TorchScript"
 
     def __init__(self, module=None, output: str = "auto", n_features_in: int | None = None, source: bytes = b"",
                  remote=None):

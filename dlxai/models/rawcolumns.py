@@ -343,8 +343,41 @@ class RawColumnsClassifier(UploadedClassifier):
 
     explains = ""
 
+    @property
+    def refit_unavailable(self) -> str:
+        """'' for a scikit-learn model (a clone refits on the decoded training rows), else the network's reason."""
+        return self.inner.refit_unavailable if isinstance(self.inner, UploadedClassifier) else ""
+
+    def __sklearn_clone__(self):
+        """An unfitted clone of the scikit-learn model behind the same contract (the contract says how to read the
+        matrix; it is not learned from the labels, so a refit keeps it)."""
+        import copy
+
+        from sklearn.base import clone
+
+        inner = self.inner if isinstance(self.inner, UploadedClassifier) else clone(self.inner)
+        return type(self)(inner, copy.deepcopy(self.contract), self.favourable, self.output)
+
+    def _frame(self, X) -> pd.DataFrame:
+        if isinstance(X, pd.DataFrame) and set(self.contract.columns) <= set(X.columns):
+            return X
+        return self.contract.decode(np.asarray(X))
+
+    def fit(self, X, y, sample_weight=None):
+        """Refit the scikit-learn model on the contract's matrix (decoded to its raw columns) and labels 0/1 (1 is
+        favourable); ``sample_weight`` goes to a pipeline's last step.  Mitigation's reductions call this."""
+        if self.refit_unavailable:
+            raise UnsupportedModelError(self.refit_unavailable)
+        kwargs = {}
+        if sample_weight is not None:
+            steps = getattr(self.inner, "steps", None)
+            kwargs = {f"{steps[-1][0]}__sample_weight" if steps else "sample_weight": np.asarray(sample_weight)}
+        self.inner.fit(self._frame(X), np.asarray(y).astype(np.int64), **kwargs)
+        self.favourable = favourable_index(self.inner.classes_, 1)
+        return self
+
     def raw_output(self, X, timeout_s: float | None = None) -> np.ndarray:
-        frame = X if isinstance(X, pd.DataFrame) else self.contract.decode(X)
+        frame = self._frame(X)
         if isinstance(self.inner, UploadedClassifier):
             return self.inner.raw_output(frame, timeout_s)
         if len(frame) <= SMALL_BATCH:  # searches and explanations call with small batches, many times

@@ -287,7 +287,6 @@ def test_pickle_banner_when_operator_allows_it(monkeypatch):
     assert any("DLXAI_ALLOW_PICKLE=1 is set" in w.value for w in at.warning)
 
 
-
 def test_an_error_quoting_a_file_name_shows_it_verbatim_not_as_markdown():
     """A file name is the user's text: ``[x](url)`` or ``__torch__`` must not become a link or bold text."""
     from ui.errors import plain
@@ -296,3 +295,43 @@ def test_an_error_quoting_a_file_name_shows_it_verbatim_not_as_markdown():
     escaped = plain(f"The model file {name!r} is not supported.")
     assert not re.search(r"(?<!\\)[\[\]()!_]", escaped.replace("not supported.", ""))  # every one escaped
     assert "\\_\\_torch\\_\\_" in escaped and "\\!\\[\\]" in escaped
+
+
+def test_predictions_only_defaults_show_every_group_and_decide_as_the_cli(app, tmp_path):
+    """The label defaults to the Data tab's suggestion, the rule's effect shows before the audit, every selected
+    sensitive column is audited on screen, and the CLI on the same file with the same rule decides the same."""
+    import json
+
+    from dlxai.cli import run
+    from dlxai.data.mapping import suggest_target
+
+    at = upload_page(app)
+    rng = np.random.default_rng(7)
+    df = pd.DataFrame({"sex": rng.choice(["F", "M"], 300), "race": rng.choice(["a", "b"], 300),
+                       "credit_score": rng.integers(300, 851, 300), "repaid": rng.choice(["yes", "no"], 300)})
+    at.file_uploader(key="up_pred").set_value(("scores.csv", df.to_csv(index=False).encode(), "text/csv")).run()
+    assert at.selectbox(key="up_p_label").value == suggest_target(df) == "repaid"
+    at.multiselect(key="up_p_sens").set_value(["sex", "race"])
+    at.radio(key="up_p_mode").set_value("a score and a threshold").run()
+    at.selectbox(key="up_p_col").set_value("credit_score")
+    at.number_input(key="up_p_thr").set_value(600.0).run()
+    n_fav = int((df.credit_score >= 600).sum())
+    assert any(f"range from {df.credit_score.min()} to {df.credit_score.max()}" in c.value
+               and f"decides {n_fav:,} of 300 rows" in c.value for c in at.caption), [c.value for c in at.caption]
+    at.button(key="up_p_go").click().run()
+    assert not at.exception and not errors_of(at), errors_of(at)
+    shown = [s.value for s in at.subheader]
+    assert "Fairness of the uploaded predictions by sex" in shown and "Fairness of the uploaded predictions by race" \
+        in shown
+    page = at.session_state["dlxai.predictions"]
+
+    csv = tmp_path / "scores.csv"
+    df.to_csv(csv, index=False)
+    out = tmp_path / "r.json"
+    assert run(["audit", "--data", str(csv), "--target", "repaid", "--positive-label", "yes", "--sensitive", "sex",
+                "--sensitive", "race", "--score-column", "credit_score", "--threshold", "600", "--json", str(out),
+                "--quiet", "--n-bootstrap", "0"]) == 0
+    res = json.loads(out.read_text())
+    for g in ("F", "M"):
+        rows = (df.sex == g).to_numpy()
+        assert res["fairness"]["sex"]["by_group"][g]["selection_rate"] == pytest.approx(page.y_pred[rows].mean())

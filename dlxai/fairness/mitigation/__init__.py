@@ -22,10 +22,18 @@ import pandas as pd
 from dlxai.data.dataset import TabularDataset
 from dlxai.errors import CANCELLED, Cancelled, UnsupportedModelError, UserInputError
 from dlxai.fairness.mitigation import messages as msg
-from dlxai.fairness.mitigation.methods import Fitted, Job, is_torch_mlp
+from dlxai.fairness.mitigation.methods import Fitted, Job
 from dlxai.fairness.mitigation.models import MitigatedModel, MixtureEstimator, PostProcessedEstimator, groups_frame
 from dlxai.fairness.mitigation.progress import FitCounter, Progress
-from dlxai.fairness.mitigation.registry import CONSTRAINT_METRIC, CONSTRAINTS, METHODS, MethodSpec, Quick, Strength
+from dlxai.fairness.mitigation.registry import (
+    CONSTRAINT_METRIC,
+    CONSTRAINTS,
+    METHODS,
+    MethodSpec,
+    Quick,
+    Strength,
+    why_not,
+)
 from dlxai.fairness.mitigation.results import Front, MitigationResult, label
 from dlxai.fairness.mitigation.scores import Scores, score_model, score_predictions, sensitive_columns
 from dlxai.fairness.mitigation.tradeoff import METRICS, TradeOff, compare
@@ -66,8 +74,9 @@ def _check_inputs(model, dataset, spec: MethodSpec, constraint: str, sensitive, 
         raise UnsupportedModelError(msg.ALREADY_MITIGATED.format(name=model.name))
     cols = sensitive_columns(dataset, sensitive)
     strength = spec.strength.validated(strength, spec.label)
-    if spec.needs_torch and not is_torch_mlp(model.estimator):
-        raise UnsupportedModelError(msg.NEEDS_TORCH.format(kind=type(model.estimator).__name__, name=model.name))
+    why = why_not(model, spec.key, tuple(cols))
+    if why:  # the rule the page shows before the click (penalised needs dlxai's MLP, an upload cannot retrain, ...)
+        raise UnsupportedModelError(f"{why}.")
     if not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
         raise UserInputError(msg.BAD_MAX_ITER.format(value=max_iter))
     if max_rows is not None and (isinstance(max_rows, bool) or not isinstance(max_rows, (int, np.integer))

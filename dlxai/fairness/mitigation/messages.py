@@ -31,7 +31,7 @@ NOT_ONE_NETWORK = (
     "member (or the original model) active, or use a model-agnostic method (SHAP kernel, surrogate tree)."
 )
 NEEDS_TORCH = (
-    "Penalised training retrains dlxai's PyTorch MLP, but the active model is {kind} ({name}). Train an MLP on "
+    "Penalised training retrains dlxai's PyTorch MLP, but the active model, {name}, is {kind}. Train an MLP on "
     "Data & model, or use a reduction (exponentiated gradient, grid search), which work with any classifier."
 )
 NO_IMPROVEMENT = (

@@ -172,3 +172,49 @@ METHODS: dict[str, MethodSpec] = {
         methods.fit_correlation_remover, quick=Quick(max_epochs=5, why="one retraining of 5 epochs."),
     ),
 }
+
+
+NO_DECORRELATION = (
+    "the correlation remover rewrites the model's numeric inputs from dlxai's preprocessing, but {name} reads {what}, "
+    "so there is no encoded input to decorrelate. Use reweighing or a reduction instead"
+)
+
+
+def estimator_kind(est) -> str:
+    """What the model is, in the user's words: "an uploaded ONNX network", "a scikit-learn Pipeline"."""
+    est = getattr(est, "inner", None) or est
+    if getattr(est, "file_kind", ""):
+        return f"an uploaded {est.file_kind} network"
+    lib = type(est).__module__.split(".")[0]
+    return f"a {'scikit-learn ' if lib == 'sklearn' else ''}{type(est).__name__}"
+
+
+def why_not(model, method: str, sensitive=()) -> str | None:
+    """Why mitigation ``method`` is not offered for ``model`` (None when it is), said before anything runs: a
+    mitigated model is not mitigated again; penalised training needs dlxai's MLP; every method but post-processing
+    retrains a clone of the model's estimator, which an uploaded network (a file, not a recipe) cannot do."""
+    from dlxai.fairness.mitigation import messages as msg
+    from dlxai.fairness.mitigation.models import MitigatedModel
+
+    spec = METHODS[method]
+    if isinstance(model, MitigatedModel):
+        return msg.ALREADY_MITIGATED.format(name=model.name).rstrip(".")
+    if spec.needs_torch and not methods.is_torch_mlp(model.estimator):
+        return msg.NEEDS_TORCH.format(kind=estimator_kind(model.estimator), name=model.name).rstrip(".")
+    if spec.planned_fits(spec.strength.default, 1) == 0:  # post-processing: the fitted model is all it needs
+        return None
+    refit = getattr(model.estimator, "refit_unavailable", "")
+    if refit:
+        return refit.rstrip(".")
+    if method == "correlation_remover":
+        from dlxai.fairness.preprocessing import NOT_A_FEATURE
+
+        groups = getattr(model.preprocessor, "feature_groups_", None)
+        if groups is None or getattr(model.preprocessor, "contract_kind", "") == "raw":
+            what = ("the raw columns and encodes them itself (categories as text)"
+                    if getattr(model.preprocessor, "contract_kind", "") == "raw" else "inputs without dlxai's feature groups")
+            return NO_DECORRELATION.format(name=model.name, what=what)
+        missing = [c for c in sensitive if c not in groups]
+        if missing:
+            return NOT_A_FEATURE.format(columns=missing, features=list(groups)).rstrip(".")
+    return None

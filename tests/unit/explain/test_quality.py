@@ -146,3 +146,20 @@ def test_what_to_try_names_another_baseline_composite_and_method():
     lrp = " ".join(what_to_try("lrp", {"composite": "epsilon"}))
     assert "Another composite: LRP-γ" in lrp and "Integrated gradients with the zeros baseline" in lrp
     assert "Another baseline" not in " ".join(what_to_try("saliency", {}))
+
+
+def test_the_randomisation_check_says_why_not_on_a_torchscript_upload_and_runs_on_an_mlp(german, german_mlp):
+    from dlxai.explain.quality import randomisation_unavailable
+    from tests.unit.models.exporters import Zoo
+
+    zoo = Zoo(german)
+    try:
+        m = zoo["TorchScript + spec"]
+        why = randomisation_unavailable(m)
+        assert why.startswith("The model-parameter randomisation check") and m.name in why
+        assert "LogitHead" not in why
+        with pytest.raises(UnsupportedModelError, match="has no layers it can re-initialise"):
+            randomisation_check(m, german.X("test").head(2), method="saliency")
+    finally:
+        zoo.close()
+    assert randomisation_unavailable(german_mlp) == ""

@@ -115,3 +115,24 @@ def test_compare_importance_shows_shares_per_model():
     assert t.loc[first, "before"] > 0.5 and t.loc[first, "after"] == pytest.approx(0.0)
     with pytest.raises(UserInputError, match="at least two"):
         compare_importance({"only": ra})
+
+
+@pytest.mark.parametrize("kind, method, words", [
+    ("app MLP", "integrated_gradients", "logit scale"),
+    ("skops pipeline (raw columns)", "kernel_shap", "probability scale (0 to 1)"),
+    ("TorchScript + spec", "integrated_gradients", "half the decision margin"),
+])
+def test_the_explained_output_and_its_scale_are_named(german, kind, method, words):
+    from dlxai.explain.views import explained_output
+    from tests.unit.models.exporters import Zoo
+
+    zoo = Zoo(german)
+    try:
+        m = zoo[kind]
+        kw = {"n_samples": 16, "baselines": "samples", "reference": german.X("train"), "n_baseline_samples": 3} \
+            if method == "kernel_shap" else {"n_steps": 8}
+        res = attribute(m, german.X("test").head(3), method=method, target=1, **kw)
+        text = explained_output(m, res)
+        assert words in text and "the favourable class (1)" in text
+    finally:
+        zoo.close()

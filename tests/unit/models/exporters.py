@@ -122,3 +122,114 @@ def torch_onnx_mlp(columns):
                           dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}}, opset_version=17,
                           dynamo=False)
     return buf.getvalue(), "mlp.onnx", lambda X: torch_probability(net, X[list(columns)].to_numpy(np.float32))
+
+
+def skops_estimator(ds, columns):
+    """A bare LogisticRegression fitted on a matrix of ``columns`` (no column names), saved with skops: it needs
+    its columns declared on upload."""
+    import skops.io as sio
+    from sklearn.linear_model import LogisticRegression
+
+    X = ds.X("train")[list(columns)].to_numpy(np.float64)
+    est = LogisticRegression(max_iter=1000).fit(X, ds.y("train"))
+    return sio.dumps(est), "logreg.skops", lambda F: est.predict_proba(F[list(columns)].to_numpy(np.float64))[:, 1]
+
+
+def onnx_not_convertible(columns) -> tuple[bytes, str]:
+    """A valid ONNX classifier on ``columns`` (MatMul -> Shrink) that onnxruntime runs but onnx2torch cannot
+    convert: no gradients, every model-agnostic method."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    n = len(columns)
+    w = np.zeros((n, 2), dtype=np.float32)  # favourable when 0.05 × the last column beats 0.05 × the first
+    w[0, 0] = w[-1, 1] = 0.05
+    g = helper.make_graph(
+        [helper.make_node("MatMul", ["input", "W"], ["z"]), helper.make_node("Shrink", ["z"], ["logits"], lambd=0.1)],
+        "g", [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", n])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 2])], [numpy_helper.from_array(w, "W")])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    return m.SerializeToString(), "shrink.onnx"
+
+
+NUMERIC = ["duration", "credit_amount", "installment_rate", "age"]
+# every kind of model the app loads or makes: the capability matrix runs what each one is offered
+KINDS = (
+    "app MLP", "app logistic regression", "torch spec (safetensors + JSON)", "TorchScript + spec",
+    "ONNX from torch.onnx (converts to torch)", "ONNX that does not convert to torch", "skops estimator (matrix)",
+    "skops pipeline (raw columns)", "skl2onnx pipeline (raw columns)", "ThresholdOptimizer of a skops pipeline",
+    "ExponentiatedGradient of an app model", "ExponentiatedGradient's best member", "predictions only",
+)
+
+
+class Zoo:
+    """Each kind of :data:`KINDS` built on first use (real exporters, German credit) and kept; ``close`` stops the
+    uploads' sandboxed workers.  ``zoo[kind]`` is the model, None for predictions only."""
+
+    def __init__(self, ds):
+        self.ds, self.built = ds, {}
+
+    def _load(self, raw: bytes, name: str, **kw):
+        from dlxai.models.formats import load_model, skops_untrusted_types
+
+        trusted = skops_untrusted_types(raw) if name.endswith(".skops") else None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return load_model(raw, name, trusted=trusted, sample=self.ds.X("test"), reference=self.ds.X("train"),
+                              positive_label=self.ds.schema.positive_label, dataset_name=self.ds.name, **kw)
+
+    def _mitigated(self, base: str, method: str, **kw):
+        from dlxai.fairness.mitigation import mitigate
+
+        return mitigate(self[base], self.ds, method, "demographic_parity", n_bootstrap=10, **kw)
+
+    def _build(self, kind: str):
+        from dlxai.models import train_model
+        from dlxai.models.contracts import preprocessing_spec
+        from dlxai.models.export import export_safetensors
+
+        ds = self.ds
+        if kind == "app MLP":
+            return train_model(ds, "mlp", seed=0, max_epochs=3, hidden_layer_sizes=(16,))
+        if kind == "app logistic regression":
+            return train_model(ds, "logreg", seed=0)
+        if kind.startswith("torch spec"):
+            weights, spec = export_safetensors(self["app MLP"])
+            return self._load(weights, "mlp.safetensors", spec=spec)
+        if kind.startswith("TorchScript"):
+            prep = self["app MLP"].preprocessor
+            raw, name, _, _ = torchscript_mlp(prep, n_out=1)
+            return self._load(raw, name, spec={"preprocessing": preprocessing_spec(prep)})
+        if kind.startswith("ONNX from torch"):
+            return self._load(*torch_onnx_mlp(NUMERIC)[:2], input_columns=NUMERIC)
+        if kind.startswith("ONNX that does not"):
+            return self._load(*onnx_not_convertible(NUMERIC), input_columns=NUMERIC)
+        if kind.startswith("skops estimator"):
+            return self._load(*skops_estimator(ds, NUMERIC)[:2], input_columns=NUMERIC)
+        if kind.startswith("skops pipeline"):
+            return self._load(*skops_pipeline(ds, "logreg")[:2])
+        if kind.startswith("skl2onnx"):
+            return self._load(*skl2onnx_pipeline(ds)[:2])
+        if kind.startswith("ThresholdOptimizer"):
+            return self._mitigated("skops pipeline (raw columns)", "threshold_optimizer").model
+        if kind.startswith("ExponentiatedGradient of"):
+            r = self._mitigated("app logistic regression", "exponentiated_gradient", max_iter=2)
+            self.built["ExponentiatedGradient's best member"] = r.deterministic
+            return r.model
+        if kind.startswith("ExponentiatedGradient's"):
+            self["ExponentiatedGradient of an app model"]
+            return self.built[kind]
+        if kind == "predictions only":
+            return None
+        raise KeyError(kind)
+
+    def __getitem__(self, kind: str):
+        if kind not in self.built:
+            self.built[kind] = self._build(kind)
+        return self.built[kind]
+
+    def close(self) -> None:
+        for m in self.built.values():
+            close = getattr(m, "close", None)
+            if close is not None:
+                close()
