@@ -163,7 +163,9 @@ def main() -> None:
     ap.add_argument("--rows-per-file", type=int, default=2_000_000)
     ap.add_argument("--score-decimals", type=int, default=4)
     ap.add_argument("--workers", type=int, default=os.cpu_count())
-    ap.add_argument("--single-max-rows", type=int, default=20_000_000)
+    ap.add_argument("--single-max-rows", type=int, default=10_000_000,
+                    help="rows of the single-process comparison: the pandas path refuses a table it plans to need "
+                         "more than 2 GB for (20 M rows of this table)")
     ap.add_argument("--n-bootstrap", type=int, default=1000)
     ap.add_argument("--load", type=int, default=0, help="busy processes to run beside the benchmark")
     ap.add_argument("--model", action="store_true", help="score every row with a torch MLP file on the workers")
@@ -197,6 +199,9 @@ def main() -> None:
         one = tmp / "one.parquet"
         pd.concat([pd.read_parquet(f) for f in files[:take]], ignore_index=True).to_parquet(one, index=False)
         single = _phase("single", one, tmp / "single.json", args.n_bootstrap, model)
+        if single["rc"] != 0:
+            raise SystemExit(f"the single-process audit of {single_rows:,} rows exited {single['rc']}; lower "
+                             "--single-max-rows")
         compare = tmp / "dask.json"
         if take < len(files):
             _phase("dask", *files[:take], args.workers, tmp / "dask_same.json", args.n_bootstrap, model)

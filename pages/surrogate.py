@@ -6,13 +6,12 @@ from dlxai.plots.counterfactuals import fidelity_bars, tree_figure
 from ui import state
 from ui.counterfactuals import local_tree, surrogate
 from ui.errors import error_boundary
-from ui.widgets import require_model, require_rows_scoring, threshold_slider
+from ui.widgets import require_model, threshold_slider
 
 st.title("Surrogate tree")
 st.caption("A decision tree fitted to the model's decisions on training rows. Its rules are only as trustworthy "
            "as its fidelity: the share of held-out test rows where the tree and the model agree.")
 ds, m = require_model()
-require_rows_scoring(m)
 mk, dk = m.fingerprint, ds.fingerprint
 
 c1, c2, c3, c4 = st.columns(4)

@@ -35,8 +35,11 @@ with tab_data:
     if f is not None:
         with error_boundary("Reading the data file"):
             bar = st.progress(0.0, text="Reading the file…")
-            table = uu.parsed(f.getvalue(), f.name, delim, enc, progress=lambda x, what: bar.progress(x, text=what))
-            bar.empty()
+            try:
+                table = uu.parsed(f.getvalue(), f.name, delim, enc,
+                                  progress=lambda x, what: bar.progress(x, text=what))
+            finally:
+                bar.empty()  # a refused file must not leave a bar stuck part-way
     if ft is not None and table is not None:
         with error_boundary("Reading the test file"):
             test_table = uu.parsed(ft.getvalue(), ft.name, delim, enc, slot="test")
@@ -112,7 +115,8 @@ with tab_model:
         input_columns = st.multiselect(
             "…or the numeric columns the model takes, in order (without a spec)",
             list(ds.schema.features) if ds is not None else [], default=list(ds.schema.numeric) if ds else [],
-            key="up_cols", help="Used only when the file does not name its inputs and no spec is given.")
+            key=f"up_cols_{state.dataset_key()}",  # a new active dataset starts from its own numeric columns
+            help="Used only when the file does not name its inputs and no spec is given.")
     c1, c2 = st.columns(2)
     output = c1.radio("Model output", OUTPUT_KINDS, horizontal=True, key="up_output")
     budget = c2.number_input("Time budget (s per 256 rows)", 0.5, 120.0, 10.0, key="up_budget",

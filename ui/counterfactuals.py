@@ -82,8 +82,8 @@ def surrogate(_model, model_key: str, _dataset, dataset_key: str, depth: int, sp
 @st.cache_data(show_spinner="Fitting a tree around the row…", max_entries=32)
 def local_tree(_model, model_key: str, _dataset, dataset_key: str, row: int, depth: int, n_samples: int,
                threshold: float):
-    return local_surrogate(_model, _dataset, _dataset.X("test").iloc[[row]], max_depth=depth, n_samples=n_samples,
-                           threshold=threshold)
+    return local_surrogate(_model, _dataset, _dataset.frame("test").iloc[[row]], max_depth=depth,
+                           n_samples=n_samples, threshold=threshold)
 
 
 def burden_costs(model, dataset, c: Constraints, max_rows: int, *, compute: bool):

@@ -79,7 +79,7 @@ def require_model():
 
 def require_rows_scoring(m) -> None:
     """Stop the page, saying why, for a model that cannot score rows built from its input features (a
-    post-processed model reads the group columns from each row): SHAP, counterfactuals, surrogate trees."""
+    post-processed model reads the group columns from each row): SHAP and counterfactual search."""
     why = rows_unavailable(m)
     if why:
         st.info(f"Not available for **{m.name}**: {why}.")

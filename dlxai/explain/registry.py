@@ -46,9 +46,9 @@ LRP_TABULAR_WHY = (
 )
 NO_GRADIENTS = "the model is not a differentiable PyTorch network, so gradients cannot flow through it"
 GROUPS_AT_PREDICTION = (
-    "{name} reads {columns} from each row it scores (its thresholds differ by group), but SHAP, counterfactual "
-    "search and surrogate trees score rows they build from the model's input features, which do not carry those "
-    "columns. Make the original model active (Mitigation → Make a model active) to explain it: post-processing only "
+    "{name} reads {columns} from each row it scores (its thresholds differ by group), but SHAP and counterfactual "
+    "search score rows they build from the model's input features, which do not carry those columns (the surrogate "
+    "tree works: it scores real rows). Make the original model active (Mitigation → Make a model active) to explain it: post-processing only "
     "moves its decision threshold per group"
 )
 BAD_MODEL = (
@@ -211,7 +211,7 @@ class ModelInfo:
 
 
 def rows_unavailable(model) -> str:
-    """Why methods that score rows they build themselves (SHAP, counterfactual search, surrogate trees) cannot run
+    """Why methods that score rows they build themselves (SHAP, counterfactual search) cannot run
     on ``model`` ('' when they can): a post-processed model reads the group columns from each row it scores."""
     cols = tuple(getattr(model, "sensitive_columns", ()) or ())
     return GROUPS_AT_PREDICTION.format(name=model.name, columns=list(cols)) if cols else ""

@@ -143,6 +143,17 @@ def _class_names(dataset) -> tuple[str, str]:
     return (f"not {pos}", pos)
 
 
+def _group_columns(model, dataset) -> list[str]:
+    """The group columns a post-processed model (ThresholdOptimizer) reads from each row it scores, beyond its
+    input features: they travel with the rows the surrogate scores."""
+    return [c for c in (getattr(model, "sensitive_columns", ()) or ()) if c not in dataset.schema.features]
+
+
+def _scored_rows(model, dataset, split: str) -> pd.DataFrame:
+    """The rows of ``split`` as the model scores them: its input features plus the group columns it reads."""
+    return dataset.frame(split)[list(dataset.schema.features) + _group_columns(model, dataset)]
+
+
 def fit_surrogate(
     model,
     dataset,
@@ -160,10 +171,10 @@ def fit_surrogate(
 
     depth = check_depth(max_depth)
     threshold = check_threshold(threshold)
-    train = dataset.X("train")
+    train = _scored_rows(model, dataset, "train")
     if len(train) > max_train_rows:
         train = train.sample(n=int(max_train_rows), random_state=seed)
-    test = dataset.X("test")
+    test = _scored_rows(model, dataset, "test")
     enc = _Encoder(model, dataset.X("train"), space)
     y_tr = model.predict(train, threshold=threshold)
     y_te = model.predict(test, threshold=threshold)
@@ -258,8 +269,17 @@ def local_surrogate(
             f"row must be one raw feature row (a one-row DataFrame); received {type(row).__name__} "
             f"with {len(row) if hasattr(row, '__len__') else '?'} rows."
         )
+    groups = _group_columns(model, dataset)
+    missing = [c for c in groups if c not in row.columns]
+    if missing:
+        raise UserInputError(f"{model.name} reads the group columns {groups} from each row it scores, but the row "
+                             f"lacks {missing}; pass the row from dataset.frame(split).")
+    held_groups = row[groups].reset_index(drop=True)
     row = row[list(dataset.schema.features)].reset_index(drop=True)
     neigh = perturb(dataset, row, 2 * int(n_samples), scale=scale, p_categorical=p_categorical, seed=seed)
+    for c in groups:  # the neighbours of a person keep that person's groups (the features may still vary)
+        neigh[c] = held_groups[c].iloc[0]
+    row = pd.concat([row, held_groups], axis=1)
     fit_rows, held = neigh.iloc[: int(n_samples)], neigh.iloc[int(n_samples):]
     enc = _Encoder(model, dataset.X("train"), "raw")
     y_fit = model.predict(fit_rows, threshold=threshold)

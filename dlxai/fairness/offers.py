@@ -70,6 +70,7 @@ def offers(model, sensitive=()) -> dict[str, str]:
     out = dict.fromkeys(BASE, "")
     out.update({f"explain:{k}": why for k, why in explain_offers(model).items()})
     out.update(dict.fromkeys(SEARCHES, rows_unavailable(model)))
+    out["surrogate"] = ""  # the surrogate scores real rows (and a row's neighbours with its groups): any model
     out.update({f"mitigate:{k}": why for k, why in mitigation_offers(model, sensitive).items()})
     out.update(dict.fromkeys(REPORT, ""))
     return out

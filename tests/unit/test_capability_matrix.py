@@ -98,7 +98,7 @@ def run_capability(key: str, m, ds, table: pd.DataFrame) -> None:
         assert len(burden.by_group)
     elif key == "surrogate":
         assert 0 <= fit_surrogate(m, ds, max_depth=2).fidelity <= 1
-        local_surrogate(m, ds, ds.X("test").iloc[[0]], max_depth=2, n_samples=200)
+        local_surrogate(m, ds, ds.frame("test").iloc[[0]], max_depth=2, n_samples=200)  # with its groups
     elif key.startswith("mitigate:"):
         method = key.split(":")[1]
         strength = {"grid_search": 2}.get(method)

@@ -65,3 +65,21 @@ def test_local_surrogate(german_mlp, german):
         local_surrogate(german_mlp, german, row, max_depth=20)
     with pytest.raises(UserInputError, match="one raw feature row"):
         local_surrogate(german_mlp, german, german.X("test").iloc[:2])
+
+
+def test_a_post_processed_model_gets_a_surrogate_scored_with_each_rows_groups(german_mlp, german):
+    """ThresholdOptimizer reads age_band (not a model feature) from each row: the surrogate scores real rows with
+    their groups, and a row's neighbours keep that row's groups; fidelity is a direct count of that scoring."""
+    from dlxai.fairness.mitigation import mitigate
+
+    post = mitigate(german_mlp, german, "threshold_optimizer", sensitive=["age_band"], n_bootstrap=0).model
+    assert "age_band" in post.sensitive_columns and "age_band" not in german.schema.features
+    sur = fit_surrogate(post, german, max_depth=3, sensitive=["sex"])
+    test = german.frame("test")[[*german.schema.features, "age_band"]]
+    tree_pred = sur.tree.predict(_Encoder(post, german.X("train"), "raw")(test))
+    assert sur.fidelity == pytest.approx(float(np.mean(tree_pred == post.predict(test))))
+    row = german.frame("test").iloc[[0]]
+    loc = local_surrogate(post, german, row, max_depth=2, n_samples=300)
+    assert loc.row_prediction in ("good", "not good") and 0.0 <= loc.fidelity <= 1.0
+    with pytest.raises(UserInputError, match="lacks \\['age_band'\\]"):
+        local_surrogate(post, german, german.X("test").iloc[[0]], n_samples=300)
