@@ -377,7 +377,10 @@ def _run_method(spec: MethodSpec, work, x, t, out, refs, params: dict, batch_siz
     extra: dict = {}
     if spec.key == "integrated_gradients":
         call["info"] = extra
-    takes_progress = progress is not None and "progress" in inspect.signature(fn).parameters
+    takes = inspect.signature(fn).parameters
+    takes_progress = progress is not None and "progress" in takes
+    if "copy_model" in takes:  # `work` is the private copy already: one deep copy per call, not two
+        call["copy_model"] = False
 
     def run(b, lo: float, hi: float):
         if takes_progress:
