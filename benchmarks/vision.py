@@ -37,12 +37,10 @@ from _common import add_load_option, emit, start_load  # noqa: E402
 
 
 def _interleaved(ours, reference, repeats: int, sync):
-    """Best wall and CPU seconds of each side over ``repeats`` alternating runs (after one untimed warm-up run of
-    each: lazy imports, allocator), and each side's last output.  CPU seconds (this process, all threads) are
-    reported beside the wall time: on a shared machine they move less with the neighbours' load."""
+    """Best wall and CPU seconds of each side over ``repeats`` alternating runs (the first pays lazy imports: keep
+    ``repeats`` ≥ 2), and each side's last output.  CPU seconds (this process, all threads) are reported beside
+    the wall time: on a shared machine they move less with the neighbours' load."""
     sides = {"ours": ours, "reference": reference}
-    for fn in sides.values():
-        fn()
     wall = {k: float("inf") for k in sides}
     cpu = {k: float("inf") for k in sides}
     out = {}

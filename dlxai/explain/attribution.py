@@ -381,13 +381,15 @@ def _run_method(spec: MethodSpec, work, x, t, out, refs, params: dict, batch_siz
     takes_progress = progress is not None and "progress" in takes
     if "copy_model" in takes:  # `work` is the private copy already: one deep copy per call, not two
         call["copy_model"] = False
+    f_x = out.gather(1, t[:, None])[:, 0]
+    if "f_x" in takes:  # the outputs at the inputs, computed above: no second forward pass over them
+        call["f_x"] = f_x
 
     def run(b, lo: float, hi: float):
         if takes_progress:
             call["progress"] = lambda f: progress(lo + (hi - lo) * float(f))
         return fn(work, x, target=t, baselines=b, batch_size=batch_size, **call)
 
-    f_x = out.gather(1, t[:, None])[:, 0]
     if refs is None:
         vals, delta = run(None, 0.0, 1.0)
         gap = f_x if delta is not None else None  # conservation (LRP): relevance should sum to the target output
