@@ -19,7 +19,7 @@ attributes and BatchNorm statistics are unchanged afterwards, also when an excep
 Speed: z⁺ (in ``"zplus"`` and ``"epsilon_plus_flat"``) runs as Zennit's rule but skips the pass over the
 input's negative part when the input has none (every layer after a ReLU): that pass adds exact zeros, so the
 relevance is Zennit's to the bit while each convolution costs one modified forward/backward instead of two.
-Chunks are capped by :func:`dlxai.explain.gradients.points_per_chunk` (8 images of 224×224 per pass on a CPU).
+Chunks are capped by :func:`dlxai.explain.gradients.points_per_chunk` (32 images of 224×224 per pass on a CPU).
 """
 
 from __future__ import annotations

@@ -303,14 +303,17 @@ def test_zplus_shortcut_falls_back_to_zennit_when_an_input_is_negative():
     assert torch.equal(outs[0], outs[1])
 
 
-def test_large_batches_are_split_by_input_size_without_changing_relevance():
+def test_large_batches_are_split_by_input_size_without_changing_relevance(monkeypatch):
+    from dlxai.explain import gradients
     from dlxai.explain.gradients import CPU_CHUNK_VALUES, points_per_chunk
 
-    torch.manual_seed(2)
-    x = torch.randn(8, 3, 256, 256)
-    assert points_per_chunk(x, 4096) == CPU_CHUNK_VALUES // (3 * 256 * 256) == 6  # two passes: 6 + 2 images
+    assert points_per_chunk(torch.zeros(1, 3, 224, 224), 4096) == CPU_CHUNK_VALUES // (3 * 224 * 224) == 32
     assert points_per_chunk(torch.zeros(5, 100), 4096) == 4096  # tabular rows keep the caller's batch size
-    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 254 * 254, 2)).eval()
-    whole, _ = lrp(net, x, target=0, batch_size=64)
+    monkeypatch.setattr(gradients, "CPU_CHUNK_VALUES", 3 * 3 * 32 * 32)  # 3 images per pass: 3 + 3 + 2
+    torch.manual_seed(2)
+    x = torch.randn(8, 3, 32, 32)
+    assert points_per_chunk(x, 64) == 3
+    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 30 * 30, 2)).eval()
+    split, _ = lrp(net, x, target=0, batch_size=64)
     one_by_one, _ = lrp(net, x, target=0, batch_size=1)
-    assert torch.allclose(whole, one_by_one, rtol=1e-5, atol=1e-7)
+    assert torch.allclose(split, one_by_one, rtol=1e-5, atol=1e-7)
