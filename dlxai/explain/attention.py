@@ -8,7 +8,10 @@
   without one) mapped back onto the input's shape: the attribution method registered as ``"attention"``.
 
 Weights are captured with forward (pre-)hooks on a private copy of the model, inside a ``with`` block that
-always removes them; the caller's model is never touched.
+always removes them; the caller's model is never touched.  The pre-hook forces ``need_weights=True`` on every call,
+so models that ask for no weights (torchvision's ``VisionTransformer`` passes ``need_weights=False``) are read too.
+A torchvision ViT's patch tokens are placed back on the image: its class token's rollout row, one value per
+``patch_size`` × ``patch_size`` square, the same on every channel.
 """
 
 from __future__ import annotations
@@ -178,10 +181,33 @@ def attention_rollout(maps, *, head_fusion: str = "mean", residual: bool = True)
     return rollout
 
 
+def _torchvision_vit_patch(module: nn.Module) -> int | None:
+    """The patch size of a torchvision ``VisionTransformer`` (one class token, then the patches row by row)."""
+    import sys
+
+    vit = sys.modules.get("torchvision.models.vision_transformer")  # only loaded if the model comes from it
+    if vit is None or not isinstance(module, vit.VisionTransformer):
+        return None
+    return int(module.patch_size)
+
+
+def _patches_to_image(scores: torch.Tensor, inputs: torch.Tensor, patch: int) -> torch.Tensor:
+    """``[n, (H/p)·(W/p)]`` patch scores -> ``[n, C, H, W]``: each patch's score on its p × p pixels, every channel."""
+    n, _, h, w = inputs.shape
+    if scores.shape[1] != (h // patch) * (w // patch):
+        raise UnsupportedModelError(NO_TOKEN_MAPPING.format(tokens=scores.shape[1], shape=tuple(inputs.shape)))
+    grid = scores.reshape(n, 1, h // patch, w // patch)
+    img = grid.repeat_interleave(patch, 2).repeat_interleave(patch, 3)
+    return img.expand(n, inputs.shape[1], h, w).to(inputs.dtype).contiguous()
+
+
 def _token_scores_to_inputs(module: nn.Module, scores: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
     mapper = getattr(module, "tokens_to_input", None)
     if callable(mapper):
         return mapper(scores.to(inputs.dtype), inputs).reshape(inputs.shape)
+    patch = _torchvision_vit_patch(module)
+    if patch is not None and inputs.ndim == 4:
+        return _patches_to_image(scores, inputs, patch)
     per_row = int(np.prod(inputs.shape[1:])) if inputs.ndim > 1 else 1
     if scores.shape[1] != per_row:
         raise UnsupportedModelError(NO_TOKEN_MAPPING.format(tokens=scores.shape[1], shape=tuple(inputs.shape)))
@@ -190,15 +216,16 @@ def _token_scores_to_inputs(module: nn.Module, scores: torch.Tensor, inputs: tor
 
 def attention_attribution(module: nn.Module, inputs: torch.Tensor, *, target=None, baselines=None,
                           batch_size: int = 256, head_fusion: str = "mean", prefix_tokens: int | None = None,
-                          **params):
+                          copy_model: bool = True, **params):
     """Attention rollout as an attribution: ``(values shaped like inputs, None)``.
 
-    With ``prefix_tokens`` (default: the model's ``n_prefix_tokens``, else 0) ≥ 1 the first token is the
-    classification token and its rollout row is used; without one, the rollout averaged over all queries
-    (the attention each token receives).  Scores are placed on inputs by the model's ``tokens_to_input``
-    (the built-in transformers have one) or, when the token count equals the values per row, one to one.
+    With ``prefix_tokens`` (default: the model's ``n_prefix_tokens``, 1 for a torchvision ViT, else 0) ≥ 1 the
+    first token is the classification token and its rollout row is used; without one, the rollout averaged over
+    all queries (the attention each token receives).  Scores are placed on inputs by the model's
+    ``tokens_to_input`` (the built-in transformers have one), on a torchvision ViT's patches, or, when the token
+    count equals the values per row, one to one.
     Attention does not depend on the class, so ``target`` is only checked; there is no completeness delta.
-    ``baselines`` is ignored.
+    ``baselines`` is ignored.  ``copy_model=False``: ``module`` is a private copy already (from ``attribute``).
     """
     _check_module(module)
     inputs = _check_inputs(inputs)
@@ -210,7 +237,7 @@ def attention_attribution(module: nn.Module, inputs: torch.Tensor, *, target=Non
         raise UserInputError(f"head_fusion must be one of {list(HEAD_FUSIONS)}; received {head_fusion!r}.")
     if not has_attention(module):
         raise UnsupportedModelError(NO_ATTENTION.format(model=type(module).__name__))
-    model = _private_copy(module)
+    model = _private_copy(module) if copy_model else module
     maps, logits = _run_maps(model, inputs.detach(), batch_size)
     if not maps:
         raise UnsupportedModelError(NO_ATTENTION.format(model=type(module).__name__))
@@ -222,7 +249,8 @@ def attention_attribution(module: nn.Module, inputs: torch.Tensor, *, target=Non
                 f"{t.tolist()[:10]}. This model has {logits.shape[1]} outputs."
             )
     roll = attention_rollout(maps, head_fusion=head_fusion)
-    prefix = getattr(module, "n_prefix_tokens", 0) if prefix_tokens is None else int(prefix_tokens)
+    default_prefix = 1 if _torchvision_vit_patch(module) is not None else 0
+    prefix = getattr(module, "n_prefix_tokens", default_prefix) if prefix_tokens is None else int(prefix_tokens)
     if prefix < 0 or prefix >= roll.shape[-1]:
         raise UserInputError(f"prefix_tokens must lie in [0, {roll.shape[-1] - 1}]; received {prefix}.")
     scores = roll[:, 0, prefix:] if prefix >= 1 else roll.mean(dim=1)

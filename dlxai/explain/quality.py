@@ -264,11 +264,15 @@ def randomisation_unavailable(model) -> str:
 
 
 def randomisation_check(model, inputs, *, method: str, seed: int = 0, cascading: bool = True,
-                        progress: Callable[[float], None] | None = None, **attribute_kwargs) -> RandomisationCheck:
+                        progress: Callable[[float], None] | None = None,
+                        summary: Callable[[AttributionResult], np.ndarray] | None = None,
+                        **attribute_kwargs) -> RandomisationCheck:
     """Adebayo et al.'s model-parameter randomisation test for ``method`` on ``inputs``.
 
     ``attribute_kwargs`` are passed to :func:`~dlxai.explain.attribution.attribute` unchanged for the
-    trained and each randomised model.  Tabular attributions are compared per raw feature.
+    trained and each randomised model.  Tabular attributions are compared per raw feature, others per value
+    (|attribution|); ``summary`` (result -> ``(rows, units)`` array) compares something else, e.g. an image's
+    per-pixel heatmap (:func:`dlxai.explain.imagemaps.randomisation_check`).
     """
     import torch
 
@@ -277,9 +281,11 @@ def randomisation_check(model, inputs, *, method: str, seed: int = 0, cascading:
         raise UnsupportedModelError(why)
     layers = _layers(model_info(model).module)
 
-    def summary(res: AttributionResult) -> np.ndarray:
+    def per_value(res: AttributionResult) -> np.ndarray:
         v = res.by_feature().to_numpy() if res.feature_groups else res.values.reshape(res.n, -1)
         return np.abs(v)
+
+    summary = summary or per_value
 
     kwargs = dict(attribute_kwargs)
     kwargs.setdefault("target", None)

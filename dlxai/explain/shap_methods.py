@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from dlxai.explain.gradients import points_per_chunk
+
 
 def expected_gradients(module, inputs, *, target, baselines=None, batch_size=4096, n_samples=200, seed=0,
                        progress=None):
@@ -20,24 +22,18 @@ def expected_gradients(module, inputs, *, target, baselines=None, batch_size=409
     """
     x = inputs
     bg = torch.zeros((1, *x.shape[1:]), dtype=x.dtype, device=x.device) if baselines is None else baselines.to(x)
-    n, s, feat = x.shape[0], int(n_samples), x.shape[1:]
+    n, s = x.shape[0], int(n_samples)
     g = torch.Generator(device="cpu").manual_seed(int(seed))
     ref_idx = torch.randint(0, bg.shape[0], (n, s), generator=g).to(x.device)
     alphas = torch.rand((n, s), generator=g, dtype=torch.float64).to(device=x.device, dtype=x.dtype)
-    rows = max(1, int(batch_size) // s)
+    batch_size = points_per_chunk(x, batch_size)  # images: a few per pass, not thousands (see gradients.py)
+    rows = max(1, batch_size // s)
+    per = s if batch_size >= s else batch_size  # samples per pass: one row's samples split across passes
     phi = torch.empty_like(x)
-    shape = (1, s) + (1,) * len(feat)
     for i in range(0, n, rows):
-        xi = x[i:i + rows]
-        r = bg[ref_idx[i:i + rows]]  # (rows, s, *feat)
-        a = alphas[i:i + rows].view(-1, *shape[1:])
-        diff = xi.unsqueeze(1) - r
-        pts = (r + a * diff).reshape(-1, *feat).requires_grad_(True)
-        with torch.enable_grad():
-            out = module(pts)
-            y = out.gather(1, target[i:i + rows].repeat_interleave(s)[:, None])[:, 0]
-            (grad,) = torch.autograd.grad(y.sum(), pts)
-        phi[i:i + rows] = (grad.view(-1, s, *feat) * diff).mean(1)
+        parts = [_eg_points(module, x[i:i + rows], bg[ref_idx[i:i + rows, j:j + per]],
+                            alphas[i:i + rows, j:j + per], target[i:i + rows]) for j in range(0, s, per)]
+        phi[i:i + rows] = parts[0].mean(1) if per == s else torch.cat(parts, 1).mean(1)
         if progress is not None:
             progress(min(i + rows, n) / n)
     with torch.no_grad():
@@ -45,6 +41,21 @@ def expected_gradients(module, inputs, *, target, baselines=None, batch_size=409
         fb = torch.cat([module(bg[i:i + batch_size]) for i in range(0, bg.shape[0], batch_size)]).mean(0)[target]
     delta = phi.reshape(n, -1).sum(1) - (fx - fb)
     return phi, delta
+
+
+def _eg_points(module, xi, r, alphas, target):
+    """∇f(r + α(x − r)) ⊙ (x − r) for rows ``xi`` and their sampled references ``r`` (rows, k, *feat), as
+    (rows, k, *feat): one forward/backward pass."""
+    feat = xi.shape[1:]
+    k = r.shape[1]
+    a = alphas.reshape(-1, k, *((1,) * len(feat)))
+    diff = xi.unsqueeze(1) - r
+    pts = (r + a * diff).reshape(-1, *feat).requires_grad_(True)
+    with torch.enable_grad():
+        out = module(pts)
+        y = out.gather(1, target.repeat_interleave(k)[:, None])[:, 0]
+        (grad,) = torch.autograd.grad(y.sum(), pts)
+    return grad.view(-1, k, *feat) * diff
 
 
 def kernel_shap(module, inputs, *, target, baselines=None, batch_size=4096, n_samples=256, seed=0, progress=None):

@@ -150,3 +150,39 @@ def test_bad_target_and_parameters():
         attention_attribution(vit, x, steps=50)
     with pytest.raises(UserInputError, match="at least one attention map"):
         attention_rollout([])
+
+
+def test_torchvision_vit_rollout_reads_weights_it_asks_not_to_return_and_leaves_the_model_untouched():
+    """torchvision's ViT calls its attention with need_weights=False; rollout still gets every layer's weights (on a
+    private copy), uses the class token's row and spreads each patch's score over its pixels."""
+    from torchvision.models.vision_transformer import VisionTransformer
+
+    from dlxai.explain.attribution import attribute
+
+    torch.manual_seed(0)
+    vit = VisionTransformer(image_size=32, patch_size=8, num_layers=2, num_heads=2, hidden_dim=32, mlp_dim=64,
+                            num_classes=10).eval()
+    state = {k: v.clone() for k, v in vit.state_dict().items()}
+    hooks = [(len(m._forward_hooks), len(m._forward_pre_hooks)) for m in vit.modules()]
+    x = torch.randn(2, 3, 32, 32)
+    maps = attention_maps(vit, x)
+    assert len(maps) == 2 and maps[0].shape == (2, 2, 17, 17)  # class token + 4 × 4 patches, per head
+    res = attribute(vit, x, method="attention")
+    roll = attention_rollout(maps)[:, 0, 1:].reshape(2, 4, 4).numpy()
+    expected = np.repeat(np.repeat(roll, 8, axis=1), 8, axis=2)
+    for c in range(3):
+        assert np.allclose(res.values[:, c], expected, rtol=1e-6)
+    assert all(torch.equal(state[k], v) for k, v in vit.state_dict().items())
+    assert hooks == [(len(m._forward_hooks), len(m._forward_pre_hooks)) for m in vit.modules()]
+
+
+def test_lrp_is_shown_unavailable_on_a_torchvision_vit_with_the_reason():
+    from torchvision.models.vision_transformer import VisionTransformer
+
+    from dlxai.explain.registry import METHODS, applicable_methods, model_info
+
+    vit = VisionTransformer(image_size=32, patch_size=8, num_layers=1, num_heads=2, hidden_dim=16, mlp_dim=32,
+                            num_classes=3)
+    assert "lrp" not in applicable_methods(vit, "image") and "attention" in applicable_methods(vit, "image")
+    why = model_info(vit).why_not(METHODS["lrp"], "image")
+    assert "LayerNorm" in why and "MultiheadAttention" in why and "attention rollout" in why

@@ -137,3 +137,40 @@ def test_tabular_ig_sums_one_hot_columns_back_to_raw_features(german, german_mlp
     np.testing.assert_allclose(by.sum(axis=1).to_numpy(), r.values.sum(1), atol=1e-9)
     assert r.completeness_error.mean() < 0.05
     assert r.values.shape == (12, len(german_mlp.feature_names_out))
+
+
+def test_integrated_gradients_on_a_torchvision_resnet_equals_captum_when_steps_are_split_into_chunks():
+    """A 1-image chunk budget forces the steps of one image across several passes; the sum is Captum's."""
+    import torchvision
+    from captum.attr import IntegratedGradients
+
+    from dlxai.explain import gradients
+
+    torch.manual_seed(0)
+    model = torchvision.models.resnet18(weights=None, num_classes=10).eval()
+    x = torch.randn(2, 3, 32, 32)
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    ref = IntegratedGradients(model).attribute(x, target=3, n_steps=8, method="gausslegendre").double().numpy()
+    whole = attribute(model, x, method="integrated_gradients", target=3, n_steps=8)
+    budget = gradients.CPU_CHUNK_VALUES
+    try:
+        gradients.CPU_CHUNK_VALUES = 3 * 32 * 32 * 4  # 4 path points per pass: 2 images × 2 of the 8 steps
+        split = attribute(model, x, method="integrated_gradients", target=3, n_steps=8)
+    finally:
+        gradients.CPU_CHUNK_VALUES = budget
+    scale = np.abs(ref).max()
+    assert np.abs(whole.values - ref).max() / scale < 1e-5
+    assert np.abs(split.values - ref).max() / scale < 1e-5
+    assert all(torch.equal(state[k], v) for k, v in model.state_dict().items())
+
+
+def test_bfloat16_integrated_gradients_stays_close_to_float32():
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU(), torch.nn.Flatten(),
+                              torch.nn.Linear(8 * 14 * 14, 4)).eval()
+    x = torch.randn(2, 3, 16, 16)
+    t = torch.tensor([1, 2])
+    full, _ = integrated_gradients(net, x, target=t, n_steps=16)
+    low, delta = integrated_gradients(net, x, target=t, n_steps=16, low_precision=True)
+    assert low.dtype == torch.float32
+    assert 0 < float((low - full).abs().max() / full.abs().max()) < 0.05  # bf16 differs, but only a little

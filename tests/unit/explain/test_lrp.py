@@ -258,3 +258,62 @@ def test_lrp_and_attention_through_the_attribute_dispatcher():
         attribute(vit, x, method="lrp", kind="image", device="cpu")
     rollout = attribute(vit, x, method="attention", kind="image", device="cpu")
     assert rollout.values.shape == (3, 1, 8, 8) and (rollout.values >= 0).all()
+
+
+def test_epsilon_plus_flat_on_torchvision_resnet18_and_vgg_equals_zennit_and_leaves_the_model_untouched():
+    """The z⁺ shortcut (no pass over a non-negative input's zero negative part) gives Zennit's numbers to the bit,
+    through dlxai.attribute (one private copy) with the ResNet canonizer and on a BatchNorm VGG."""
+    import torchvision
+    from zennit.attribution import Gradient
+    from zennit.composites import EpsilonPlusFlat
+    from zennit.torchvision import ResNetCanonizer, VGGCanonizer
+
+    from dlxai.explain.attribution import attribute
+
+    torch.manual_seed(0)
+    cases = [(torchvision.models.resnet18(weights=None, num_classes=10), ResNetCanonizer()),
+             (torchvision.models.vgg11_bn(weights=None, num_classes=10), VGGCanonizer())]
+    for model, canonizer in cases:
+        model.eval()
+        x = torch.randn(3, 3, 32, 32)
+        before = snapshot(model)
+        res = attribute(model, x, method="lrp", composite="epsilon_plus_flat")
+        assert_unchanged(model, before)
+        t = torch.as_tensor(res.target)
+        with Gradient(model, EpsilonPlusFlat(canonizers=[canonizer])) as attributor:
+            logits = model(x).detach()
+            _, ref = attributor(x, torch.eye(10)[t] * logits)
+        assert np.array_equal(res.values, ref.double().numpy())
+
+
+def test_zplus_shortcut_falls_back_to_zennit_when_an_input_is_negative():
+    from zennit.attribution import Gradient
+    from zennit.composites import NameMapComposite
+    from zennit.rules import ZPlus
+
+    from dlxai.explain.lrp import _zplus_rule
+
+    torch.manual_seed(1)
+    net = nn.Sequential(nn.Linear(5, 4), nn.ReLU(), nn.Linear(4, 3)).eval()
+    x = torch.randn(6, 5)  # the first layer sees negative inputs, the second only ReLU outputs
+    outs = []
+    for rule in (_zplus_rule(), ZPlus()):
+        with Gradient(net, NameMapComposite([(["0", "2"], rule)])) as attributor:
+            outs.append(attributor(x, torch.eye(3)[[0, 1, 2, 0, 1, 2]])[1])
+    assert torch.equal(outs[0], outs[1])
+
+
+def test_large_batches_are_split_by_input_size_without_changing_relevance(monkeypatch):
+    from dlxai.explain import gradients
+    from dlxai.explain.gradients import CPU_CHUNK_VALUES, points_per_chunk
+
+    assert points_per_chunk(torch.zeros(1, 3, 224, 224), 4096) == CPU_CHUNK_VALUES // (3 * 224 * 224) == 32
+    assert points_per_chunk(torch.zeros(5, 100), 4096) == 4096  # tabular rows keep the caller's batch size
+    monkeypatch.setattr(gradients, "CPU_CHUNK_VALUES", 3 * 3 * 32 * 32)  # 3 images per pass: 3 + 3 + 2
+    torch.manual_seed(2)
+    x = torch.randn(8, 3, 32, 32)
+    assert points_per_chunk(x, 64) == 3
+    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 30 * 30, 2)).eval()
+    split, _ = lrp(net, x, target=0, batch_size=64)
+    one_by_one, _ = lrp(net, x, target=0, batch_size=1)
+    assert torch.allclose(split, one_by_one, rtol=1e-5, atol=1e-7)

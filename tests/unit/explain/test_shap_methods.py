@@ -62,3 +62,23 @@ def test_kernel_shap_on_a_linear_torch_model_recovers_the_weights():
     x, bg = torch.randn(3, 4), torch.randn(1, 4)
     r = attribute(lin, x, method="kernel_shap", target=1, baselines=bg, n_samples=100)
     np.testing.assert_allclose(r.values, (lin.weight[1].detach() * (x - bg)).numpy(), atol=1e-4)
+
+
+def test_expected_gradients_on_large_images_splits_one_images_samples_and_matches_one_pass():
+    """224 × 224 images go a few points per pass (not n_samples × rows at once); the values equal one big pass."""
+    from dlxai.explain import gradients
+    from dlxai.explain.shap_methods import expected_gradients
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 2, 5, stride=4), torch.nn.ReLU(), torch.nn.Flatten(),
+                              torch.nn.Linear(2 * 55 * 55, 3)).eval()
+    x, bg = torch.randn(2, 3, 224, 224), torch.randn(4, 3, 224, 224)
+    t = torch.tensor([0, 2])
+    split, d_split = expected_gradients(net, x, target=t, baselines=bg, n_samples=40)  # passes of 32 + 8
+    budget = gradients.CPU_CHUNK_VALUES
+    try:
+        gradients.CPU_CHUNK_VALUES = 10 ** 9
+        whole, d_whole = expected_gradients(net, x, target=t, baselines=bg, n_samples=40)
+    finally:
+        gradients.CPU_CHUNK_VALUES = budget
+    assert torch.allclose(split, whole, rtol=1e-5, atol=1e-7) and torch.allclose(d_split, d_whole, atol=1e-5)
