@@ -98,6 +98,49 @@ def heatmap(index: int, method: str, target: int) -> np.ndarray:
     return s["maps"][key]
 
 
+ACROSS_MAX = 200  # images explained at once for the mean maps: bounded time on a laptop CPU
+RANDOMISATION_IMAGES = 4
+
+
+def across_images(method: str, n_images: int, progress) -> dict:
+    """Explain up to ``n_images`` images (spread over the classes), each for its own label, with ``method``; the
+    mean heatmap per class and per group, and both quality checks on the same maps (patch deletion/insertion,
+    the randomisation check on a few images).  Kept in the session per (model, images, method, count)."""
+    from dlxai.explain import imagemaps
+    from dlxai.explain.attribution import attribute
+
+    s = state.image_audit()
+    model, images = s["model"], s["images"]
+    key = ("across", model.sha256, images.fingerprint, method, int(n_images))
+    if key in s["maps"]:
+        return s["maps"][key]
+    module, _ = model.gradient_module()
+    classes = list(model.classes)
+    rng = np.random.default_rng(0)
+    order = rng.permutation(len(images))[:min(int(n_images), ACROSS_MAX, len(images))]
+    idx = np.sort(order)
+    targets = np.array([classes.index(images.labels[i]) for i in idx])
+    params = dict(METHODS[method][1])
+    extra = ({"baselines": "samples", "reference": images.inputs[:BACKGROUND], "n_baseline_samples": BACKGROUND}
+             if method == "expected_gradients" else {})
+    progress(0.05, f"{METHODS[method][0]} on {len(idx)} images…")
+    res = attribute(module, images.inputs[idx], method=method, target=targets, kind="image", batch_size=32,
+                    device="cpu", **extra, **params)
+    out = {"result": res, "by_class": imagemaps.mean_by_class(res), "class_names": classes,
+           "by_group": {c: imagemaps.mean_by_group(res, images.groups[c].astype(str).to_numpy()[idx])
+                        for c in images.groups.columns}}
+    progress(0.6, "Deleting and inserting patches…")
+    side = int(min(images.inputs.shape[-2:]))
+    out["faithfulness"] = imagemaps.patch_deletion_insertion(module, res, patch=max(1, side // 8), n_steps=16)
+    progress(0.8, f"Randomisation check on {min(RANDOMISATION_IMAGES, len(idx))} images…")
+    sample = idx[:RANDOMISATION_IMAGES]
+    out["randomisation"] = imagemaps.randomisation_check(
+        module, images.inputs[sample], method=method, target=targets[:RANDOMISATION_IMAGES], kind="image",
+        batch_size=32, device="cpu", **extra, **params)
+    s["maps"][key] = out
+    return out
+
+
 def display(images, index: int) -> np.ndarray:
     """The image as the model saw it after resize and crop, ``[C, H, W]`` in [0, 1] (for the heatmap panel)."""
     return images.pixels[index].transpose(2, 0, 1).astype(np.float64) / 255.0

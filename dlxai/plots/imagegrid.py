@@ -36,3 +36,24 @@ def heatmap_grid(pixels, maps: list[dict], titles: list[str], *, title: str = ""
     for k in range(1, n * cols + 1):  # square pixels in every panel
         fig.layout[f"yaxis{'' if k == 1 else k}"].scaleanchor = f"x{'' if k == 1 else k}"
     return layout(fig, title, height=60 + row_height * max(n, 1), margin=dict(l=10, r=10, t=60, b=10))
+
+
+def mean_map_panels(mean, names: list[str], *, title: str = "", height: int = 260) -> go.Figure:
+    """One panel per class or group of a :class:`~dlxai.explain.imagemaps.MeanMaps`: its mean heatmap, titled with
+    its name and image count, on ONE colour scale shared by every panel (with its colour bar), so panels compare."""
+    n = len(mean.keys)
+    fig = make_subplots(rows=1, cols=max(n, 1), horizontal_spacing=0.02,
+                        subplot_titles=[f"{name} ({int(c)} images)" for name, c in zip(names, mean.counts, strict=True)])
+    m = float(np.abs(mean.maps).max()) or 1.0
+    unit = "mean of per-image maps scaled to max |value| 1" if mean.normalised else "mean attribution"
+    for i in range(n):
+        fig.add_trace(go.Heatmap(z=np.asarray(mean.maps[i], dtype=np.float64), colorscale=DIVERGING, zmin=-m, zmax=m,
+                                 showscale=i == n - 1, colorbar=dict(title=dict(text="relevance", side="right")),
+                                 hovertemplate="row %{y}, col %{x}: %{z:.3f}<extra>" + names[i] + "</extra>"),
+                      row=1, col=i + 1)
+        fig.update_yaxes(autorange="reversed", row=1, col=i + 1)
+    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
+    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False)
+    for k in range(1, n + 1):
+        fig.layout[f"yaxis{'' if k == 1 else k}"].scaleanchor = f"x{'' if k == 1 else k}"
+    return layout(fig, title or f"Mean heatmap ({unit})", height=height, margin=dict(l=10, r=10, t=70, b=10))

@@ -54,3 +54,17 @@ def test_image_audit_page_loads_audits_and_explains(app, tmp_path):
     assert not at.exception and not errors_of(at), errors_of(at)
     grid = [c for c in at.get("plotly_chart") if '"type":"image"' in c.proto.spec.replace(" ", "")]
     assert len(grid) == 1 and grid[0].proto.spec.count("im0") >= 4  # four images labelled dog, one row each
+
+    at.selectbox(key="ia_across_m").set_value("lrp")
+    at.number_input(key="ia_across_n").set_value(16)
+    next(b for b in at.button if b.label == "Explain across images").click()
+    at = at.run()
+    assert not at.exception and not [e for e in errors_of(at) if "What to try" not in e], errors_of(at)
+    specs = [c.proto.spec for c in at.get("plotly_chart")]
+    assert any("Mean LRP" in s and "heatmap per class" in s for s in specs)
+    assert any("heatmap per " in s and "per class" not in s for s in specs)  # one per group column too
+    labels_shown = {m.label for m in at.metric}
+    assert {"Patch deletion AUC (lower is better)", "Randomisation check: rank correlation"} <= labels_shown
+    verdicts = [e.value for e in at.error if "What to try" in e.value] + [
+        s.value for s in at.success if "Both checks passed" in s.value]
+    assert len(verdicts) == 1  # one verdict, with advice when a check failed

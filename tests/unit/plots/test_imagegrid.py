@@ -21,3 +21,15 @@ def test_grayscale_pixels_are_shown_as_grey():
     px = np.zeros((1, 4, 4, 1), np.uint8)
     fig = heatmap_grid(px, [{"IG": np.zeros((1, 4, 4))}], ["g.png"])
     assert np.asarray(fig.data[0].z).shape == (4, 4, 3)
+
+
+def test_mean_map_panels_share_one_colour_scale_with_one_colour_bar():
+    from dlxai.explain.imagemaps import MeanMaps
+    from dlxai.plots.imagegrid import mean_map_panels
+
+    maps = np.stack([np.full((4, 4), 0.2), np.full((4, 4), -0.8)])
+    fig = mean_map_panels(MeanMaps((0, 1), maps, np.array([3, 5]), "class", "sum", True, "lrp"), ["cat", "dog"])
+    heat = [t for t in fig.data if t.type == "heatmap"]
+    assert [(t.zmin, t.zmax) for t in heat] == [(-0.8, 0.8)] * 2  # one scale: panels compare
+    assert [t.showscale for t in heat] == [False, True]
+    assert [a.text for a in fig.layout.annotations] == ["cat (3 images)", "dog (5 images)"]
