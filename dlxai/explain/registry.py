@@ -167,6 +167,7 @@ class ModelInfo:
     gradients: bool
     attention: bool
     kind: str | None
+    remote: Any = None  # an uploaded network's RemoteModel: gradient methods run in its worker (module is None)
     _checked: dict = field(default_factory=dict, repr=False)
 
     def why_not(self, spec: MethodSpec, kind: str | None) -> str | None:
@@ -177,7 +178,7 @@ class ModelInfo:
             return "the model has no attention layers (nn.MultiheadAttention / transformer blocks)"
         if kind is not None and kind not in spec.kinds:
             return f"it works on {', '.join(spec.kinds)} data, not {kind} data"
-        if spec.check and self.module is not None:
+        if spec.check and (self.module is not None or spec.key in self._checked):
             if spec.key not in self._checked:
                 mod, _, fn = spec.check.partition(":")
                 try:
@@ -209,6 +210,11 @@ def model_info(model) -> ModelInfo:
 
     if isinstance(model, AuditModel):
         module = getattr(model.estimator, "module_", None)
+        remote = getattr(model.estimator, "gradient_worker", None) if module is None else None
+        if remote is not None and not getattr(model, "gradients_unavailable", ""):  # an upload, explained in its worker
+            facts = remote.gradient_facts(model.estimator._head_output)
+            return ModelInfo(audit=model, module=None, gradients=not facts["error"], attention=facts["attention"],
+                             kind=TABULAR, remote=remote, _checked=dict(facts["checks"]))
         return ModelInfo(audit=model, module=module, gradients=module is not None,
                          attention=module is not None and has_attention(module), kind=TABULAR)
     if isinstance(model, torch.nn.Module):

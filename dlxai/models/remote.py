@@ -105,6 +105,7 @@ def load_task(key: str, raw: bytes, fmt: str, name: str) -> dict:
         with _stderr_closed():  # onnxruntime warns while it starts that it may not see GPUs or write telemetry
             sess = onnx_session(raw, worker_threads())
         STATE[key] = ("onnx", sess)
+        STATE[key + _RAW] = raw  # kept for the gradient methods' onnx2torch conversion (made on first use)
         return {"inputs": [(i.name, i.type, list(i.shape)) for i in sess.get_inputs()],
                 "outputs": [o.name for o in sess.get_outputs()]}
     raise ValueError(f"the worker does not load {fmt} files")
@@ -129,6 +130,72 @@ def predict_task(key: str, X) -> np.ndarray:
 
     kind, obj = STATE[key]
     return torch_forward(obj, X) if kind == "torch" else onnx_run(obj, X)
+
+
+_RAW, _NET = "#raw", "#net"
+
+
+def _network(key: str):
+    """Runs in the worker: the loaded model as a torch network for gradient methods (TorchScript as loaded,
+    ONNX as its onnx2torch conversion, made once), parameters frozen; or the reason there is none (a str)."""
+    from dlxai.models.sandbox import STATE
+
+    if key + _NET not in STATE:
+        kind, obj = STATE[key]
+        if kind == "torch":
+            net = obj
+        else:
+            import tempfile
+            import warnings
+
+            # torch._dynamo (imported by onnx2torch) asks for a temporary directory at import; probing for one
+            # writes a file, which the sandbox forbids: name one instead (nothing is written there)
+            tempfile.tempdir = tempfile.tempdir or "/tmp"
+            import onnx
+            from onnx2torch import convert
+
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    net = convert(onnx.load_model_from_string(STATE[key + _RAW])).eval()
+            except Exception as exc:  # noqa: BLE001 - any failure only means: no gradient methods
+                net = f"{type(exc).__name__}: {str(exc)[:200]}"
+        if not isinstance(net, str):
+            for p in net.parameters():
+                p.requires_grad_(False)
+        STATE[key + _NET] = net
+    return STATE[key + _NET]
+
+
+def gradient_facts_task(key: str, output: str) -> dict:
+    """Runs in the worker: whether gradient methods apply to the loaded model (``error``: why not, '' when they
+    do), whether it has attention layers, and each method's own model check (method -> reason, None: passes)."""
+    from dlxai.explain.attention import has_attention
+    from dlxai.explain.registry import METHODS, model_info
+    from dlxai.models.adapters import _logit_head
+
+    net = _network(key)
+    if isinstance(net, str):
+        return {"error": net, "attention": False, "checks": {}}
+    info = model_info(_logit_head(net, output))
+    checks = {k: info.why_not(spec, None) for k, spec in METHODS.items() if spec.check}
+    return {"error": "", "attention": bool(has_attention(net)), "checks": checks}
+
+
+def attribute_task(key: str, output: str, x: np.ndarray, method: str, options: dict) -> dict:
+    """Runs in the worker: :func:`dlxai.explain.attribution.attribute` on the loaded network behind the two-logit
+    head (what the engine's in-process path explains), on the preprocessed matrix ``x``; the result's arrays."""
+    from dlxai.explain.attribution import attribute
+    from dlxai.models.adapters import _logit_head
+
+    net = _network(key)
+    if isinstance(net, str):
+        from dlxai.errors import UnsupportedModelError
+
+        raise UnsupportedModelError(f"Gradient methods do not apply to this model: {net}.")
+    res = attribute(_logit_head(net, output), x, method=method, device="cpu", **options)
+    return {"values": res.values, "target": res.target, "baselines": res.baselines, "delta": res.delta,
+            "output_gap": res.output_gap, "params": res.params, "info": res.info}
 
 
 # --- the engine's side ---------------------------------------------------------------------------------
@@ -163,17 +230,39 @@ class RemoteModel:
 
     def predict(self, X, timeout_s: float | None = None) -> np.ndarray:
         """Raw output on ``X``; :class:`~dlxai.errors.ModelTimeoutError` past the time limit."""
-        worker = self.__dict__.get("worker")
-        if worker is None:
-            from dlxai.errors import UserInputError
-
-            raise UserInputError(NO_WORKER.format(name=self.name))
+        worker = self._worker()
         n = _rows(X)
         limit = self.timeout_for(n) if timeout_s is None else float(timeout_s)
         what = (f"{self.name} on {n:,} rows; the limit is {self.budget_s:g} s per {SAMPLE_ROWS} rows"
                 if timeout_s is None else f"{self.name} on {n:,} sample rows")
         cpu = min(math.ceil(limit) + 5, worker.limits.lifetime_cpu_s // 2)  # one thread: CPU time <= wall time
         return np.asarray(worker.call(predict_task, self.key, X, timeout_s=limit, cpu_s=cpu, what=what))
+
+    def gradient_facts(self, output: str) -> dict:
+        """What :func:`gradient_facts_task` reports (asked once per output kind, then remembered)."""
+        facts = self.__dict__.setdefault("_gradient_facts", {})
+        if output not in facts:
+            facts[output] = self._worker().call(gradient_facts_task, self.key, output, timeout_s=LOAD_TIMEOUT_S,
+                                                what=f"the gradient check of {self.name}")
+        return facts[output]
+
+    def attribute(self, output: str, x: np.ndarray, method: str, options: dict, work: float = 1.0) -> dict:
+        """A gradient method on ``x`` (the preprocessed matrix) in the worker; ``work``: forward-and-backward
+        passes per row (integration steps x baselines), which scales the time limit like more rows would."""
+        n = len(x) * max(1.0, float(work)) * 3.0  # a backward pass costs about two forward passes
+        limit = self.timeout_for(int(n))
+        what = f"a gradient method ({method}) on {self.name} for {len(x):,} rows"
+        cpu = min(math.ceil(limit) + 5, self._worker().limits.lifetime_cpu_s // 2)
+        return self._worker().call(attribute_task, self.key, output, np.ascontiguousarray(x), method, options,
+                                   timeout_s=limit, cpu_s=cpu, what=what)
+
+    def _worker(self):
+        worker = self.__dict__.get("worker")
+        if worker is None:
+            from dlxai.errors import UserInputError
+
+            raise UserInputError(NO_WORKER.format(name=self.name))
+        return worker
 
     def close(self) -> None:
         worker = self.__dict__.get("worker")
