@@ -1,14 +1,20 @@
 """The one runner for the dashboard's long jobs (training, reports, sweeps): bounded, threaded to fit, stoppable.
 
-Every long job runs in its own process, forked from a *forkserver* that imported numpy, pandas, torch and the
-engine once (a job starts in a fraction of a second, not the 3-4 s ``import torch`` takes).  Separate processes
+Every long job runs in its own process: a *spawned* interpreter (fork + exec, never a fork of a process with
+threads) that imported numpy, pandas, torch and the engine before the job arrived.  One such process is kept warm
+as a spare, so a job starts in a fraction of a second, not the 3-4 s ``import torch`` takes.  Separate processes
 because torch's thread count is process-wide (one session's setting would change every other's), and because a
 process can be killed: Stop on the page ends the computation at once instead of letting it run on unseen.
+
+Why spawned, not forked from a forkserver: the forkserver imported pandas (pyarrow's jemalloc starts a background
+thread), scikit-learn and numpy (their thread pools) before forking, and a fork of a process with threads can
+leave a lock held forever in the child; under ``streamlit run`` such a job never reported back and its page kept
+"Running".  A spare also writes nothing to the server's standard output or error (they may be an undrained pipe).
 
 - At most :data:`MAX_JOBS` jobs run at a time on the server (default: one per core); a job beyond waits for a
   slot, saying so on its page.
 - A job gets the cores no other job uses as its torch thread budget; the engine lowers it to one thread for
-  small networks (:func:`dlxai.models.torch_mlp.threads_for`).
+  small networks (:func:`dlxai.models.torch_mlp.threads_for`); BLAS/OpenMP pools outside torch get one thread.
 - ``progress`` calls the job makes arrive in the page's script thread (to draw a progress bar).
 - Stop or a rerun of the page (Streamlit's own signals, checked every :data:`POLL_S`), or ``cancel.set()``,
   kills the job's process group within :data:`POLL_S` plus the kill; the page's signal propagates, ``cancel``
@@ -17,22 +23,24 @@ process can be killed: Stop on the page ends the computation at once instead of 
     model = jobs.run(train_model, dataset, "mlp", seed=0, progress=on_epoch, label="Training")
 
 ``fn`` must be picklable by reference (a module-level function) and its arguments and result picklable.
+``DLXAI_JOBS=inline`` runs jobs in the calling thread instead (bounded torch threads; Stop then ends a job only
+where its engine loop checks for cancellation).
 """
 
 from __future__ import annotations
 
 import atexit
+import importlib
 import multiprocessing
 import os
 import pickle
 import signal
-import sys
 import threading
 import time
 import traceback
 from collections.abc import Callable
 
-# Imported once in the forkserver; every job inherits them.
+# Imported by the spare job process before a job arrives.
 PRELOAD = ["numpy", "pandas", "torch", "sklearn.linear_model", "dlxai.models.training", "dlxai.report.builder"]
 POLL_S = 0.1  # how often a waiting page checks for Stop
 KILL_WAIT_S = 1.0
@@ -76,36 +84,75 @@ class _Slots:
 
 
 SLOTS = _Slots(MAX_JOBS)
-_LIVE: set = set()  # processes of running jobs, killed if the server exits first
-_CTX_LOCK = threading.Lock()
+_LIVE: set = set()  # processes of running jobs and the spare, killed if the server exits first
+_SPARE_LOCK = threading.Lock()
+_SPARE: list = []  # [(process, connection)]: at most one warm process waiting for a job
+MODE_ENV = "DLXAI_JOBS"  # "process" (the default) or "inline"
+_ONE_THREAD = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
-def _context():
-    with _CTX_LOCK:
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(PRELOAD)  # takes effect when the forkserver starts (once per server)
-        return ctx
+def process_mode() -> bool:
+    return os.environ.get(MODE_ENV, "process") != "inline"
 
 
-_PRESTARTED: list[threading.Thread] = []
+def _start_spare():
+    ctx = multiprocessing.get_context("spawn")
+    ours, theirs = ctx.Pipe(duplex=True)
+    proc = ctx.Process(target=_spare_main, args=(theirs, PRELOAD), name="dlxai job (spare)", daemon=True)
+    proc.start()
+    theirs.close()
+    _LIVE.add(proc)
+    return proc, ours
+
+
+def _take_spare():
+    """The warm process (a new one if it died), and a new spare started behind it."""
+    with _SPARE_LOCK:
+        spare = _SPARE.pop() if _SPARE else None
+        if spare is None or not spare[0].is_alive():
+            if spare is not None:
+                _discard(spare)
+            spare = _start_spare()
+        _SPARE.append(_start_spare())
+        return spare
 
 
 def prestart() -> threading.Thread:
-    """Start the forkserver in the background, so the first job starts quickly; later calls do nothing."""
-    from multiprocessing import forkserver
+    """Start the spare job process in the background, so the first job starts quickly; later calls do nothing."""
+    def warm():
+        with _SPARE_LOCK:
+            if not _SPARE:
+                _SPARE.append(_start_spare())
 
-    if os.environ.get(MODE_ENV, "inline") != "process":
-        return threading.Thread()  # inline mode: nothing to start
-    with _CTX_LOCK:
-        if not _PRESTARTED:
-            multiprocessing.get_context("forkserver").set_forkserver_preload(PRELOAD)
-            thread = threading.Thread(target=forkserver.ensure_running, name="dlxai-jobs-forkserver", daemon=True)
-            thread.start()
-            _PRESTARTED.append(thread)
-        return _PRESTARTED[0]
+    thread = threading.Thread(target=warm, name="dlxai-jobs-spare", daemon=True)
+    if process_mode():
+        thread.start()
+    return thread
 
 
 # --- inside the job's process ------------------------------------------------------------------------
+def _spare_main(conn, preload) -> None:
+    """A spawned job process: its own process group, one-thread pools, quiet, the libraries imported; then it
+    waits for one job (or the end of the stream: the server went away or discarded it)."""
+    try:
+        os.setpgid(0, 0)  # a kill also takes what the job started (e.g. Chromium for charts)
+    except OSError:
+        pass
+    for name in _ONE_THREAD:
+        os.environ[name] = "1"  # read when numpy/scikit-learn load; torch's own count is set per job
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 1)
+    os.dup2(null, 2)  # the server's output may be a pipe nobody drains: a full pipe would block the job
+    os.close(null)
+    for name in preload:
+        importlib.import_module(name)
+    try:
+        payload = conn.recv_bytes()
+    except (EOFError, OSError):
+        return
+    _job_main(conn, payload)
+
+
 def _progress_gone():
     return None
 
@@ -125,13 +172,10 @@ class _Progress:
 
 
 def _job_main(conn, payload: bytes) -> None:
-    try:
-        os.setpgid(0, 0)  # its own process group: a kill also takes what it started (e.g. Chromium for charts)
-    except OSError:
-        pass
     fn, args, kwargs, threads, wants_progress = pickle.loads(payload)
-    if "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(threads)
+    import torch
+
+    torch.set_num_threads(threads)
     if wants_progress:
         kwargs["progress"] = _Progress(conn)
     try:
@@ -196,15 +240,23 @@ def _kill(proc) -> None:
     _LIVE.discard(proc)
 
 
+def _discard(spare) -> None:
+    proc, conn = spare
+    _kill(proc)
+    conn.close()
+
+
+def _send(conn, payload: bytes) -> None:
+    try:
+        conn.send_bytes(payload)
+    except OSError:  # the job process was killed (Stop) or died; the page's side reports it
+        pass
+
+
 @atexit.register
 def _kill_all() -> None:
     for proc in list(_LIVE):
         _kill(proc)
-
-
-# The process mode (a forkserver job per call, killed on Stop) left `streamlit run` unresponsive after a job in the
-# browser tests; until that is understood, jobs run inline on a bounded thread count unless DLXAI_JOBS=process.
-MODE_ENV = "DLXAI_JOBS"
 
 
 def _run_inline(fn, args, kwargs, progress, threads):
@@ -216,33 +268,41 @@ def _run_inline(fn, args, kwargs, progress, threads):
         return fn(*args, **kwargs)
 
 
+def holds_worker(model) -> bool:
+    """Whether ``model`` (an AuditModel) predicts through an uploaded file's sandboxed worker, which stays with this
+    process (a copy sent to a job process would have none): run its jobs with ``in_process=True``."""
+    est = getattr(model, "estimator", None)
+    return any(getattr(e, "remote", None) is not None for e in (est, getattr(est, "inner", None)))
+
+
 def run(fn, *args, progress: Callable | None = None, label: str = "The job", threads: int | None = None,
-        cancel: threading.Event | None = None, **kwargs):
+        cancel: threading.Event | None = None, in_process: bool = False, **kwargs):
     """``fn(*args, **kwargs)`` in a job process; returns its result or re-raises its exception.
 
     ``progress``: called in this thread with whatever the job passes to its ``progress=`` argument (given to
     ``fn`` only when set).  ``threads``: an upper bound on the job's torch threads (default: the free cores).
     ``cancel``: an event that, once set, kills the job and raises :class:`Cancelled`.  In a Streamlit script,
-    Stop or a rerun kills the job and lets Streamlit's signal through.
+    Stop or a rerun kills the job and lets Streamlit's signal through.  ``in_process``: run it in this thread (an
+    uploaded model's worker cannot travel); Stop then ends it at its next progress call.
     """
-    if os.environ.get(MODE_ENV, "inline") != "process":
+    if in_process or not process_mode():
         return _run_inline(fn, args, kwargs, progress, threads)
     check = page_check()
     budget = _take_slot(label, check, cancel)
     try:
         n = budget if threads is None else max(1, min(int(threads), budget))
         payload = pickle.dumps((fn, args, kwargs, n, progress is not None), protocol=5)
-        ctx = _context()
-        ours, theirs = ctx.Pipe(duplex=False)
-        proc = ctx.Process(target=_job_main, args=(theirs, payload), name=f"dlxai job: {label}")
-        proc.start()
-        _LIVE.add(proc)
-        theirs.close()
+        proc, conn = _take_spare()
+        # sent from a helper thread: a cold spare reads only once its imports are done, and this thread must keep
+        # checking for Stop meanwhile
+        sender = threading.Thread(target=_send, args=(conn, payload), name="dlxai-job-send", daemon=True)
+        sender.start()
         try:
-            return _follow(proc, ours, progress, label, check, cancel)
+            return _follow(proc, conn, progress, label, check, cancel)
         finally:
-            _kill(proc)
-            ours.close()
+            _kill(proc)  # first: a send still blocked on the pipe then fails at once
+            sender.join(KILL_WAIT_S)
+            conn.close()
     finally:
         SLOTS.give()
 
