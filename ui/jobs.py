@@ -43,7 +43,7 @@ from collections.abc import Callable
 # Imported by the spare job process before a job arrives.
 PRELOAD = ["numpy", "pandas", "torch", "sklearn.linear_model", "dlxai.models.training", "dlxai.report.builder"]
 POLL_S = 0.1  # how often a waiting page checks for Stop
-KILL_WAIT_S = 1.0
+KILL_WAIT_S = 5.0  # the most a kill waits for the process to be gone (it returns as soon as it is)
 
 
 class Cancelled(Exception):
