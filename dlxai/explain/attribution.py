@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from dlxai.errors import UnsupportedModelError, UserInputError
+from dlxai.explain.isolated import attribute_in_worker
 from dlxai.explain.registry import (
     BAD_PARAM,
     IMAGE,
@@ -207,7 +208,7 @@ def _attribute_in_worker(info: ModelInfo, spec: MethodSpec, x, options: dict, me
     if progress is not None:
         progress(0.0)
     est = info.audit.estimator
-    out = info.remote.attribute(est._head_output, x.numpy(), spec.key, options, work=work)
+    out = attribute_in_worker(info.remote, est._head_output, x.numpy(), spec.key, options, work=work)
     if progress is not None:
         progress(1.0)
     return AttributionResult(

@@ -212,7 +212,9 @@ def model_info(model) -> ModelInfo:
         module = getattr(model.estimator, "module_", None)
         remote = getattr(model.estimator, "gradient_worker", None) if module is None else None
         if remote is not None and not getattr(model, "gradients_unavailable", ""):  # an upload, explained in its worker
-            facts = remote.gradient_facts(model.estimator._head_output)
+            from dlxai.explain.isolated import gradient_facts
+
+            facts = gradient_facts(remote, model.estimator._head_output)
             return ModelInfo(audit=model, module=None, gradients=not facts["error"], attention=facts["attention"],
                              kind=TABULAR, remote=remote, _checked=dict(facts["checks"]))
         return ModelInfo(audit=model, module=module, gradients=module is not None,

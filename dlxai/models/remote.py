@@ -105,7 +105,7 @@ def load_task(key: str, raw: bytes, fmt: str, name: str) -> dict:
         with _stderr_closed():  # onnxruntime warns while it starts that it may not see GPUs or write telemetry
             sess = onnx_session(raw, worker_threads())
         STATE[key] = ("onnx", sess)
-        STATE[key + _RAW] = raw  # kept for the gradient methods' onnx2torch conversion (made on first use)
+        STATE[key + RAW_SUFFIX] = raw  # kept for the gradient methods' onnx2torch conversion (made on first use)
         return {"inputs": [(i.name, i.type, list(i.shape)) for i in sess.get_inputs()],
                 "outputs": [o.name for o in sess.get_outputs()]}
     raise ValueError(f"the worker does not load {fmt} files")
@@ -132,10 +132,10 @@ def predict_task(key: str, X) -> np.ndarray:
     return torch_forward(obj, X) if kind == "torch" else onnx_run(obj, X)
 
 
-_RAW, _NET = "#raw", "#net"
+RAW_SUFFIX, _NET = "#raw", "#net"
 
 
-def _network(key: str):
+def network(key: str):
     """Runs in the worker: the loaded model as a torch network for gradient methods (TorchScript as loaded,
     ONNX as its onnx2torch conversion, made once), parameters frozen; or the reason there is none (a str)."""
     from dlxai.models.sandbox import STATE
@@ -157,7 +157,7 @@ def _network(key: str):
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    net = convert(onnx.load_model_from_string(STATE[key + _RAW])).eval()
+                    net = convert(onnx.load_model_from_string(STATE[key + RAW_SUFFIX])).eval()
             except Exception as exc:  # noqa: BLE001 - any failure only means: no gradient methods
                 net = f"{type(exc).__name__}: {str(exc)[:200]}"
         if not isinstance(net, str):
@@ -167,35 +167,10 @@ def _network(key: str):
     return STATE[key + _NET]
 
 
-def gradient_facts_task(key: str, output: str) -> dict:
-    """Runs in the worker: whether gradient methods apply to the loaded model (``error``: why not, '' when they
-    do), whether it has attention layers, and each method's own model check (method -> reason, None: passes)."""
-    from dlxai.explain.attention import has_attention
-    from dlxai.explain.registry import METHODS, model_info
-    from dlxai.models.adapters import _logit_head
-
-    net = _network(key)
-    if isinstance(net, str):
-        return {"error": net, "attention": False, "checks": {}}
-    info = model_info(_logit_head(net, output))
-    checks = {k: info.why_not(spec, None) for k, spec in METHODS.items() if spec.check}
-    return {"error": "", "attention": bool(has_attention(net)), "checks": checks}
-
-
-def attribute_task(key: str, output: str, x: np.ndarray, method: str, options: dict) -> dict:
-    """Runs in the worker: :func:`dlxai.explain.attribution.attribute` on the loaded network behind the two-logit
-    head (what the engine's in-process path explains), on the preprocessed matrix ``x``; the result's arrays."""
-    from dlxai.explain.attribution import attribute
-    from dlxai.models.adapters import _logit_head
-
-    net = _network(key)
-    if isinstance(net, str):
-        from dlxai.errors import UnsupportedModelError
-
-        raise UnsupportedModelError(f"Gradient methods do not apply to this model: {net}.")
-    res = attribute(_logit_head(net, output), x, method=method, device="cpu", **options)
-    return {"values": res.values, "target": res.target, "baselines": res.baselines, "delta": res.delta,
-            "output_gap": res.output_gap, "params": res.params, "info": res.info}
+def network_task(key: str) -> str:
+    """Runs in the worker: why the loaded model has no torch network for gradient methods ('' when it has)."""
+    net = network(key)
+    return net if isinstance(net, str) else ""
 
 
 # --- the engine's side ---------------------------------------------------------------------------------
@@ -230,7 +205,7 @@ class RemoteModel:
 
     def predict(self, X, timeout_s: float | None = None) -> np.ndarray:
         """Raw output on ``X``; :class:`~dlxai.errors.ModelTimeoutError` past the time limit."""
-        worker = self._worker()
+        worker = self.live_worker()
         n = _rows(X)
         limit = self.timeout_for(n) if timeout_s is None else float(timeout_s)
         what = (f"{self.name} on {n:,} rows; the limit is {self.budget_s:g} s per {SAMPLE_ROWS} rows"
@@ -238,25 +213,15 @@ class RemoteModel:
         cpu = min(math.ceil(limit) + 5, worker.limits.lifetime_cpu_s // 2)  # one thread: CPU time <= wall time
         return np.asarray(worker.call(predict_task, self.key, X, timeout_s=limit, cpu_s=cpu, what=what))
 
-    def gradient_facts(self, output: str) -> dict:
-        """What :func:`gradient_facts_task` reports (asked once per output kind, then remembered)."""
-        facts = self.__dict__.setdefault("_gradient_facts", {})
-        if output not in facts:
-            facts[output] = self._worker().call(gradient_facts_task, self.key, output, timeout_s=LOAD_TIMEOUT_S,
-                                                what=f"the gradient check of {self.name}")
-        return facts[output]
+    def network_error(self) -> str:
+        """Why gradient methods cannot run on this model in its worker ('' when they can); asked once."""
+        if "_network_error" not in self.__dict__:
+            self.__dict__["_network_error"] = self.live_worker().call(
+                network_task, self.key, timeout_s=LOAD_TIMEOUT_S, what=f"the gradient check of {self.name}")
+        return self.__dict__["_network_error"]
 
-    def attribute(self, output: str, x: np.ndarray, method: str, options: dict, work: float = 1.0) -> dict:
-        """A gradient method on ``x`` (the preprocessed matrix) in the worker; ``work``: forward-and-backward
-        passes per row (integration steps x baselines), which scales the time limit like more rows would."""
-        n = len(x) * max(1.0, float(work)) * 3.0  # a backward pass costs about two forward passes
-        limit = self.timeout_for(int(n))
-        what = f"a gradient method ({method}) on {self.name} for {len(x):,} rows"
-        cpu = min(math.ceil(limit) + 5, self._worker().limits.lifetime_cpu_s // 2)
-        return self._worker().call(attribute_task, self.key, output, np.ascontiguousarray(x), method, options,
-                                   timeout_s=limit, cpu_s=cpu, what=what)
-
-    def _worker(self):
+    def live_worker(self):
+        """The model's worker, or :class:`~dlxai.errors.UserInputError` for a copy made by pickling."""
         worker = self.__dict__.get("worker")
         if worker is None:
             from dlxai.errors import UserInputError
