@@ -277,6 +277,11 @@ RAW_NO_GRADIENTS = (
     "or a surrogate tree"
 )
 NOT_A_NETWORK = "gradient methods need a PyTorch network; this model is a {kind}"
+IN_WORKER_ONLY = (
+    "{name} runs only in its sandboxed worker process (an uploaded file), where gradient attributions are computed; "
+    "this step needs the network in the engine's process. Use a model-agnostic method (random or genetic "
+    "counterfactual search, SHAP kernel, surrogate tree), or load a copy you trust with isolate=False."
+)
 
 
 @dataclass(eq=False)
@@ -316,6 +321,8 @@ class UploadedModel(AuditModel):
         why = self.gradients_unavailable
         if why:
             raise UnsupportedModelError(why if why.endswith(".") else f"{why[0].upper()}{why[1:]}.")
+        if getattr(self.estimator, "module_", None) is None:
+            raise UnsupportedModelError(IN_WORKER_ONLY.format(name=self.name))
         return super().torch_module()
 
     @property
