@@ -98,7 +98,10 @@ def process_mode() -> bool:
 def _start_spare():
     ctx = multiprocessing.get_context("spawn")
     ours, theirs = ctx.Pipe(duplex=True)
-    proc = ctx.Process(target=_spare_main, args=(theirs, PRELOAD), name="dlxai job (spare)", daemon=True)
+    # not a daemon: a job may start processes of its own (joblib); the server kills it at exit, and a spare whose
+    # server died anyway ends at the end of its pipe.  (No PDEATHSIG: it follows the *thread* that started the
+    # process, and script threads end after every run.)
+    proc = ctx.Process(target=_spare_main, args=(theirs, PRELOAD), name="dlxai job (spare)")
     proc.start()
     theirs.close()
     _LIVE.add(proc)
