@@ -6,7 +6,7 @@ loaded twice through dlxai's own loader with its preprocessing spec: isolated (t
 ``isolate=False`` (a trusted copy in this process).  predict_proba runs on the preprocessed test split (16,281 rows x
 ~107 float32 columns, what the estimator receives); IG runs through ``dlxai.explain.attribution.attribute`` on 1,000
 raw rows (50 Gauss-Legendre steps, zero baseline), which for the upload happens inside its worker.  One torch
-thread on both sides, best of 5 (IG: of 3) after a warm-up.  Prints one JSON line: {"predict_ratio", "ig_ratio",
+thread on both sides, best of 9 (IG: of 3) after a warm-up.  Prints one JSON line: {"predict_ratio", "ig_ratio",
 "worker_start_s" (median of 5 forks, the zygote warm), "cold_start_s" (zygote with torch imported, then the first
 worker), "zygote_start_s", "predict_in_process_s", "predict_worker_s", "ig_in_process_s", "ig_worker_s",
 "same_result", "load", "targets_met"}.  Targets: both ratios <= 1.3, worker_start_s <= 2.
@@ -67,8 +67,8 @@ def main() -> None:
         for model in (local, isolated):  # warm-up: imports, the worker's gradient check
             model.estimator.predict_proba(X[:8])
             attribute(model, rows.head(8), method="integrated_gradients", n_steps=50, device="cpu")
-        local_s, local_p = timed(local.estimator.predict_proba, X, repeat=5)
-        remote_s, remote_p = timed(isolated.estimator.predict_proba, X, repeat=5)
+        local_s, local_p = timed(local.estimator.predict_proba, X, repeat=9)
+        remote_s, remote_p = timed(isolated.estimator.predict_proba, X, repeat=9)
         local_ig_s, local_ig = timed(ig, local, repeat=3)
         remote_ig_s, remote_ig = timed(ig, isolated, repeat=3)
     finally:
