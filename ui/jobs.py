@@ -1,15 +1,18 @@
 """The one runner for the dashboard's long jobs (training, reports, sweeps): bounded, threaded to fit, stoppable.
 
-Every long job runs in its own process: a *spawned* interpreter (fork + exec, never a fork of a process with
-threads) that imported numpy, pandas, torch and the engine before the job arrived.  One such process is kept warm
+Every long job runs in its own process: a fresh interpreter (``subprocess``, fork + exec) that imported numpy,
+pandas, torch and the engine before the job arrived.  One such process is kept warm
 as a spare, so a job starts in a fraction of a second, not the 3-4 s ``import torch`` takes.  Separate processes
 because torch's thread count is process-wide (one session's setting would change every other's), and because a
 process can be killed: Stop on the page ends the computation at once instead of letting it run on unseen.
 
-Why spawned, not forked from a forkserver: the forkserver imported pandas (pyarrow's jemalloc starts a background
-thread), scikit-learn and numpy (their thread pools) before forking, and a fork of a process with threads can
-leave a lock held forever in the child; under ``streamlit run`` such a job never reported back and its page kept
-"Running".  A spare also writes nothing to the server's standard output or error (they may be an undrained pipe).
+Why a plain subprocess, not ``multiprocessing`` (the forkserver this runner used before): while Streamlit runs a
+page, ``sys.modules["__main__"]`` is the app's script, and every multiprocessing child (spawn or forkserver) runs
+``__main__`` again before its job - the whole app.py, in bare mode: it started another model-worker zygote and job
+runner inside the job, and printed a few KB of Streamlit warnings to the server's output.  In the browser tests
+that output is a pipe nobody reads; once it filled, every job (and the server's own logging) blocked on it, the
+job never reported back and its page kept "Running".  A spare runs only this module and writes nothing to the
+server's output.
 
 - At most :data:`MAX_JOBS` jobs run at a time on the server (default: one per core); a job beyond waits for a
   slot, saying so on its page.
@@ -31,14 +34,17 @@ from __future__ import annotations
 
 import atexit
 import importlib
-import multiprocessing
 import os
 import pickle
 import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 import traceback
 from collections.abc import Callable
+from multiprocessing.connection import Connection
 
 # Imported by the spare job process before a job arrives.
 PRELOAD = ["numpy", "pandas", "torch", "sklearn.linear_model", "dlxai.models.training", "dlxai.report.builder"]
@@ -96,23 +102,26 @@ def process_mode() -> bool:
 
 
 def _start_spare():
-    ctx = multiprocessing.get_context("spawn")
-    ours, theirs = ctx.Pipe(duplex=True)
-    # not a daemon: a job may start processes of its own (joblib); the server kills it at exit, and a spare whose
-    # server died anyway ends at the end of its pipe.  (No PDEATHSIG: it follows the *thread* that started the
-    # process, and script threads end after every run.)
-    proc = ctx.Process(target=_spare_main, args=(theirs, PRELOAD), name="dlxai job (spare)")
-    proc.start()
+    """A fresh interpreter (``subprocess``, not ``multiprocessing``: under ``streamlit run`` the script's module is
+    ``__main__``, and a multiprocessing child runs ``__main__`` again - the whole app.py, its prestarts and its
+    warnings - before the job), in its own session (a kill takes its whole group), silent, one-thread pools."""
+    ours, theirs = socket.socketpair()
+    paths = [os.path.abspath(p or ".") for p in sys.path if os.path.isdir(p or ".")]
+    code = f"import sys; sys.path[:0] = {paths!r}; from ui.jobs import _spare_main; _spare_main({theirs.fileno()})"
+    env = {**os.environ, **dict.fromkeys(_ONE_THREAD, "1")}  # torch's own count is set per job
+    proc = subprocess.Popen([sys.executable, "-c", code], pass_fds=[theirs.fileno()], env=env,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
     theirs.close()
     _LIVE.add(proc)
-    return proc, ours
+    return proc, Connection(ours.detach())
 
 
 def _take_spare():
     """The warm process (a new one if it died), and a new spare started behind it."""
     with _SPARE_LOCK:
         spare = _SPARE.pop() if _SPARE else None
-        if spare is None or not spare[0].is_alive():
+        if spare is None or spare[0].poll() is not None:
             if spare is not None:
                 _discard(spare)
             spare = _start_spare()
@@ -134,20 +143,11 @@ def prestart() -> threading.Thread:
 
 
 # --- inside the job's process ------------------------------------------------------------------------
-def _spare_main(conn, preload) -> None:
-    """A spawned job process: its own process group, one-thread pools, quiet, the libraries imported; then it
-    waits for one job (or the end of the stream: the server went away or discarded it)."""
-    try:
-        os.setpgid(0, 0)  # a kill also takes what the job started (e.g. Chromium for charts)
-    except OSError:
-        pass
-    for name in _ONE_THREAD:
-        os.environ[name] = "1"  # read when numpy/scikit-learn load; torch's own count is set per job
-    null = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(null, 1)
-    os.dup2(null, 2)  # the server's output may be a pipe nobody drains: a full pipe would block the job
-    os.close(null)
-    for name in preload:
+def _spare_main(fd: int) -> None:
+    """A spare job process: import the libraries, then wait for one job (or the end of the stream: the server went
+    away or discarded it)."""
+    conn = Connection(fd)
+    for name in PRELOAD:
         importlib.import_module(name)
     try:
         payload = conn.recv_bytes()
@@ -234,12 +234,15 @@ def _take_slot(label: str, check, cancel) -> int:
 
 
 def _kill(proc) -> None:
-    if proc.pid is not None and proc.is_alive():
+    if proc.poll() is None:
         try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):  # not (yet) a group leader
+            os.killpg(proc.pid, signal.SIGKILL)  # its session's group: what the job started goes too
+        except (ProcessLookupError, PermissionError):
             proc.kill()
-    proc.join(KILL_WAIT_S)
+    try:
+        proc.wait(KILL_WAIT_S)
+    except subprocess.TimeoutExpired:
+        pass
     _LIVE.discard(proc)
 
 
@@ -316,8 +319,11 @@ def _follow(proc, conn, progress, label: str, check, cancel):
             try:
                 kind, value = pickle.loads(conn.recv_bytes())
             except EOFError:
-                proc.join(KILL_WAIT_S)
-                raise JobFailed(f"{label} stopped unexpectedly (its process ended with code {proc.exitcode}); "
+                try:
+                    proc.wait(KILL_WAIT_S)
+                except subprocess.TimeoutExpired:
+                    pass
+                raise JobFailed(f"{label} stopped unexpectedly (its process ended with code {proc.returncode}); "
                                 "the machine may have run out of memory. Try a smaller setting.") from None
             if kind == "ok":
                 return value

@@ -112,7 +112,7 @@ def test_stopping_a_real_training_job_ends_its_process_within_two_seconds():
     def on_epoch(info):
         if not seen:  # the running job: alive, and not the spare waiting for the next job
             spare = {p.pid for p, _ in jobs._SPARE}
-            seen.extend(p.pid for p in list(jobs._LIVE) if p.pid not in spare and p.is_alive())
+            seen.extend(p.pid for p in list(jobs._LIVE) if p.pid not in spare and p.poll() is None)
             stopped["at"] = time.monotonic()
             cancel.set()
 
