@@ -39,7 +39,7 @@ prestart_model_worker()  # uploaded ONNX/TorchScript models run in sandboxed wor
 if state.dataset() is None:  # a bundled demo is ready from the first page on
     state.set_dataset(demo_dataset("adult"), "adult")
 
-jobs.prestart()  # the job runner's forkserver imports torch once, in the background
+jobs.prestart()  # the job runner's spare process imports torch before the first job, in the background
 nav = st.navigation(PAGES, expanded=True)  # every section shown: Lessons must not hide behind "View more"
 status = st.sidebar.empty()
 # Drawn before the page, because st.stop() in a page ends the run at the next element (a `finally` draws

@@ -83,7 +83,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as profile, sync_playwright() as p:
             ctx = p.chromium.launch_persistent_context(profile, executable_path=chromium, args=CHROMIUM_ARGS,
                                                        headless=True, viewport={"width": 1280, "height": 900})
-            load_page(ctx, url)  # warm-up: the bundled data into the shared cache, the job runner's forkserver
+            load_page(ctx, url)  # warm-up: the bundled data into the shared cache, the job runner's spare process
             start_load(a.load)
             alone = [load_page(ctx, url) for _ in range(a.repeats)]
 

@@ -12,7 +12,7 @@ import streamlit as st
 from dlxai.explain.counterfactuals import Constraints, SearchOptions, find_counterfactuals
 from dlxai.explain.surrogate import fit_surrogate, local_surrogate
 from dlxai.fairness.recourse import recourse_costs
-from ui import state
+from ui import jobs, state
 
 
 def constraints_key(c: Constraints) -> str:
@@ -55,9 +55,9 @@ def search_row(model, dataset, key: tuple):
         left = f" · about {elapsed / frac * (1 - frac):.0f} s left" if 0.05 <= frac < 1 else ""
         bar.progress(frac, text=f"{text}{left}")
 
-    res = find_counterfactuals(model, dataset, dataset.X("test").iloc[[row]], k=k, seed=seed,
-                               constraints=constraints_from_key(ckey),
-                               options=SearchOptions(changed_penalty=penalty), progress=progress)
+    res = jobs.run(find_counterfactuals, model, dataset, dataset.X("test").iloc[[row]], k=k, seed=seed,
+                   constraints=constraints_from_key(ckey), options=SearchOptions(changed_penalty=penalty),
+                   progress=progress, label="The counterfactual search", in_process=jobs.holds_worker(model))
     bar.empty()
     state.set_counterfactuals(key, res)
     return res
@@ -92,8 +92,9 @@ def burden_costs(model, dataset, c: Constraints, max_rows: int, *, compute: bool
     costs = state.burden_costs(key)
     if costs is None and compute:
         bar = st.progress(0.0, text="Finding counterfactuals for rejected rows…")
-        costs = recourse_costs(model, dataset, max_rows=int(max_rows), k=1, constraints=c,
-                               progress=lambda f, text: bar.progress(min(max(f, 0.0), 1.0), text=text))
+        costs = jobs.run(recourse_costs, model, dataset, max_rows=int(max_rows), k=1, constraints=c,
+                         progress=lambda f, text: bar.progress(min(max(f, 0.0), 1.0), text=text),
+                         label="The recourse burden", in_process=jobs.holds_worker(model))
         bar.progress(1.0, text=f"{len(costs)} rejected rows searched")
         state.set_burden_costs(key, costs)
     return costs

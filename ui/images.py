@@ -16,8 +16,7 @@ import streamlit as st
 from dlxai.data.images import ImageDataset, load_digits
 from dlxai.models.base import digest_module
 from dlxai.models.nets import IMAGE_MODELS, train_image_model
-from dlxai.models.torch_mlp import torch_threads
-from ui import state
+from ui import jobs, state
 from ui.cache import Registry, build_once
 
 DEFAULT_EPOCHS = {"cnn": 8, "vit": 15}
@@ -71,10 +70,8 @@ def train(kind: str, epochs: int, seed: int):
         bar.progress(min(info.fraction, 1.0), text=f"Epoch {info.epoch}/{info.max_epochs}: loss {info.train_loss:.4f}")
 
     def build():
-        # in this process on one thread: these nets are too small to gain from a second, and a job process did
-        # not report back from a real server in the browser test (the job runner is used for tabular training)
-        with torch_threads(1):
-            est = train_image_model(ds, kind, seed=int(seed), progress=progress, max_epochs=int(epochs))
+        est = jobs.run(train_image_model, ds, kind, seed=int(seed), progress=progress, max_epochs=int(epochs),
+                       label=f"Training the {SHORT[kind]}", threads=1)  # small nets: one thread
         acc = float((est.predict(ds.flat("test")) == ds.y("test")).mean())
         return {"estimator": est, "hash": model_hash(est), "accuracy": acc}
 

@@ -10,7 +10,7 @@ from dlxai.fairness.mitigation import METHODS, METRICS, Front, MitigationResult,
 from dlxai.fairness.mitigation.registry import why_not
 from dlxai.fairness.mitigation.tradeoff import WORSE
 from dlxai.fairness.offers import mitigation_offers
-from ui import state
+from ui import jobs, state
 
 VERDICT_RULE = (
     "**Verdict**: both models decide the same test rows; each of {n} bootstrap resamples scores both, and a metric "
@@ -57,8 +57,8 @@ def run(m, ds, method: str, constraint: str, sensitive: list[str], *, strength=N
         n_bootstrap: int = 200):
     """One mitigation (or a sweep) with a progress bar; the run and its models are remembered for the session.
 
-    Each progress update is a Streamlit call, so Streamlit's Stop (or any rerun) ends the run there: after the
-    current epoch of dlxai's MLP, or before the next fit of any other model.
+    It runs in the job runner, so Streamlit's Stop (or any rerun) kills it at once; an uploaded model's run stays
+    in this process and ends at its next progress update instead.
     """
     bar = st.progress(0.0, text="Starting…")
 
@@ -67,11 +67,12 @@ def run(m, ds, method: str, constraint: str, sensitive: list[str], *, strength=N
 
     opts = dict(sensitive=sensitive, seed=seed, progress=progress, n_bootstrap=n_bootstrap,
                 estimator_params=estimator_params, max_iter=max_iter, max_rows=max_rows)
+    where = {"label": "The mitigation", "in_process": jobs.holds_worker(m)}
     if sweep_values is not None:
-        out = sweep(m, ds, method, constraint, strengths=sweep_values, **opts)
+        out = jobs.run(sweep, m, ds, method, constraint, strengths=sweep_values, **where, **opts)
         models = out.models()
     else:
-        out = mitigate(m, ds, method, constraint, strength=strength, **opts)
+        out = jobs.run(mitigate, m, ds, method, constraint, strength=strength, **where, **opts)
         models = {out.model.name: out.model}
         if out.deterministic is not None:
             models[out.deterministic.name] = out.deterministic

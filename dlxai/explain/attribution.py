@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from dlxai.errors import UnsupportedModelError, UserInputError
+from dlxai.explain.isolated import attribute_in_worker
 from dlxai.explain.registry import (
     BAD_PARAM,
     IMAGE,
@@ -134,6 +135,10 @@ def attribute(
                                               value=batch_size))
     merged = validate_params(spec, params, kind)
     x, names, groups, row_index = _prepare_inputs(info.audit, inputs)
+    if info.remote is not None:
+        options = dict(target=target, baselines=baselines, batch_size=int(batch_size), reference=reference,
+                       n_baseline_samples=n_baseline_samples, seed=seed, kind=kind, **params)
+        return _attribute_in_worker(info, spec, x, options, merged, names, groups, row_index, progress)
 
     work, dev = _working_copy(info, device)
     x = x.to(dev)
@@ -184,6 +189,33 @@ def sklearn_module(estimator):
             return torch.as_tensor(np.asarray(p, dtype=np.float32), device=x.device)
 
     return SklearnProba(copy.deepcopy(estimator))
+
+
+def _attribute_in_worker(info: ModelInfo, spec: MethodSpec, x, options: dict, merged: dict, names, groups, row_index,
+                         progress):
+    """An uploaded network's attribution, computed in its sandboxed worker by the same :func:`attribute` on the
+    preprocessed rows (raw reference and baseline rows are preprocessed here first), so the numbers equal the
+    in-process path's and no code from the uploaded file runs in this process."""
+    prep = info.audit.preprocessor
+    n_refs = options["n_baseline_samples"] if isinstance(options["baselines"], str) and \
+        options["baselines"] == "samples" else 1
+    if options["reference"] is not None:
+        options["reference"] = _reference_rows(options["reference"], x, prep).numpy()
+    if not isinstance(options["baselines"], str):
+        options["baselines"] = _given_baseline(options["baselines"], x, prep).numpy()
+    if options["target"] is not None:
+        options["target"] = np.asarray(options["target"])
+    work = float(merged.get("n_steps") or merged.get("n_samples") or 1) * max(1, int(n_refs))
+    if progress is not None:
+        progress(0.0)
+    est = info.audit.estimator
+    out = attribute_in_worker(info.remote, est._head_output, x.numpy(), spec.key, options, work=work)
+    if progress is not None:
+        progress(1.0)
+    return AttributionResult(
+        values=out["values"], method=spec.key, params=out["params"], target=out["target"], inputs=x.numpy(),
+        baselines=out["baselines"], feature_names=tuple(names), delta=out["delta"], output_gap=out["output_gap"],
+        feature_groups=groups, kind=options["kind"], row_index=row_index, info=out["info"])
 
 
 # --- the steps of attribute ---------------------------------------------------------------------

@@ -175,6 +175,7 @@ class ModelInfo:
     attention: bool
     kind: str | None
     no_gradients: str = NO_GRADIENTS
+    remote: Any = None  # an uploaded network's RemoteModel: gradient methods run in its worker (module is None)
     _checked: dict = field(default_factory=dict, repr=False)
 
     def why_not(self, spec: MethodSpec, kind: str | None) -> str | None:
@@ -187,7 +188,7 @@ class ModelInfo:
             return "the model has no attention layers (nn.MultiheadAttention / transformer blocks)"
         if kind is not None and kind not in spec.kinds:
             return f"it works on {', '.join(spec.kinds)} data, not {kind} data"
-        if spec.check and self.module is not None:
+        if spec.check and (self.module is not None or spec.key in self._checked):
             if spec.key not in self._checked:
                 mod, _, fn = spec.check.partition(":")
                 try:
@@ -226,6 +227,14 @@ def model_info(model) -> ModelInfo:
 
     if isinstance(model, AuditModel):
         module = getattr(model.estimator, "module_", None)
+        remote = getattr(model.estimator, "gradient_worker", None) if module is None else None
+        if remote is not None and not getattr(model, "gradients_unavailable", ""):  # an upload, explained in its worker
+            from dlxai.explain.isolated import gradient_facts
+
+            facts = gradient_facts(remote, model.estimator._head_output)
+            return ModelInfo(audit=model, module=None, gradients=not facts["error"], attention=facts["attention"],
+                             kind=TABULAR, remote=remote, _checked=dict(facts["checks"]),
+                             no_gradients=str(facts["error"]).rstrip(".") if facts["error"] else NO_GRADIENTS)
         why = NO_GRADIENTS
         if module is None:  # the model's own words (an upload reading raw columns, a mixture, a tree ensemble)
             try:

@@ -129,6 +129,12 @@ class UploadedClassifier(ClassifierMixin, BaseEstimator):
         """What the two-logit head reads: the checked kind, else the declared one (``auto``: logits)."""
         return getattr(self, "output_", "logits" if self.output == "auto" else self.output)
 
+    @property
+    def gradient_worker(self):
+        """The :class:`~dlxai.models.remote.RemoteModel` that runs gradient methods on this upload in its worker
+        (then ``module_`` is None: no code from the file runs in this process), or None."""
+        return self.remote
+
     def raw_output(self, X, timeout_s: float | None = None) -> np.ndarray:
         raise NotImplementedError
 
@@ -266,6 +272,8 @@ class TorchModuleClassifier(UploadedClassifier):
 
     @property
     def module_(self):
+        if self.module is None and self.remote is not None:
+            return None  # an upload: gradient methods run in its worker (gradient_worker)
         return _logit_head(self._inner(), self._head_output)
 
     def raw_output(self, X, timeout_s: float | None = None) -> np.ndarray:
@@ -281,6 +289,11 @@ RAW_NO_GRADIENTS = (
     "or a surrogate tree"
 )
 NOT_A_NETWORK = "gradient methods need a PyTorch network; this model is a {kind}"
+IN_WORKER_ONLY = (
+    "{name} runs only in its sandboxed worker process (an uploaded file), where gradient attributions are computed; "
+    "this step needs the network in the engine's process. Use a model-agnostic method (random or genetic "
+    "counterfactual search, SHAP kernel, surrogate tree), or load a copy you trust with isolate=False."
+)
 
 
 @dataclass(eq=False)
@@ -311,14 +324,17 @@ class UploadedModel(AuditModel):
             return RAW_NO_GRADIENTS
         if self.conversion_error:
             return errors.MODEL_CONVERSION_FAILED.format(detail=self.conversion_error, available=MODEL_AGNOSTIC)
-        if getattr(self.estimator, "module_", None) is None:
-            return NOT_A_NETWORK.format(kind=type(self.estimator).__name__)
+        est = self.estimator
+        if getattr(est, "module_", None) is None and getattr(est, "gradient_worker", None) is None:
+            return NOT_A_NETWORK.format(kind=type(est).__name__)
         return ""
 
     def torch_module(self):
         why = self.gradients_unavailable
         if why:
             raise UnsupportedModelError(why if why.endswith(".") else f"{why[0].upper()}{why[1:]}.")
+        if getattr(self.estimator, "module_", None) is None:
+            raise UnsupportedModelError(IN_WORKER_ONLY.format(name=self.name))
         return super().torch_module()
 
     @property

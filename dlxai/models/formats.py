@@ -371,6 +371,8 @@ def _network(fmt: str, raw: bytes, name: str, output: str, proto, gradients: boo
         return est, "", n_params
     est = _onnx_estimator(raw, name, output, onnx_inputs(proto), isolate, budget)
     n_params = int(sum(int(np.prod(t.dims)) for t in proto.graph.initializer))
+    if gradients and est.remote is not None:  # converted and explained in its worker, never in this process
+        return est, est.remote.network_error(), n_params
     return est, _onnx_to_torch(est, proto) if gradients else "", n_params
 
 

@@ -105,6 +105,7 @@ def load_task(key: str, raw: bytes, fmt: str, name: str) -> dict:
         with _stderr_closed():  # onnxruntime warns while it starts that it may not see GPUs or write telemetry
             sess = onnx_session(raw, worker_threads())
         STATE[key] = ("onnx", sess)
+        STATE[key + RAW_SUFFIX] = raw  # kept for the gradient methods' onnx2torch conversion (made on first use)
         return {"inputs": [(i.name, i.type, list(i.shape)) for i in sess.get_inputs()],
                 "outputs": [o.name for o in sess.get_outputs()]}
     raise ValueError(f"the worker does not load {fmt} files")
@@ -129,6 +130,47 @@ def predict_task(key: str, X) -> np.ndarray:
 
     kind, obj = STATE[key]
     return torch_forward(obj, X) if kind == "torch" else onnx_run(obj, X)
+
+
+RAW_SUFFIX, _NET = "#raw", "#net"
+
+
+def network(key: str):
+    """Runs in the worker: the loaded model as a torch network for gradient methods (TorchScript as loaded,
+    ONNX as its onnx2torch conversion, made once), parameters frozen; or the reason there is none (a str)."""
+    from dlxai.models.sandbox import STATE
+
+    if key + _NET not in STATE:
+        kind, obj = STATE[key]
+        if kind == "torch":
+            net = obj
+        else:
+            import tempfile
+            import warnings
+
+            # torch._dynamo (imported by onnx2torch) asks for a temporary directory at import; probing for one
+            # writes a file, which the sandbox forbids: name one instead (nothing is written there)
+            tempfile.tempdir = tempfile.tempdir or "/tmp"
+            import onnx
+            from onnx2torch import convert
+
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    net = convert(onnx.load_model_from_string(STATE[key + RAW_SUFFIX])).eval()
+            except Exception as exc:  # noqa: BLE001 - any failure only means: no gradient methods
+                net = f"{type(exc).__name__}: {str(exc)[:200]}"
+        if not isinstance(net, str):
+            for p in net.parameters():
+                p.requires_grad_(False)
+        STATE[key + _NET] = net
+    return STATE[key + _NET]
+
+
+def network_task(key: str) -> str:
+    """Runs in the worker: why the loaded model has no torch network for gradient methods ('' when it has)."""
+    net = network(key)
+    return net if isinstance(net, str) else ""
 
 
 # --- the engine's side ---------------------------------------------------------------------------------
@@ -163,17 +205,29 @@ class RemoteModel:
 
     def predict(self, X, timeout_s: float | None = None) -> np.ndarray:
         """Raw output on ``X``; :class:`~dlxai.errors.ModelTimeoutError` past the time limit."""
-        worker = self.__dict__.get("worker")
-        if worker is None:
-            from dlxai.errors import UserInputError
-
-            raise UserInputError(NO_WORKER.format(name=self.name))
+        worker = self.live_worker()
         n = _rows(X)
         limit = self.timeout_for(n) if timeout_s is None else float(timeout_s)
         what = (f"{self.name} on {n:,} rows; the limit is {self.budget_s:g} s per {SAMPLE_ROWS} rows"
                 if timeout_s is None else f"{self.name} on {n:,} sample rows")
         cpu = min(math.ceil(limit) + 5, worker.limits.lifetime_cpu_s // 2)  # one thread: CPU time <= wall time
         return np.asarray(worker.call(predict_task, self.key, X, timeout_s=limit, cpu_s=cpu, what=what))
+
+    def network_error(self) -> str:
+        """Why gradient methods cannot run on this model in its worker ('' when they can); asked once."""
+        if "_network_error" not in self.__dict__:
+            self.__dict__["_network_error"] = self.live_worker().call(
+                network_task, self.key, timeout_s=LOAD_TIMEOUT_S, what=f"the gradient check of {self.name}")
+        return self.__dict__["_network_error"]
+
+    def live_worker(self):
+        """The model's worker, or :class:`~dlxai.errors.UserInputError` for a copy made by pickling."""
+        worker = self.__dict__.get("worker")
+        if worker is None:
+            from dlxai.errors import UserInputError
+
+            raise UserInputError(NO_WORKER.format(name=self.name))
+        return worker
 
     def close(self) -> None:
         worker = self.__dict__.get("worker")

@@ -17,6 +17,7 @@ import ctypes.util
 import errno
 import json
 import math
+import mmap
 import os
 import pickle
 import resource
@@ -71,13 +72,13 @@ def write_frame(fd: int, payload: bytes) -> None:
             view = view[os.write(fd, view):]
 
 
-def read_frame(fd: int) -> bytes | None:
+def read_frame(fd: int) -> bytearray | None:
     """Blocking read of one message; None at end of stream (the parent went away)."""
     head = _read_exact(fd, _HEADER.size)
     return None if head is None else _read_exact(fd, _HEADER.unpack(head)[0])
 
 
-def _read_exact(fd: int, n: int) -> bytes | None:
+def _read_exact(fd: int, n: int) -> bytearray | None:
     buf = bytearray(n)
     view, got = memoryview(buf), 0
     while got < n:
@@ -85,7 +86,7 @@ def _read_exact(fd: int, n: int) -> bytes | None:
         if k == 0:
             return None
         got += k
-    return bytes(buf)
+    return buf
 
 
 # --- the zygote ------------------------------------------------------------------------------------
@@ -104,7 +105,7 @@ def zygote_main(ctl_fd: int, preload: list[str]) -> None:
     exited: dict[int, int] = {}  # workers that ended on their own, until the engine asks (or forgets)
     while True:
         try:
-            data, fds, _flags, _addr = socket.recv_fds(ctl, 1 << 16, 1)
+            data, fds, _flags, _addr = socket.recv_fds(ctl, 1 << 16, 2)
         except OSError:
             data, fds = b"", []
         if not data:  # the engine's process is gone; its workers die with the zygote (PDEATHSIG)
@@ -115,7 +116,7 @@ def zygote_main(ctl_fd: int, preload: list[str]) -> None:
             pid = os.fork()
             if pid == 0:
                 ctl.close()
-                _worker_main(fds[0], msg["limits"], msg["path"])
+                _worker_main(fds[0], fds[1], msg["limits"], msg["path"])
             for fd in fds:
                 os.close(fd)
             ctl.send(json.dumps({"pid": pid}).encode())
@@ -151,26 +152,44 @@ def _reap(pid: int) -> int | None:
 
 
 # --- a worker ------------------------------------------------------------------------------------
-def _worker_main(fd: int, limits: dict, path: list[str]) -> None:
-    """Runs in the forked child: lock itself down, say hello, then serve calls until the channel closes."""
+def _worker_main(fd: int, arena: int, limits: dict, path: list[str]) -> None:
+    """Runs in the forked child: lock itself down, say hello, then serve calls until the channel closes.
+    ``arena``: the engine's shared memory (a sealed memfd) that large arguments arrive in."""
     code = 0
     try:
         try:
-            info = apply_sandbox(fd, limits, path)
+            info = apply_sandbox((fd, arena), limits, path)
         except BaseException as exc:  # noqa: BLE001 - report why, then exit: never run code unconfined
             step = traceback.extract_tb(exc.__traceback__)[-1]
             write_frame(fd, pickle.dumps(("setup-failed", f"{type(exc).__name__}: {exc} (in {step.name}, "
                                                           f"line {step.lineno})")))
             os._exit(70)
         write_frame(fd, pickle.dumps(("hello", info)))
-        _serve(fd)
+        _serve(fd, arena)
     except BaseException:  # noqa: BLE001
         code = 71
     finally:
         os._exit(code)
 
 
-def _serve(fd: int) -> None:
+def _arguments(request, arena: int) -> tuple:
+    """A request's ``(pickle, [(offset, length), ...])`` -> the call it holds; its arrays' bytes are copied out of
+    the arena (one memory copy instead of streaming them through the socket; a copy, so the engine can reuse the
+    arena while the function keeps what it was given)."""
+    data, spans = request
+    if not spans:
+        return pickle.loads(data)
+    end = max(off + n for off, n in spans)
+    with mmap.mmap(arena, end, prot=mmap.PROT_READ) as mm:
+        view = memoryview(mm)
+        try:
+            buffers = [bytearray(view[off:off + n]) for off, n in spans]
+        finally:
+            view.release()
+    return pickle.loads(data, buffers=buffers)
+
+
+def _serve(fd: int, arena: int) -> None:
     import threading
 
     threading.excepthook = lambda args: None
@@ -181,7 +200,7 @@ def _serve(fd: int) -> None:
         try:
             # the request comes from the engine over this worker's private pipe (ModelWorker.call), never from an
             # upload: an uploaded model's bytes arrive inside it as a plain bytes argument, not as a pickle
-            _op, fn, args, threads, cpu_s = pickle.loads(request)
+            _op, fn, args, threads, cpu_s = _arguments(pickle.loads(request), arena)
         except Exception as exc:  # noqa: BLE001 - e.g. the function's module cannot be imported here
             write_frame(fd, pickle.dumps((*_error_reply(exc), _cpu_used())))
             continue
@@ -232,13 +251,13 @@ def _plain(value, depth: int = 0) -> bool:
 
 
 # --- the limits ---------------------------------------------------------------------------------
-def apply_sandbox(fd: int, limits: dict, path: list[str]) -> dict:
+def apply_sandbox(fds: tuple[int, ...], limits: dict, path: list[str]) -> dict:
     """Confine the current (freshly forked) process; returns what was applied, for ``sandbox_status``."""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD):
         signal.signal(sig, signal.SIG_DFL)
-    _keep_only_fds(fd)
+    _keep_only_fds(fds)
     sys.path[:] = path
     sys.dont_write_bytecode = True
     os.chdir("/")
@@ -254,14 +273,14 @@ def apply_sandbox(fd: int, limits: dict, path: list[str]) -> dict:
     return info
 
 
-def _keep_only_fds(fd: int) -> None:
+def _keep_only_fds(fds: tuple[int, ...]) -> None:
     null = os.open("/dev/null", os.O_RDWR)
     os.dup2(null, 0)
     os.dup2(null, 1)
     os.close(null)
     for name in os.listdir("/proc/self/fd"):
         n = int(name)
-        if n > 2 and n != fd:
+        if n > 2 and n not in fds:
             try:
                 os.close(n)
             except OSError:

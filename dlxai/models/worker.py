@@ -120,12 +120,12 @@ class _Zygote:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
-    def spawn(self, limits: WorkerLimits) -> tuple[int, socket.socket]:
+    def spawn(self, limits: WorkerLimits, arena: int) -> tuple[int, socket.socket]:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         msg = json.dumps({"op": "spawn", "limits": asdict(limits), "path": _import_path()}).encode()
         with self.lock:
             try:
-                socket.send_fds(self.sock, [msg], [theirs.fileno()])
+                socket.send_fds(self.sock, [msg], [theirs.fileno(), arena])
                 pid = self._reply(SPAWN_S)["pid"]
             finally:
                 theirs.close()
@@ -201,6 +201,69 @@ def sandbox_status() -> str:
     return "; ".join(parts)
 
 
+# --- the arena: large arguments travel through shared memory --------------------------------------------
+OUT_OF_BAND_BYTES = 1 << 16  # arrays at least this big go through the arena, smaller ones inside the pickle
+_ALIGN = 64
+
+
+class _Arena:
+    """A memfd both processes map: the engine copies a call's large arrays into it and sends only their places
+    (streaming megabytes through the socket took as long as the model's own work on a busy machine).  Sealed
+    against shrinking, so a worker cannot truncate it under the engine's mapping; the worker maps it read-only,
+    and nothing the engine reads comes from it (replies travel in the socket)."""
+
+    def __init__(self, size: int = 1 << 20):
+        import fcntl
+
+        self.fd = os.memfd_create("dlxai-arena", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+        fcntl.fcntl(self.fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_SHRINK)
+        self.size, self.mm = 0, None
+        self._grow(size)
+
+    def _grow(self, size: int) -> None:
+        import mmap
+
+        if self.mm is not None:
+            self.mm.close()
+        os.ftruncate(self.fd, size)
+        self.size, self.mm = size, mmap.mmap(self.fd, size)
+
+    def put(self, buffers: list) -> list[tuple[int, int]]:
+        spans, end = [], 0
+        for b in buffers:
+            spans.append((end, b.nbytes))
+            end += -(-b.nbytes // _ALIGN) * _ALIGN
+        if end > self.size:
+            self._grow(max(end, 2 * self.size))
+        for (off, n), b in zip(spans, buffers):
+            self.mm[off:off + n] = b
+        return spans
+
+    def close(self) -> None:
+        if self.mm is not None:
+            self.mm.close()
+            self.mm = None
+        os.close(self.fd)
+
+
+def _serialize(request: tuple, arena: _Arena) -> bytes:
+    """The request as ``pickle((pickle-without-large-arrays, their places in the arena))``."""
+    large: list = []
+
+    def out_of_band(buf: pickle.PickleBuffer) -> bool:
+        try:
+            raw = buf.raw()
+        except BufferError:  # not contiguous: inside the pickle
+            return True
+        if raw.nbytes < OUT_OF_BAND_BYTES:
+            return True
+        large.append(raw)
+        return False
+
+    data = pickle.dumps(request, protocol=5, buffer_callback=out_of_band)
+    return pickle.dumps((data, arena.put(large) if large else []), protocol=5)
+
+
 # --- the worker ---------------------------------------------------------------------------------------
 class ModelWorker:
     """One sandboxed child process; ``call`` runs a function in it and returns the result.
@@ -215,6 +278,7 @@ class ModelWorker:
         self._lock = threading.RLock()
         self._pid: int | None = None
         self._sock: socket.socket | None = None
+        self._arena: _Arena | None = None
         self._cpu_used = 0.0
         self._installed: list[tuple] = []
         self.info: dict = {}
@@ -233,11 +297,16 @@ class ModelWorker:
         try:
             zygote = _zygote()
             t0 = time.perf_counter()
-            pid, sock = zygote.spawn(self.limits)
+            arena = _Arena()
+            try:
+                pid, sock = zygote.spawn(self.limits, arena.fd)
+            except BaseException:
+                arena.close()
+                raise
         except (OSError, RuntimeError) as exc:
             raise ModelResourceError(errors.MODEL_WORKER_DIED.format(how=f"it could not be started: {exc}",
                                                                      what="the sandbox set-up")) from exc
-        self._pid, self._sock, self._cpu_used = pid, sock, 0.0
+        self._pid, self._sock, self._arena, self._cpu_used = pid, sock, arena, 0.0
         self.generation += 1
         try:
             kind, *rest = self._receive(time.monotonic() + SPAWN_S)
@@ -271,16 +340,20 @@ class ModelWorker:
     def __del__(self):
         # Only close the channel: an idle child exits at end of stream and the zygote reaps it.  (Reaping here
         # would take the zygote's lock from inside the garbage collector, possibly while this thread holds it.)
-        sock = getattr(self, "_sock", None)
+        sock, arena = getattr(self, "_sock", None), getattr(self, "_arena", None)
         if sock is not None:
             sock.close()
+        if arena is not None:
+            arena.close()
 
     def _discard(self) -> int | None:
         """Kill and reap the child (if any); returns its wait status."""
-        pid, sock = self._pid, self._sock
-        self._pid = self._sock = None
+        pid, sock, arena = self._pid, self._sock, self._arena
+        self._pid = self._sock = self._arena = None
         if sock is not None:
             sock.close()
+        if arena is not None:
+            arena.close()
         if pid is None:
             return None
         zygote = _ZYGOTE
@@ -323,7 +396,7 @@ class ModelWorker:
     def _call(self, fn, args, timeout_s, cpu_s, threads, what):
         timeout = float(timeout_s if timeout_s is not None else self.limits.timeout_s)
         cpu = float(cpu_s if cpu_s is not None else self.limits.cpu_s)
-        request = pickle.dumps(("call", fn, args, int(threads or self.limits.threads), cpu), protocol=5)
+        request = _serialize(("call", fn, args, int(threads or self.limits.threads), cpu), self._arena)
         deadline = time.monotonic() + timeout
         try:
             self._send(request, deadline)

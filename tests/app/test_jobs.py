@@ -15,7 +15,7 @@ from ui import jobs
 
 @pytest.fixture(autouse=True)
 def _process_mode(monkeypatch):
-    monkeypatch.setenv(jobs.MODE_ENV, "process")  # these tests are about the process mode
+    monkeypatch.setenv(jobs.MODE_ENV, "process")  # the default; these tests are about the process mode
 
 
 def add(a, b, *, scale=1):
@@ -99,3 +99,43 @@ def test_a_job_beyond_the_bound_waits_for_a_slot(monkeypatch):
     cancel_first.set()
     worker.join(10)
     assert jobs.SLOTS.running == 0
+
+
+def test_stopping_a_real_training_job_ends_its_process_within_two_seconds():
+    """The engine's own long loop (an MLP on Adult, far more epochs than it gets): cancelled after its first epoch,
+    the job's process is gone within 2 s and the slot is free again."""
+    from dlxai.data import load_adult
+    from dlxai.models.training import train_model
+
+    cancel, seen, stopped = threading.Event(), [], {}
+
+    def on_epoch(info):
+        if not seen:  # the running job: alive, and not the spare waiting for the next job
+            spare = {p.pid for p, _ in jobs._SPARE}
+            seen.extend(p.pid for p in list(jobs._LIVE) if p.pid not in spare and p.poll() is None)
+            stopped["at"] = time.monotonic()
+            cancel.set()
+
+    with pytest.raises(jobs.Cancelled):
+        jobs.run(train_model, load_adult(), "mlp", seed=0, max_epochs=500, progress=on_epoch, cancel=cancel,
+                 label="Training")
+    assert time.monotonic() - stopped["at"] < 2.0
+    assert len(seen) == 1
+    for pid in seen:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    assert jobs.SLOTS.running == 0
+
+
+def test_a_model_with_an_upload_worker_runs_in_process(german):
+    from dlxai.models.formats import load_model
+    from tests.unit.models import exporters
+
+    raw, name, _ = exporters.torch_onnx_mlp(["duration", "age"])
+    m = load_model(raw, name, input_columns=["duration", "age"], sample=german.X("test"))
+    try:
+        assert jobs.holds_worker(m)
+        p = jobs.run(m.predict_proba, german.X("test").head(3), in_process=True)
+        assert p.shape == (3,)
+    finally:
+        m.close()

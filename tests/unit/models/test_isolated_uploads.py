@@ -135,3 +135,4 @@ def test_the_cli_audit_of_a_hanging_model_exits_2_within_its_budget(tmp_path, ge
     # the start (python, torch, the worker's zygote) takes a few seconds on a busy machine; the model only `budget`
     loading = next(float(line.split("s]")[0].split()[-1]) for line in proc.stderr.splitlines() if "Loading model" in line)
     assert elapsed - loading < budget + 30, (elapsed, loading)
+

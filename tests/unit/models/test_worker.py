@@ -6,6 +6,7 @@ with marker files under tmp_path as the evidence.
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import socket
@@ -205,3 +206,25 @@ def test_a_torchscript_model_is_loaded_and_predicts_inside(worker):
     with pytest.raises(ModelTimeoutError):
         worker.call(tasks.spin, timeout_s=0.5)
     np.testing.assert_allclose(worker.call(tasks.predict_torchscript, "mlp", X), expected, rtol=1e-6)
+
+
+def test_large_arrays_arrive_through_the_arena_whole_and_private(worker):
+    """Arrays past the out-of-band size travel through shared memory; small and strided ones inside the pickle;
+    each arrives equal, with its dtype, as the worker's own writable copy - also after the arena grew."""
+    rng = np.random.default_rng(0)
+    arrays = [rng.random((3000, 40)).astype(np.float32), np.arange(10), rng.random((500, 500))[:, ::2],
+              rng.integers(0, 9, size=(600_000,), dtype=np.int64)]  # 4.8 MB: more than the first arena holds
+    got = worker.call(tasks.checksum, arrays)
+    for a, (shape, dtype, total, head) in zip(arrays, got):
+        assert tuple(shape) == a.shape and dtype == str(a.dtype)
+        assert total == pytest.approx(float(a.astype(np.float64).sum()), rel=1e-12)
+        assert head == a.ravel()[:3].tolist()
+    assert worker.call(tasks.checksum, [arrays[0] * 2])[0][2] == pytest.approx(float(arrays[0].sum()) * 2,
+                                                                                        rel=1e-6)
+
+
+def test_a_worker_cannot_shrink_the_arena_under_the_engine(worker):
+    outcomes = dict(worker.call(tasks.shrink_the_arena))
+    assert "truncated" not in outcomes.values()
+    assert errno.EPERM in outcomes.values()  # the arena: sealed against shrinking (other descriptors are not files)
+    assert worker.call(tasks.checksum, [np.ones((200, 200))])[0][2] == 40000.0  # the engine writes on

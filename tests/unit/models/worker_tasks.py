@@ -153,3 +153,24 @@ def predict_torchscript(key: str, X: np.ndarray) -> np.ndarray:
 
 def pid() -> int:
     return os.getpid()
+
+
+def checksum(arrays: list) -> list:
+    """What arrived: (shape, dtype, sum, first values) per array, and whether each may be written (a private copy)."""
+    out = []
+    for a in arrays:
+        a[...] = a  # a copy of the arena's bytes, not a read-only view of them
+        out.append((a.shape, str(a.dtype), float(np.asarray(a, dtype=np.float64).sum()), a.ravel()[:3].tolist()))
+    return out
+
+
+def shrink_the_arena() -> list:
+    """Try to truncate every descriptor the worker holds (the arena among them) to nothing."""
+    results = []
+    for fd in range(3, 256):
+        try:
+            os.ftruncate(fd, 0)
+            results.append((fd, "truncated"))
+        except OSError as exc:
+            results.append((fd, exc.errno))
+    return results
