@@ -36,6 +36,11 @@ NO_LAYERS = (
     "re-initialise (a scikit-learn model has none, a TorchScript module's are compiled). It runs on networks trained "
     "in dlxai or uploaded as weights with a spec."
 )
+NO_LAYERS_REMOTE = (
+    "The model-parameter randomisation check re-initialises a network's layers; {what} is an uploaded network "
+    "that runs only inside its sandboxed worker process (uploaded code never runs in the server), so its layers "
+    "cannot be re-initialised here. Upload the weights as safetensors with a dlxai spec to run the check."
+)
 
 
 @dataclass(frozen=True)
@@ -258,6 +263,8 @@ def randomisation_unavailable(model) -> str:
     whose layers can be re-initialised (a TorchScript module's cannot; a scikit-learn model has none)."""
     info = model_info(model)
     what = getattr(model, "name", None) or type(info.module).__name__
+    if info.module is None and info.remote is not None:
+        return NO_LAYERS_REMOTE.format(what=what)
     if info.module is None or not _layers(info.module):
         return NO_LAYERS.format(what=what)
     return ""
