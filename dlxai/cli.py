@@ -317,7 +317,7 @@ def _audit_model_file(frame, args, common):
     model = load_model(mp.read_bytes(), mp.name, spec=spec, input_columns=cols, trusted=args.trust or None,
                        sample=frame, reference=frame, positive_label=positive, time_budget_s=args.model_time_budget)
     try:
-        methods = check_methods(args.explain_methods, model)  # before any work: exit 2 naming the offered ones
+        methods = check_methods(args.explain_methods, model, mp.name)  # before any work: exit 2 naming the offered ones
         say(0.02, f"Contract: {model.contract.contract}")
         proba = np.asarray(model.predict_proba(frame), dtype=float)
         scored = frame.assign(__dlxai_score__=proba)

@@ -69,9 +69,9 @@ def offered_methods(model) -> list[str]:
     return [k for k in applicable_methods(model, TABULAR) if TABULAR in METHODS[k].kinds]
 
 
-def check_methods(methods, model) -> tuple[str, ...]:
-    """``methods`` as registry keys, each offered for ``model``; else :class:`UserInputError` naming the offered
-    ones (and, for a known method, why it does not apply)."""
+def check_methods(methods, model, name: str | None = None) -> tuple[str, ...]:
+    """``methods`` as registry keys, each offered for ``model`` (from the file ``name``); else
+    :class:`UserInputError` naming the offered ones (and, for a known method, why it does not apply)."""
     from dlxai.explain.registry import METHODS, TABULAR, label, model_info
 
     offered = offered_methods(model)
@@ -80,10 +80,10 @@ def check_methods(methods, model) -> tuple[str, ...]:
     out = []
     for m in methods:
         if m not in METHODS:
-            raise UserInputError(EXPLAIN_UNKNOWN.format(method=m, model=model.name, offered=shown))
+            raise UserInputError(EXPLAIN_UNKNOWN.format(method=m, model=name or model.name, offered=shown))
         if m not in offered:
             why = info.why_not(METHODS[m], TABULAR) or f"it works on {', '.join(METHODS[m].kinds)} data"
-            raise UserInputError(EXPLAIN_NOT_OFFERED.format(method=m, label=label(m), model=model.name, why=why,
+            raise UserInputError(EXPLAIN_NOT_OFFERED.format(method=m, label=label(m), model=name or model.name, why=why,
                                                             offered=shown))
         if m not in out:
             out.append(m)
