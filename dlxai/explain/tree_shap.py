@@ -17,6 +17,7 @@ forests and single trees; binary classifiers only.
 
 from __future__ import annotations
 
+import weakref
 from math import factorial
 
 import numpy as np
@@ -34,8 +35,26 @@ BOOSTING = ("HistGradientBoostingClassifier", "GradientBoostingClassifier")
 FORESTS = ("RandomForestClassifier", "ExtraTreesClassifier", "DecisionTreeClassifier", "ExtraTreeClassifier")
 
 
+_REASONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def tree_reason(estimator) -> str | None:
-    """Why :func:`tree_shap` cannot read ``estimator`` (an AuditModel's estimator); None when it can."""
+    """Why :func:`tree_shap` cannot read ``estimator`` (an AuditModel's estimator); None when it can.  Worked out
+    once per estimator: its final step, and whether its preprocessing keeps raw columns apart on rows made from
+    the contract's levels and medians."""
+    try:
+        return _REASONS[estimator]
+    except (KeyError, TypeError):
+        pass
+    why = _reason(estimator)
+    try:
+        _REASONS[estimator] = why
+    except TypeError:
+        pass
+    return why
+
+
+def _reason(estimator) -> str | None:
     inner = getattr(estimator, "inner", None)
     if inner is None or getattr(estimator, "contract", None) is None:
         return NOT_TREES.format(what=type(estimator).__name__)
@@ -48,7 +67,36 @@ def tree_reason(estimator) -> str | None:
     if name == "HistGradientBoostingClassifier" and getattr(final, "is_categorical_", None) is not None \
             and np.any(final.is_categorical_):
         return NOT_TREES.format(what=f"{name} with native categorical splits")
+    try:
+        _groups(_transform(inner), _synthetic(estimator.contract), len(estimator.contract.columns_))
+    except UnsupportedModelError as exc:
+        return str(exc)
+    except Exception as exc:  # noqa: BLE001 - a pipeline that cannot transform made-up rows: not offered
+        return NOT_TREES.format(what=f"its preprocessing fails on rows of known levels: {type(exc).__name__}")
     return None
+
+
+def _synthetic(contract, n: int = 16, seed: int = 0) -> pd.DataFrame:
+    """``n`` rows of the contract's columns: numbers around the training medians, levels the model knows."""
+    rng = np.random.default_rng(seed)
+    num = np.asarray(contract.medians_, dtype=np.float64)[None, :] * rng.uniform(0.5, 1.5, (n, len(contract.numeric)))
+    codes = np.stack([rng.integers(0, max(sum(v is not None for v in lv), 1), n) for lv in contract.level_values_],
+                     axis=1) if contract.categorical else np.zeros((n, 0))
+    return contract.decode(contract.matrix_from_parts(num + rng.normal(0, 1, num.shape), codes))
+
+
+def _transform(inner):
+    """The pipeline's steps before the model, as rows -> float matrix."""
+    steps = inner.steps[:-1] if hasattr(inner, "steps") else []
+
+    def transform(frame):
+        out = frame
+        for _, step in steps:
+            out = step.transform(out)
+        out = out.toarray() if hasattr(out, "toarray") else out
+        return np.asarray(out, dtype=np.float64)
+
+    return transform
 
 
 # --- the trees as arrays ------------------------------------------------------------------------------------------
@@ -209,15 +257,8 @@ def tree_shap(module, inputs, *, target, baselines=None, batch_size=4096, progre
     if why is not None:
         raise UnsupportedModelError(f"SHAP for tree ensembles does not apply: {why}.")
     inner, contract = est.inner, est.contract
-    steps = inner.steps if hasattr(inner, "steps") else [("model", inner)]
-    final = steps[-1][1]
-
-    def transform(frame):
-        out = frame
-        for _, step in steps[:-1]:
-            out = step.transform(out)
-        out = out.toarray() if hasattr(out, "toarray") else out
-        return np.asarray(out, dtype=np.float64)
+    final = inner.steps[-1][1] if hasattr(inner, "steps") else inner
+    transform = _transform(inner)
 
     x = inputs.detach().cpu().numpy().reshape(inputs.shape[0], -1)
     bg = np.zeros((1, x.shape[1])) if baselines is None else baselines.detach().cpu().numpy().reshape(-1, x.shape[1])
