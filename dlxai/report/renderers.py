@@ -70,7 +70,9 @@ def attribution(r, doc: Document, bundle) -> None:
         doc.para(f"This explanation {status(bundle.explanations, r)}", 9, "B", FAIL_RGB)
     doc.table(("Feature", "Mean |attribution|"), [(str(k), S.fmt(v, 4)) for k, v in imp.head(15).items()],
               widths=(2, 1))
-    doc.chart(global_bars(imp, top=12, highlight=bundle.params.get("sensitive", ())), "global importance", 360)
+    title = "Global importance: mean |attribution|" + (" (FAILED its quality checks)" if failed else "")
+    doc.chart(global_bars(imp, title=title, top=12, highlight=bundle.params.get("sensitive", ())), "global importance",
+              360)
     extras = bundle.extras or {}
     groups = (extras.get("explanation_groups_by_method") or {}).get(r.method) or extras.get("explanation_groups") or {}
     for attr, table in groups.items():
