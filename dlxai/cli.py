@@ -290,6 +290,9 @@ def _audit_dask(args, progress):
         raise UserInputError(messages.PREDICTION_SOURCE.format(pred=args.prediction_column, score=args.score_column))
     spec, cols, threshold = _model_inputs(args)
     methods = args.explain_methods
+    for option in ("counterfactual_rows", "no_counterfactuals", "no_surrogate"):
+        if getattr(args, option) not in (None, False):
+            raise UserInputError(messages.PANDAS_ONLY_OPTION.format(option="--" + option.replace("_", "-")))
     if len(methods) > 1:
         raise UserInputError(messages.DASK_ONE_METHOD.format(methods=",".join(methods)))
     rows = (args.explain_rows or 2000) if methods else 0

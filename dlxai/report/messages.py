@@ -79,3 +79,7 @@ DASK_ONE_METHOD = (
     "--engine dask explains with one method; received --explain {methods}. Pass one method, or audit one file with "
     "the pandas engine."
 )
+PANDAS_ONLY_OPTION = (
+    "{option} applies to --engine pandas only: a distributed audit explains a sample of rows, without "
+    "counterfactuals or a surrogate tree. Drop {option}."
+)

@@ -124,6 +124,15 @@ def test_explain_options_without_a_model_or_a_method_exit_2(files, capsys, extra
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("extra, message", [
+    (["--explain", "kernel_shap,saliency"], messages.DASK_ONE_METHOD.format(methods="kernel_shap,saliency")),
+    (["--explain", "kernel_shap", "--no-surrogate"], messages.PANDAS_ONLY_OPTION.format(option="--no-surrogate")),
+])
+def test_the_dask_engine_explains_with_one_method_and_no_more(files, capsys, extra, message):
+    assert run(_skops(files, "--engine", "dask", *extra)) == EXIT_BAD_INPUT
+    assert message in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("dest, value", [("explain_rows", "0"), ("explain_rows", "1e6"),
                                          ("counterfactual_rows", "1"), ("counterfactual_rows", "abc")])
 def test_bad_sample_sizes_exit_2_naming_the_option_and_range(files, capsys, dest, value):
