@@ -26,7 +26,7 @@ import torch
 
 from dlxai.errors import UnsupportedModelError
 
-NOT_TREES = "the model is not a scikit-learn tree ensemble read from a skops pipeline on raw columns ({what})"
+NOT_TREES = "it reads the trees of a scikit-learn tree ensemble in a skops pipeline on raw columns, and this model is {what}"
 NOT_SEPARABLE = (
     "the pipeline's preprocessing mixes raw columns (its output column {col} depends on {columns}), so the trees' "
     "inputs cannot be split by raw column; use kernel_shap"
@@ -56,23 +56,27 @@ def tree_reason(estimator) -> str | None:
 
 def _reason(estimator) -> str | None:
     inner = getattr(estimator, "inner", None)
-    if inner is None or getattr(estimator, "contract", None) is None:
-        return NOT_TREES.format(what=type(estimator).__name__)
+    if inner is None or getattr(estimator, "contract", None) is None or not hasattr(inner, "predict_proba"):
+        return NOT_TREES.format(what="not such a pipeline")
+    from dlxai.models.adapters import UploadedClassifier
+
+    if isinstance(inner, UploadedClassifier):
+        return NOT_TREES.format(what="an ONNX graph, whose trees are operators rather than readable arrays")
     final = inner.steps[-1][1] if hasattr(inner, "steps") else inner
     name = type(final).__name__
     if name not in BOOSTING + FORESTS:
-        return NOT_TREES.format(what=name)
+        return NOT_TREES.format(what=f"a {name}")
     if len(getattr(final, "classes_", ())) != 2:
-        return NOT_TREES.format(what=f"{name} with {len(getattr(final, 'classes_', ()))} classes")
+        return NOT_TREES.format(what=f"a {name} with {len(getattr(final, 'classes_', ()))} classes")
     if name == "HistGradientBoostingClassifier" and getattr(final, "is_categorical_", None) is not None \
             and np.any(final.is_categorical_):
-        return NOT_TREES.format(what=f"{name} with native categorical splits")
+        return NOT_TREES.format(what=f"a {name} with native categorical splits")
     try:
         _groups(_transform(inner), _synthetic(estimator.contract), len(estimator.contract.columns_))
     except UnsupportedModelError as exc:
         return str(exc)
     except Exception as exc:  # noqa: BLE001 - a pipeline that cannot transform made-up rows: not offered
-        return NOT_TREES.format(what=f"its preprocessing fails on rows of known levels: {type(exc).__name__}")
+        return NOT_TREES.format(what=f"a pipeline whose preprocessing fails on rows of known levels ({exc})")
     return None
 
 

@@ -83,7 +83,7 @@ def test_offered_only_where_the_trees_can_be_read(german, german_mlp):
     assert applicable_methods(hgb)[:2] == ["tree_shap", "kernel_shap"]
     logreg, _ = _model(german, LogisticRegression(max_iter=500))
     assert "tree_shap" not in applicable_methods(logreg)
-    assert "not a scikit-learn tree ensemble" in model_info(logreg).why_not(METHODS["tree_shap"], "tabular")
+    assert "this model is a LogisticRegression" in model_info(logreg).why_not(METHODS["tree_shap"], "tabular")
     assert "tree_shap" not in applicable_methods(german_mlp)
     mixed = ColumnTransformer([("c", OneHotEncoder(handle_unknown="ignore", sparse_output=False), CAT), ("n", PCA(2), NUM)])
     pca, _ = _model(german, HistGradientBoostingClassifier(max_iter=5), mixed)  # PCA mixes the numbers
