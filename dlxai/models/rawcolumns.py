@@ -272,7 +272,7 @@ class RawColumnsContract(TransformerMixin, BaseEstimator):
             raw = Z[:, len(self.numeric) + g]
             code = np.where(np.isfinite(raw), np.rint(raw), -1).astype(np.int64)
             code = np.where((code >= 0) & (code < len(levels) - 1), code, len(levels) - 1)
-            data[c] = pd.Series(levels[code], dtype=object)  # text as objects: no conversion to arrow and back
+            data[c] = levels[code]
         return pd.DataFrame(data)[list(self.columns_)]
 
     # the counterfactual space's internal rows (numbers, level codes) <-> the matrix
