@@ -35,6 +35,9 @@ NUMBERS = {
     "epochs": ("--epochs", "a whole number from 1 to 10,000", int, lambda v: 1 <= v <= 10_000),
     "explain": ("--explain", "0 (no explanations) or a number of rows from 1 to 100,000", int,
                 lambda v: 0 <= v <= 100_000),
+    "explain_rows": ("--explain-rows", "a number of rows from 1 to 100,000", int, lambda v: 1 <= v <= 100_000),
+    "counterfactual_rows": ("--counterfactual-rows", "0 (no counterfactuals) or a number of rows from 2 to 10,000",
+                            int, lambda v: v == 0 or 2 <= v <= 10_000),
     "model_time_budget": ("--model-time-budget", "a number of seconds from 0.1 to 3,600", float,
                           lambda v: 0.1 <= v <= 3600),
 }
@@ -89,10 +92,17 @@ def build_parser() -> argparse.ArgumentParser:
                                                           "process per core")
     a.add_argument("--workers", type=int, metavar="N", help="with --engine dask and no --scheduler: worker processes "
                                                             "of the local cluster (default: one per core)")
-    a.add_argument("--explain", type=int, nargs="?", const=2000, default=0, metavar="ROWS",
-                   help="with --engine dask and --model: global and per-group importance (integrated gradients; "
-                        "kernel SHAP for a model that is not a PyTorch network) on a stratified sample of ROWS rows "
-                        "(default 2000) drawn across the partitions with --seed")
+    a.add_argument("--explain", action="append", default=[], metavar="METHOD", dest="explain_methods",
+                   help="with --model: explain it with METHOD (repeatable, or a comma list; a method the model is "
+                        "offered, e.g. integrated_gradients or kernel_shap): global and per-group importance with "
+                        "their quality checks, counterfactuals with the recourse burden by group, and the surrogate "
+                        "tree, on seeded samples of the rows (--seed), in the JSON and the PDF")
+    a.add_argument("--explain-rows", metavar="N", help="rows explained (default 200; with --engine dask: a stratified "
+                                                       "sample of 2000 drawn across the partitions)")
+    a.add_argument("--counterfactual-rows", default=None, metavar="N",
+                   help="rejected rows searched for counterfactuals (3 each) and the recourse burden (default 200)")
+    a.add_argument("--no-counterfactuals", action="store_true", help="with --explain: skip the counterfactuals")
+    a.add_argument("--no-surrogate", action="store_true", help="with --explain: skip the surrogate tree")
     a.add_argument("--target", metavar="COL", help="the true outcome column (two values; needed with --data)")
     a.add_argument("--images", metavar="DIR|ZIP", help="instead of --data: a folder or zip of PNG/JPEG images, audited "
                                                        "with --labels and an image classifier --model")
@@ -211,9 +221,10 @@ def _audit(args, progress):
         raise UserInputError(messages.DATA_OR_IMAGES)
     if args.score_direction is not None and args.score_column is None:
         raise UserInputError("--score-direction applies to --score-column only. Drop it, or pass --score-column.")
+    args.explain_methods = _explain_methods(args)
     if args.engine == "dask":
         return _audit_dask(args, progress)
-    for option in ("scheduler", "workers", "explain"):
+    for option in ("scheduler", "workers"):
         if getattr(args, option):
             raise UserInputError(messages.DASK_ONLY_OPTION.format(option=f"--{option}"))
     if len(args.data) > 1 or Path(args.data[0]).is_dir() or glob.has_magic(args.data[0]):
@@ -234,6 +245,22 @@ def _audit(args, progress):
     if args.prediction_column or args.score_column:
         raise UserInputError(messages.PREDICTION_SOURCE.format(pred=args.prediction_column, score=args.score_column))
     return _audit_model_file(frame, args, common)
+
+
+def _explain_methods(args) -> list[str]:
+    """``--explain`` values (repeated or comma lists) as method names; the options that need them checked."""
+    from dlxai.errors import UserInputError
+    from dlxai.report import messages
+
+    methods = [m.strip() for v in args.explain_methods for m in v.split(",") if m.strip()]
+    if methods and args.model is None:
+        raise UserInputError(messages.EXPLAIN_NEEDS_MODEL_FILE.format(methods=",".join(methods)))
+    if not methods:
+        for option in ("explain_rows", "counterfactual_rows", "no_counterfactuals", "no_surrogate"):
+            if getattr(args, option) not in (None, False):
+                raise UserInputError(messages.EXPLAIN_OPTION_NEEDS_EXPLAIN.format(
+                    option="--" + option.replace("_", "-")))
+    return methods
 
 
 def _model_path(path: str) -> Path:
@@ -277,15 +304,21 @@ def _audit_dask(args, progress):
     if args.model is None:
         if args.prediction_column is None and args.score_column is None:
             raise UserInputError(messages.PREDICTION_SOURCE.format(pred=None, score=None))
-        if args.explain:
-            raise UserInputError(messages.EXPLAIN_NEEDS_MODEL.format(rows=args.explain))
         return audit_partitions(data, prediction_column=args.prediction_column, score_column=args.score_column,
                                 threshold=args.threshold, **common)
     if args.prediction_column or args.score_column:
         raise UserInputError(messages.PREDICTION_SOURCE.format(pred=args.prediction_column, score=args.score_column))
     spec, cols, threshold = _model_inputs(args)
+    methods = args.explain_methods
+    for option in ("counterfactual_rows", "no_counterfactuals", "no_surrogate"):
+        if getattr(args, option) not in (None, False):
+            raise UserInputError(messages.PANDAS_ONLY_OPTION.format(option="--" + option.replace("_", "-")))
+    if len(methods) > 1:
+        raise UserInputError(messages.DASK_ONE_METHOD.format(methods=",".join(methods)))
+    rows = (args.explain_rows or 2000) if methods else 0
     return audit_partitions(data, model=args.model, model_spec=spec, input_columns=cols, trusted=args.trust or None,
-                            threshold=threshold, explain_rows=args.explain, explain_seed=args.seed, **common)
+                            threshold=threshold, explain_rows=rows, explain_method=methods[0] if methods else "auto",
+                            explain_seed=args.seed, **common)
 
 
 def _audit_model_file(frame, args, common):
@@ -295,30 +328,41 @@ def _audit_model_file(frame, args, common):
 
     from dlxai.models.formats import load_model, read_model_file
     from dlxai.report import audit_predictions, default_positive_label
+    from dlxai.report.model_results import ExplainPlan, check_methods, model_results
 
     mp = _model_path(args.model)
     spec, cols, threshold = _model_inputs(args)
     positive = args.positive_label
     if positive is None and args.target in frame.columns:
         positive = default_positive_label(frame[args.target].dropna().unique())
-    common["progress"](0.0, f"Loading model {mp.name}")
+    say = common["progress"]
+    say(0.0, f"Loading model {mp.name}")
     model = load_model(read_model_file(mp), mp.name, spec=spec, input_columns=cols, trusted=args.trust or None,
                        sample=frame, reference=frame, positive_label=positive, time_budget_s=args.model_time_budget)
     try:
-        common["progress"](0.02, f"Contract: {model.contract.contract}")
+        methods = check_methods(args.explain_methods, model, mp.name)  # before any work: exit 2 naming the offered ones
+        say(0.02, f"Contract: {model.contract.contract}")
         proba = np.asarray(model.predict_proba(frame), dtype=float)
+        scored = frame.assign(__dlxai_score__=proba)
+        span = 0.3 if methods else 1.0
+        bundle = audit_predictions(scored, target=args.target, sensitive=args.sensitive,
+                                   score_column="__dlxai_score__", threshold=threshold,
+                                   positive_label=args.positive_label, name=Path(args.data).name,
+                                   source=str(args.data), **{**common, "progress": lambda f, m: say(span * f, m)})
+        card = model.card()
+        card["decisions_from"] = f"model probabilities >= {threshold:g}"
+        card["contract"] = model.contract.contract
+        params = {**bundle.params, "mode": "model file", "model_file": str(args.model), "score_column": None}
+        bundle = bundle.with_results(model_card=card, params=params)
+        if methods:
+            plan = ExplainPlan(methods, rows=args.explain_rows or 200,
+                               counterfactual_rows=0 if args.no_counterfactuals else (
+                                   200 if args.counterfactual_rows is None else args.counterfactual_rows),
+                               surrogate=not args.no_surrogate, seed=args.seed)
+            bundle = model_results(bundle, model, frame, plan, progress=lambda f, m: say(0.3 + 0.45 * f, m))
     finally:
         model.close()
-    scored = frame.assign(__dlxai_score__=proba)
-    bundle = audit_predictions(scored, target=args.target, sensitive=args.sensitive,
-                               score_column="__dlxai_score__", threshold=threshold,
-                               positive_label=args.positive_label, name=Path(args.data).name,
-                               source=str(args.data), **common)
-    card = model.card()
-    card["decisions_from"] = f"model probabilities >= {threshold:g}"
-    card["contract"] = model.contract.contract
-    params = {**bundle.params, "mode": "model file", "model_file": str(args.model), "score_column": None}
-    return bundle.with_results(model_card=card, params=params)
+    return bundle
 
 
 def _spec(args, progress) -> dict:

@@ -74,6 +74,7 @@ class MethodSpec:
     check: str = ""  # "module:function" raising UnsupportedModelError for a network the method cannot handle
     kind_defaults: dict = field(default_factory=dict)  # kind -> defaults that differ on that kind of data
     kind_choices: dict = field(default_factory=dict)  # kind -> (parameter -> allowed values, why the others are not)
+    needs_trees: bool = False  # reads a scikit-learn tree ensemble (dlxai.explain.tree_shap)
 
     def load(self) -> Callable:
         mod, _, fn = self.path.partition(":")
@@ -137,6 +138,12 @@ METHODS: dict[str, MethodSpec] = {
         baseline="background", defaults={"n_samples": 200, "seed": 0},
         description="SHAP values for differentiable models: IG averaged over random training rows and path points.",
     ),
+    "tree_shap": MethodSpec(
+        "tree_shap", "SHAP: tree ensembles (exact)", "dlxai.explain.tree_shap:tree_shap", needs_gradients=False,
+        needs_trees=True, kinds=(TABULAR,), baseline="background",
+        description="Exact SHAP values read from the trees of a scikit-learn tree ensemble (gradient boosting: on its "
+                    "log-odds; forests: on the probability), one per raw column, against a set of background rows.",
+    ),
     "kernel_shap": MethodSpec(
         "kernel_shap", "SHAP: kernel (model-agnostic)", "dlxai.explain.shap_methods:kernel_shap",
         needs_gradients=False, kinds=(TABULAR,), baseline="background", defaults={"n_samples": 256, "seed": 0},
@@ -184,6 +191,8 @@ class ModelInfo:
             return rows_unavailable(self.audit)
         if spec.needs_gradients and not self.gradients:
             return self.no_gradients
+        if spec.needs_trees and self._trees() is not None:
+            return self._trees()
         if spec.needs_attention and not self.attention:
             return "the model has no attention layers (nn.MultiheadAttention / transformer blocks)"
         if kind is not None and kind not in spec.kinds:
@@ -198,6 +207,16 @@ class ModelInfo:
                     self._checked[spec.key] = str(exc)
             return self._checked[spec.key]
         return None
+
+    def _trees(self) -> str | None:
+        """Why the tree ensemble reader cannot read this model (None when it can), worked out once."""
+        if "tree_shap" not in self._checked:
+            from dlxai.explain.tree_shap import NOT_TREES, tree_reason
+
+            est = getattr(self.audit, "estimator", None)
+            self._checked["tree_shap"] = (NOT_TREES.format(what="a PyTorch network") if est is None
+                                          else tree_reason(est))
+        return self._checked["tree_shap"]
 
     def applicable(self, kind: str | None) -> list[str]:
         """Keys of the methods that apply to this model on ``kind`` data, in registry order."""

@@ -121,17 +121,29 @@ def recourse_costs(model, dataset, *, split: str = "test", max_rows: int = 300, 
     if isinstance(max_rows, bool) or not isinstance(max_rows, (int, np.integer)) or max_rows < 2:
         raise UserInputError(f"max_rows must be a whole number of at least 2; received {max_rows!r}.")
     X = dataset.X(split)
+    rejected = rejected_sample(model, X, max_rows, seed, split)
+    if options is not None and not isinstance(options, SearchOptions):
+        raise UserInputError(BAD_OPTIONS.format(kind=type(options).__name__))
+    options = replace(SearchOptions() if options is None else options, desired_class=1, on_failure="keep")
+    res = find_counterfactuals(model, dataset, X.iloc[rejected], k=k, constraints=constraints, options=options,
+                               seed=seed, progress=progress)
+    return costs_from_result(res, rejected)
+
+
+def rejected_sample(model, X: pd.DataFrame, max_rows: int, seed: int, split: str = "test") -> np.ndarray:
+    """Positions of the rows of ``X`` the model rejects: all of them, or a seeded sample of ``max_rows``."""
     rejected = np.nonzero(model.predict(X) == 0)[0]
     if len(rejected) == 0:
         raise UserInputError(NO_REJECTED.format(split=split))
     rng = np.random.default_rng(seed)
     if len(rejected) > max_rows:
         rejected = np.sort(rng.choice(rejected, int(max_rows), replace=False))
-    if options is not None and not isinstance(options, SearchOptions):
-        raise UserInputError(BAD_OPTIONS.format(kind=type(options).__name__))
-    options = replace(SearchOptions() if options is None else options, desired_class=1, on_failure="keep")
-    res = find_counterfactuals(model, dataset, X.iloc[rejected], k=k, constraints=constraints, options=options,
-                               seed=seed, progress=progress)
+    return rejected
+
+
+def costs_from_result(res, rejected: np.ndarray) -> pd.DataFrame:
+    """Each searched row's cheapest valid counterfactual (cost, features changed, plausible) from a search of the
+    rows at positions ``rejected``, as :func:`recourse_costs` returns it."""
     cheapest = np.argmin(np.where(res.valid, res.cost, np.inf), axis=1)
     rows = np.arange(len(rejected))
     found = res.valid.any(axis=1)

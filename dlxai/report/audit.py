@@ -168,6 +168,8 @@ class AuditBundle:
 
     def to_dict(self) -> dict:
         """The CLI's JSON (layout documented in the README and pinned by tests)."""
+        from dlxai.report.model_results import results_json
+
         out = {
             "dlxai_version": __version__,
             "passed": self.passed if self.user_rules else True,  # no --fail-on: nothing to fail
@@ -178,6 +180,7 @@ class AuditBundle:
             "fairness": {attr: a.to_dict() for attr, a in self.fairness.items()},
             "checks": [c.to_dict() for c in self.checks] if self.user_rules else [],
             "parameters": _clean(self.params),
+            **results_json(self),  # explanations, counterfactuals, surrogate: only those present
         }
         details = self.extras.get("performance_details")
         if details:  # e.g. an image audit's per-class metrics

@@ -28,11 +28,13 @@ NO_SECTION = "No report section was chosen. Choose at least one of: {choices}."
 # optional section key -> what the report prints when its result is missing (the Report page shows it too)
 MISSING = {
     "explanations": "Explanations were not run: open the Explanations page and explain the model (or pass "
-                    "--explain to `python -m dlxai demo`), and build the report again.",
+                    "--explain to `python -m dlxai demo`, or --explain METHOD to `python -m dlxai audit --model "
+                    "FILE`), and build the report again.",
     "counterfactuals": "Counterfactuals were not run: open the Counterfactuals page to generate examples and the "
-                       "recourse burden per group, and build the report again.",
-    "surrogate": "No surrogate model was fitted: open the Surrogate tree page to fit rules that mimic the model, and "
-                 "build the report again.",
+                       "recourse burden per group (or pass --explain METHOD to `python -m dlxai audit --model "
+                       "FILE`), and build the report again.",
+    "surrogate": "No surrogate model was fitted: open the Surrogate tree page to fit rules that mimic the model (or "
+                 "pass --explain METHOD to `python -m dlxai audit --model FILE`), and build the report again.",
     "mitigation": "Mitigation was not run: open the Mitigation page to compare mitigated models, and build the "
                   "report again.",
     "performance": "Performance was not computed (no labels or scores were given).",
@@ -83,4 +85,17 @@ DASK_ONLY_OPTION = "{option} applies to --engine dask only. Add --engine dask, o
 EXPLAIN_NEEDS_MODEL = (
     "Explanations of a distributed audit ({rows!r} rows) need a model (--model) and a number of rows of at least 1; "
     "decisions alone have nothing to attribute."
+)
+EXPLAIN_NEEDS_MODEL_FILE = (
+    "--explain {methods} explains a model, and decisions alone have nothing to attribute: pass --model FILE, or "
+    "drop --explain."
+)
+EXPLAIN_OPTION_NEEDS_EXPLAIN = "{option} applies with --explain METHOD only. Add --explain, or drop {option}."
+DASK_ONE_METHOD = (
+    "--engine dask explains with one method; received --explain {methods}. Pass one method, or audit one file with "
+    "the pandas engine."
+)
+PANDAS_ONLY_OPTION = (
+    "{option} applies to --engine pandas only: a distributed audit explains a sample of rows, without "
+    "counterfactuals or a surrogate tree. Drop {option}."
 )

@@ -17,7 +17,7 @@ import pandas as pd
 
 from dlxai.report import messages
 from dlxai.report import sections as S
-from dlxai.report.pdf import Document
+from dlxai.report.pdf import FAIL_RGB, Document
 
 
 def render(result, doc: Document, bundle) -> None:
@@ -40,11 +40,13 @@ def _register_result_types() -> None:
     from dlxai.fairness.mitigation import Front, MitigationResult
     from dlxai.fairness.recourse import RecourseBurden
     from dlxai.report.imageaudit import ClassMetrics, render_class_metrics
+    from dlxai.report.model_results import NotRun
 
     for cls, renderer in ((AttributionResult, attribution), (CounterfactualResult, counterfactuals),
                           (RecourseBurden, burden), (SurrogateTree, surrogate), (Completeness, completeness),
                           (Faithfulness, faithfulness), (RandomisationCheck, randomisation),
-                          (MitigationResult, mitigation), (Front, front), (ClassMetrics, render_class_metrics)):
+                          (MitigationResult, mitigation), (Front, front), (ClassMetrics, render_class_metrics),
+                          (NotRun, not_run)):
         _render.register(cls, renderer)
 
 
@@ -60,15 +62,23 @@ def _figure_failed(doc: Document, what: str, exc: Exception) -> None:
 def attribution(r, doc: Document, bundle) -> None:
     """Global importance, importance per group (from ``bundle.extras``), three local explanations, completeness."""
     from dlxai.plots.explain import global_bars, group_importance_bars
+    from dlxai.report.model_results import quality_of, status
 
     by = r.by_feature()
     imp = by.abs().mean(axis=0).sort_values(ascending=False)
     doc.h2(f"Global importance ({_label(r.method)}, {r.n:,} rows)")
+    failed = [n for n, p in quality_of(bundle.explanations, r.method).items() if p is False]
+    if failed:  # stated before the numbers: they are not a plain result
+        doc.para(f"This explanation {status(bundle.explanations, r)}", 9, "B", FAIL_RGB)
     doc.table(("Feature", "Mean |attribution|"), [(str(k), S.fmt(v, 4)) for k, v in imp.head(15).items()],
               widths=(2, 1))
-    doc.chart(global_bars(imp, top=12, highlight=bundle.params.get("sensitive", ())), "global importance", 360)
-    groups = ((bundle.extras or {}).get("explanation_groups") or {}) if r is _first_attribution(bundle) else {}
-    for attr, table in groups.items():  # computed from the session's first attribution (audit.explanation_groups)
+    title = "Global importance: mean |attribution|" + (" (FAILED its quality checks)" if failed else "")
+    doc.chart(global_bars(imp, title=title, top=12, highlight=bundle.params.get("sensitive", ())), "global importance",
+              360)
+    extras = bundle.extras or {}
+    groups = (extras.get("explanation_groups_by_method") or {}).get(r.method) or (
+        extras.get("explanation_groups") or {} if r is _first_attribution(bundle) else {})  # the session's first one
+    for attr, table in groups.items():
         doc.h2(f"Importance by {attr} ({_label(r.method)})")
         doc.table([attr, *map(str, table.columns)],
                   [[str(g), *(S.fmt(v, 4) for v in row)] for g, row in zip(table.index, table.to_numpy())], size=7.5)
@@ -299,6 +309,13 @@ def front(f, doc: Document, bundle) -> None:
         doc.chart(front_figure(f), "mitigation front", 340)
     for r in f.results:
         mitigation(r, doc, bundle)
+
+
+def not_run(note, doc: Document, bundle) -> None:
+    """A part of a section that could not run on this model, with the reason."""
+    from dlxai.report.pdf import GREY
+
+    doc.para(f"{note.section[:1].upper()}{note.section[1:]} not run: {note.reason}", 9, "I", GREY)
 
 
 # --- anything else ---------------------------------------------------------------------------------
