@@ -143,8 +143,8 @@ def model_results(bundle, model, frame: pd.DataFrame, plan: ExplainPlan, *, prog
 def _explain(model, ds, method: str, plan: ExplainPlan, attrs, say: Progress):
     """(the attribution and its quality checks, mean |attribution| per group, what was used) of one method."""
     from dlxai.explain.attribution import attribute
-    from dlxai.explain.quality import completeness, deletion_insertion, randomisation_check
-    from dlxai.explain.registry import METHODS, label
+    from dlxai.explain.quality import completeness, deletion_insertion, randomisation_check, randomisation_unavailable
+    from dlxai.explain.registry import METHODS, label, model_info
     from dlxai.report.audit import explanation_groups
 
     X = ds.X("test")
@@ -167,7 +167,11 @@ def _explain(model, ds, method: str, plan: ExplainPlan, attrs, say: Progress):
         used["quality_checks"].insert(0, "completeness")
     if "n_baseline_samples" in kwargs:
         used["background_rows"] = min(BACKGROUND_ROWS, len(ds.train))
-    if getattr(model.estimator, "module_", None) is not None:
+    why_not = randomisation_unavailable(model)
+    if why_not and model_info(model).remote is not None:  # a network that could not be checked: say so
+        items.append(NotRun(f"randomisation check of {label(method)}", why_not))
+        used["randomisation_not_run"] = why_not
+    elif not why_not:  # (a model that is no network has no layers to randomise: the check does not apply)
         n = min(RANDOMISATION_ROWS, len(rows))
         say(0.75, f"{label(method)}: randomisation check on {n} rows")
         items.append(randomisation_check(model, rows.head(n), method=method, **kwargs))
