@@ -24,6 +24,25 @@ from dlxai.fairness.mitigation.progress import FitCounter
 from dlxai.models.base import AuditModel
 
 
+class EpochReport:
+    """A torch MLP's epoch callback that reports to the mitigation's fit counter.  Reductions clone the estimator
+    many times: every clone shares this one reporter (``__deepcopy__``).  A fitted model must not carry a link to a
+    progress bar, so it pickles to a reporter with no counter (a job process hands the model back pickled)."""
+
+    def __init__(self, counter=None):
+        self.counter = counter
+
+    def __call__(self, info) -> None:
+        if self.counter is not None:
+            self.counter.epoch(info.epoch, info.max_epochs)
+
+    def __deepcopy__(self, memo):
+        return self
+
+    def __reduce__(self):
+        return (EpochReport, ())
+
+
 @dataclass
 class Job:
     """One mitigation run: what every fit function reads (training rows, names, settings) and its shared helpers."""
@@ -61,11 +80,7 @@ class Job:
         est = clone(self.model.estimator)
         params = dict(self.estimator_params or {})
         if is_torch_mlp(est) and self.counter is not None:
-            counter = self.counter
-
-            def callback(info):
-                counter.epoch(info.epoch, info.max_epochs)
-            params["callback"] = callback
+            params["callback"] = EpochReport(self.counter)
         known = est.get_params()
         unknown = [k for k in params if k not in known]
         if unknown:

@@ -398,3 +398,18 @@ def test_sweep_front_has_intervals_and_activatable_models(adult, adult_small_mlp
     models = front.models()
     assert len(models) == 2 and all(m.predict_proba(adult.X("test")).shape == (len(adult.test),)
                                     for m in models.values())
+
+
+@pytest.mark.parametrize("method", ["exponentiated_gradient", "penalised"])
+def test_a_mitigation_result_travels_between_processes_without_its_progress_link(german, german_small_mlp, method):
+    """The dashboard's job process hands the result back pickled: a reduction's retrained MLPs must not keep the
+    epoch callback that reported to the run's progress bar (a local closure did, and the run never came back)."""
+    import pickle
+
+    seen = []
+    out = mt.mitigate(german_small_mlp, german, method, sensitive=["sex"], n_bootstrap=0, max_iter=2,
+                   estimator_params={"max_epochs": 1}, progress=lambda *a: seen.append(a))
+    back = pickle.loads(pickle.dumps(out))
+    np.testing.assert_array_equal(back.model.predict_proba(german.frame("test")),
+                                  out.model.predict_proba(german.frame("test")))
+    assert any("epoch" in str(a) for a in seen)  # the epochs were still reported while it ran
