@@ -22,21 +22,17 @@ st.caption(
 
 # --- 1 · upload ------------------------------------------------------------------------------------
 st.subheader("1 · Model and images")
-left, right = st.columns(2)
-with left:
-    fm = st.file_uploader("Image classifier (ONNX, TorchScript, or safetensors)", type=glue.MODEL_TYPES,
-                          key="ia_model")
-    fs = st.file_uploader("Model spec (JSON; needed for safetensors: torchvision architecture and class count)",
-                          type=["json"], key="ia_spec",
-                          help='e.g. {"architecture": "resnet18", "num_classes": 3, "classes": ["a", "b", "c"]}; '
-                               '"classes" gives the order of the outputs (default: the labels sorted).')
-    budget = st.number_input("Time budget (seconds per 256 images)", 1.0, 600.0, 30.0, key="ia_budget",
-                             help="A model that takes longer is stopped; its worker process is replaced.")
-with right:
-    fi = st.file_uploader("Images (a zip of PNG/JPEG files)", type=["zip"], key="ia_images",
-                          help="With a labels CSV (columns file, label and group columns), or a CSV inside the zip, "
-                               "or one folder per class (ImageFolder).")
-    fl = st.file_uploader("Labels CSV (file, label, group columns…)", type=["csv"], key="ia_labels")
+fm = st.file_uploader("Image classifier (ONNX, TorchScript, or safetensors)", type=glue.MODEL_TYPES, key="ia_model")
+fs = st.file_uploader("Model spec (JSON; needed for safetensors: torchvision architecture and class count)",
+                      type=["json"], key="ia_spec",
+                      help='e.g. {"architecture": "resnet18", "num_classes": 3, "classes": ["a", "b", "c"]}; '
+                           '"classes" gives the order of the outputs (default: the labels sorted).')
+fi = st.file_uploader("Images (a zip of PNG/JPEG files)", type=["zip"], key="ia_images",
+                      help="With a labels CSV (columns file, label and group columns), or a CSV inside the zip, "
+                           "or one folder per class (ImageFolder).")
+fl = st.file_uploader("Labels CSV (file, label, group columns…)", type=["csv"], key="ia_labels")
+budget = st.number_input("Time budget (seconds per 256 images)", 1.0, 600.0, 30.0, key="ia_budget",
+                         help="A model that takes longer is stopped; its worker process is replaced.")
 prep_text = st.text_area(
     "Preprocessing (JSON)", glue.DEFAULT_PREPROCESS, height=200, key="ia_prep",
     help="resize: shorter side in pixels or [height, width]; crop: centre crop; mean/std per channel (after "

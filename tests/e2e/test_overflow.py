@@ -25,9 +25,16 @@ pytestmark = pytest.mark.e2e
 
 SHOTS = Path("/tmp/shots_trust")
 WIDTHS = (1280, 1920)
-PAGES = ("Home", "Data & model", "Upload", "Fairness", "Mitigation", "Explanations", "Images", "Counterfactuals",
-         "Surrogate tree", "Report", "All lessons", "Bias in, bias out", "Blindness is not fairness",
-         "Which explanation can you trust?", "The price of fairness", "What would it take?")
+PAGES = ("Home", "Data & model", "Upload", "Fairness", "Mitigation", "Image audit", "Explanations", "Images",
+         "Counterfactuals", "Surrogate tree", "Report", "All lessons", "Bias in, bias out", "Blindness is not fairness",
+         "Which explanation can you trust?", "The price of fairness", "What would it take?",
+         "Clever Hans: the shortcut")
+
+
+def test_the_walk_covers_every_page_in_the_sidebar():
+    """A page added to app.py's navigation is walked too (no browser needed for this check)."""
+    app = (Path(__file__).resolve().parents[2] / "app.py").read_text()
+    assert set(re.findall(r'st\.Page\("pages/[^"]+", title="([^"]+)"', app)) == set(PAGES)
 
 CLIPPED_JS = r"""
 () => {
