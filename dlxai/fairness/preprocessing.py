@@ -22,7 +22,7 @@ WEIGHTS_UNDEFINED = (
 )
 NOT_A_FEATURE = (
     "CorrelationRemover needs the sensitive attribute among the model's input features, but {columns} are not "
-    "features of this model (features: {features}). Pick a sensitive attribute the model sees (e.g. sex), or "
+    "features of this model (features: {features}). Pick a sensitive attribute that is one of those features, or "
     "use reweighing, which needs the attribute only at training time."
 )
 
