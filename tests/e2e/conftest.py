@@ -41,10 +41,14 @@ def app_url():
         pytest.skip("Chromium is not installed (apt-get install chromium); the browser test needs it.")
     port = _free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # the server's output goes to a file: a pipe nobody reads fills up (64 KB) over a session of tests, and the
+    # server then blocks on its next log line and stops answering
+    log = tempfile.NamedTemporaryFile(prefix="dlxai-e2e-server-", suffix=".log", delete=False)
+    os.environ["DLXAI_E2E_SERVER_LOG"] = log.name  # the page fixture prints its tail when a test fails
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
@@ -57,7 +61,7 @@ def app_url():
             time.sleep(0.3)
     else:
         proc.kill()
-        pytest.fail(f"streamlit did not become healthy: {proc.stdout.read().decode()[-2000:]}")
+        pytest.fail(f"streamlit did not become healthy: {Path(log.name).read_text(errors='replace')[-2000:]}")
     yield url
     proc.terminate()
     try:
@@ -103,6 +107,9 @@ def page(browser, app_url, request):
             pg.screenshot(path=str(shot), full_page=True)
             text = pg.locator("body").inner_text(timeout=5_000)
             print(f"\n--- what the browser showed at {pg.url} (screenshot {shot}) ---\n{text[-4000:]}")
+            server = Path(os.environ.get("DLXAI_E2E_SERVER_LOG", "/nonexistent"))
+            if server.exists():
+                print(f"--- the server's log (tail) ---\n{server.read_text(errors='replace')[-3000:]}")
         except Exception as e:  # diagnostics must not hide the real failure
             print(f"(no browser diagnostics: {e})")
     pg.close()
