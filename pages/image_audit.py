@@ -4,11 +4,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dlxai.explain.quality import SANITY_MAX_SPEARMAN, what_to_try
 from dlxai.fairness.metrics import METRIC_LABELS
-from dlxai.plots.explain import faithfulness_curves
 from dlxai.plots.fairness import group_metric_bars
-from dlxai.plots.imagegrid import heatmap_grid, mean_map_panels
+from dlxai.plots.imagegrid import heatmap_grid
 from dlxai.plots.images import image_heatmaps
 from ui import image_audit as glue
 from ui import state
@@ -164,47 +162,4 @@ if grid:
         st.caption("Each heatmap is scaled to its own largest magnitude: red speaks for the class, blue against it.")
 
 # --- 4 · across images ---------------------------------------------------------------------------------
-st.subheader("4 · Across images: mean heatmaps and quality checks")
-st.caption("Many images explained at once, each for its own label: the mean heatmap per class and per group shows "
-           "where the model looks in general (a corner, a border, a watermark, a ruler on a skin lesion), and "
-           "whether one group's images are read differently. Both quality checks run on the same maps.")
-a1, a2 = st.columns(2)
-across_method = a1.selectbox("Method", grid or usable, format_func=lambda k: glue.METHODS[k][0], key="ia_across_m")
-n_across = a2.number_input("Images", 8, glue.ACROSS_MAX, min(48, glue.ACROSS_MAX), step=8, key="ia_across_n",
-                           help="Spread over the upload at random (seed 0); more images, steadier means, longer wait.")
-if st.button("Explain across images", key="ia_across"):
-    with error_boundary("Explaining across images"):
-        bar = st.progress(0.0, text="Starting…")
-        s["across"] = (across_method, int(n_across))
-        glue.across_images(across_method, int(n_across), lambda f, m: bar.progress(min(f, 1.0), text=m))
-        bar.empty()
-if s.get("across") == (across_method, int(n_across)):
-    out = glue.across_images(across_method, int(n_across), lambda f, m: None)
-    by_class = out["by_class"]
-    st.plotly_chart(mean_map_panels(by_class, [str(out["class_names"][k]) for k in by_class.keys],
-                                    title=f"Mean {glue.METHODS[across_method][0]} heatmap per class"),
-                    key="ia_mean_class")
-    for attr, mm in out["by_group"].items():
-        st.plotly_chart(mean_map_panels(mm, [str(k) for k in mm.keys],
-                                        title=f"Mean {glue.METHODS[across_method][0]} heatmap per {attr}"),
-                        key=f"ia_mean_{attr}")
-    st.caption("How to read this: every image's map is scaled to its own largest magnitude before averaging, so "
-               "each image counts once. Red regions speak for the explained class, blue against it; a bright spot "
-               "that sits in the same place for every class is about the images, not about the classes.")
-    f, r = out["faithfulness"], out["randomisation"]
-    q1, q2 = st.columns(2)
-    q1.metric("Patch deletion AUC (lower is better)", f"{f.deletion_auc:.3f}",
-              delta=f"random order {f.random_deletion_auc:.3f}", delta_color="off")
-    q2.metric("Randomisation check: rank correlation", f"{r.final:.2f}",
-              delta=f"passes below {SANITY_MAX_SPEARMAN:.2f}", delta_color="off")
-    failed = [name for name, ok in (("the deletion/insertion check", f.faithful),
-                                    ("the randomisation check", r.passed)) if not ok]
-    if failed:
-        st.error(f"{glue.METHODS[across_method][0]} failed {' and '.join(failed)} on these images: do not read these "
-                 "maps as what the model learned. What to try:\n\n"
-                 + "\n".join(f"- {t}" for t in what_to_try(across_method, out["result"].params, kind="image")))
-    else:
-        st.success("Both checks passed: deleting the most relevant patches first hurts the model more than a random "
-                   "order, and the maps change when the model's weights are randomised.")
-    st.plotly_chart(faithfulness_curves(f), key="ia_faith")
-
+glue.across_section(grid or usable)
