@@ -3,7 +3,7 @@
 import streamlit as st
 
 from dlxai.lessons.history import Run, audit_record
-from dlxai.lessons.words import WORDS, metric_help
+from dlxai.lessons.words import WORDS
 from dlxai.plots.fairness import group_metric_bars
 from dlxai.plots.lessons import GAP_KEYS, front_scatter
 from ui import lessons as ui
@@ -32,16 +32,8 @@ def baseline_answer(lesson, step):
         return None
 
     def show():
-        sel = audit.by_group["selection_rate"]
-        cols = st.columns(5)
-        cols[0].metric("Accuracy", f"{audit.overall['accuracy']:.3f}", help=metric_help("accuracy"))
-        cols[1].metric("DP difference", f"{audit.summary['demographic_parity_difference']:.3f}",
-                       help=metric_help("demographic_parity_difference"))
-        cols[2].metric("EO difference", f"{audit.summary['equalized_odds_difference']:.3f}",
-                       help=metric_help("equalized_odds_difference"))
-        for col, g in zip(cols[3:], ("Female", "Male"), strict=True):
-            col.metric(f"Selection rate, {g.lower()}", f"{float(sel.get(g, float('nan'))):.3f}",
-                       help=metric_help("selection_rate"))
+        ui.metric_row(audit, audit.by_group["selection_rate"],
+                      {"Female": "Selection rate, female", "Male": "Selection rate, male"})
         ui.how_to_read("metrics")
         ui.chart(lesson, "rates", group_metric_bars(audit), "rates")
 

@@ -304,18 +304,24 @@ def show_lab(lesson: Lesson, step: Step, run: L.LabRun, settings: L.LabSettings 
     use_on_other_pages(run.settings)
 
 
-def lab_metrics(run: L.LabRun, judge: str) -> None:
-    audit = run.judged.deserved if judge == DESERVED_LABELS else run.judged.recorded
-    sel = run.judged.recorded.by_group["selection_rate"]
-    st.markdown(f"Graded against the **{judge}**:")
-    cols = st.columns(5)
+def metric_row(audit, selection_rates, groups: dict[str, str]) -> None:
+    """One row of metrics with their glossary help: accuracy, DP and EO differences, then the selection rate of
+    each group in ``groups`` (group -> its label on screen)."""
+    cols = st.columns(3 + len(groups))
     cols[0].metric("Accuracy", f"{audit.overall['accuracy']:.3f}", help=metric_help("accuracy"))
     cols[1].metric("DP difference", f"{audit.summary['demographic_parity_difference']:.3f}",
                    help=metric_help("demographic_parity_difference"))
     cols[2].metric("EO difference", f"{audit.summary['equalized_odds_difference']:.3f}",
                    help=metric_help("equalized_odds_difference"))
-    for col, g in zip(cols[3:], ("A", "B"), strict=True):
-        col.metric(f"Selection rate {g}", f"{float(sel.get(g, np.nan)):.3f}", help=metric_help("selection_rate"))
+    for col, (g, text) in zip(cols[3:], groups.items(), strict=True):
+        col.metric(text, f"{float(selection_rates.get(g, np.nan)):.3f}", help=metric_help("selection_rate"))
+
+
+def lab_metrics(run: L.LabRun, judge: str) -> None:
+    audit = run.judged.deserved if judge == DESERVED_LABELS else run.judged.recorded
+    sel = run.judged.recorded.by_group["selection_rate"]
+    st.markdown(f"Graded against the **{judge}**:")
+    metric_row(audit, sel, {"A": "Selection rate A", "B": "Selection rate B"})
     st.caption(f"Model: {run.model_name}, trained on the recorded decisions of the lab ({run.settings.label}). "
                f"Test rows: {int(run.judged.recorded.overall['count']):,}. Share of attribution on neighbourhood: "
                f"{run.share_proxy:.0%}; on group: {run.share_group:.0%}.")
