@@ -134,7 +134,7 @@ def attribute(
         raise UserInputError(BAD_PARAM.format(name="batch_size", method=method, expected="a positive integer",
                                               value=batch_size))
     merged = validate_params(spec, params, kind)
-    x, names, groups, row_index = _prepare_inputs(info.audit, inputs)
+    x, names, groups, row_index = prepare_inputs(info.audit, inputs)
     if info.remote is not None:
         options = dict(target=target, baselines=baselines, batch_size=int(batch_size), reference=reference,
                        n_baseline_samples=n_baseline_samples, seed=seed, kind=kind, **params)
@@ -191,21 +191,29 @@ def sklearn_module(estimator):
     return SklearnProba(copy.deepcopy(estimator))
 
 
+def worker_options(info: ModelInfo, x, options: dict) -> tuple[dict, int]:
+    """``options`` (keyword arguments of :func:`attribute`) made fit to send to an upload's worker: raw reference
+    and baseline rows preprocessed into the model's matrix, targets as an array; and the baselines per row."""
+    prep = info.audit.preprocessor
+    options = dict(options)
+    baselines = options.get("baselines", "zeros")
+    n_refs = int(options.get("n_baseline_samples", 10)) if isinstance(baselines, str) and baselines == "samples" else 1
+    if options.get("reference") is not None:
+        options["reference"] = _reference_rows(options["reference"], x, prep).numpy()
+    if not isinstance(baselines, str):
+        options["baselines"] = _given_baseline(baselines, x, prep).numpy()
+    if options.get("target") is not None:
+        options["target"] = np.asarray(options["target"])
+    return options, max(1, n_refs)
+
+
 def _attribute_in_worker(info: ModelInfo, spec: MethodSpec, x, options: dict, merged: dict, names, groups, row_index,
                          progress):
     """An uploaded network's attribution, computed in its sandboxed worker by the same :func:`attribute` on the
     preprocessed rows (raw reference and baseline rows are preprocessed here first), so the numbers equal the
     in-process path's and no code from the uploaded file runs in this process."""
-    prep = info.audit.preprocessor
-    n_refs = options["n_baseline_samples"] if isinstance(options["baselines"], str) and \
-        options["baselines"] == "samples" else 1
-    if options["reference"] is not None:
-        options["reference"] = _reference_rows(options["reference"], x, prep).numpy()
-    if not isinstance(options["baselines"], str):
-        options["baselines"] = _given_baseline(options["baselines"], x, prep).numpy()
-    if options["target"] is not None:
-        options["target"] = np.asarray(options["target"])
-    work = float(merged.get("n_steps") or merged.get("n_samples") or 1) * max(1, int(n_refs))
+    options, n_refs = worker_options(info, x, options)
+    work = float(merged.get("n_steps") or merged.get("n_samples") or 1) * n_refs
     if progress is not None:
         progress(0.0)
     est = info.audit.estimator
@@ -225,7 +233,7 @@ def _torch():
     return torch
 
 
-def _prepare_inputs(audit, inputs):
+def prepare_inputs(audit, inputs):
     """-> (the float tensor the method sees, its feature names, raw feature -> columns, the rows' index)."""
     torch = _torch()
     import pandas as pd

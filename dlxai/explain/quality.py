@@ -36,11 +36,6 @@ NO_LAYERS = (
     "re-initialise (a scikit-learn model has none, a TorchScript module's are compiled). It runs on networks trained "
     "in dlxai or uploaded as weights with a spec."
 )
-NO_LAYERS_REMOTE = (
-    "The model-parameter randomisation check re-initialises a network's layers; {what} is an uploaded network "
-    "that runs only inside its sandboxed worker process (uploaded code never runs in the server), so its layers "
-    "cannot be re-initialised here. Upload the weights as safetensors with a dlxai spec to run the check."
-)
 
 
 @dataclass(frozen=True)
@@ -253,19 +248,34 @@ def _row_spearman(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.where(den > 0, (ra * rb).sum(1) / np.where(den > 0, den, 1), np.nan)
 
 
-def _layers(module) -> list[tuple[str, object]]:
+def randomisable_layers(module) -> list[tuple[str, object]]:
+    """(name, layer) of every layer of ``module`` with parameters of its own that it can re-initialise."""
     return [(name, m) for name, m in module.named_modules()
             if hasattr(m, "reset_parameters") and any(True for _ in m.parameters(recurse=False))]
 
 
+def per_feature_abs(res: AttributionResult, groups: dict | None = None) -> np.ndarray:
+    """|attribution| per raw feature (``groups``: feature -> its columns; one-hot columns summed first), or per
+    value when there are no groups: what the randomisation check ranks."""
+    v = res.values.reshape(res.n, -1)
+    groups = groups if groups is not None else res.feature_groups
+    if groups:
+        v = np.stack([v[:, list(idx)].sum(axis=1) for idx in groups.values()], axis=1)
+    return np.abs(v)
+
+
 def randomisation_unavailable(model) -> str:
-    """Why the randomisation check cannot run on ``model`` ('' when it can): it needs a network in this process
-    whose layers can be re-initialised (a TorchScript module's cannot; a scikit-learn model has none)."""
+    """Why the randomisation check cannot run on ``model`` ('' when it can): it needs a network whose layers can be
+    re-initialised (a TorchScript module's cannot; a scikit-learn model has none).  An uploaded network is checked
+    inside its sandboxed worker."""
     info = model_info(model)
     what = getattr(model, "name", None) or type(info.module).__name__
     if info.module is None and info.remote is not None:
-        return NO_LAYERS_REMOTE.format(what=what)
-    if info.module is None or not _layers(info.module):
+        from dlxai.explain.isolated import gradient_facts
+
+        facts = gradient_facts(info.remote, model.estimator._head_output)
+        return "" if not facts["error"] and facts.get("layers") else NO_LAYERS.format(what=what)
+    if info.module is None or not randomisable_layers(info.module):
         return NO_LAYERS.format(what=what)
     return ""
 
@@ -286,13 +296,11 @@ def randomisation_check(model, inputs, *, method: str, seed: int = 0, cascading:
     why = randomisation_unavailable(model)
     if why:
         raise UnsupportedModelError(why)
-    layers = _layers(model_info(model).module)
-
-    def per_value(res: AttributionResult) -> np.ndarray:
-        v = res.by_feature().to_numpy() if res.feature_groups else res.values.reshape(res.n, -1)
-        return np.abs(v)
-
-    summary = summary or per_value
+    info = model_info(model)
+    if info.remote is not None:
+        return _randomisation_in_worker(info, inputs, method, seed, cascading, progress, attribute_kwargs)
+    layers = randomisable_layers(info.module)
+    summary = summary or per_feature_abs
 
     kwargs = dict(attribute_kwargs)
     kwargs.setdefault("target", None)
@@ -304,7 +312,7 @@ def randomisation_check(model, inputs, *, method: str, seed: int = 0, cascading:
     for k, n_layers in enumerate(stages):
         rnd_model = copy.deepcopy(model)
         rnd_info = model_info(rnd_model)
-        rnd_layers = _layers(rnd_info.module)
+        rnd_layers = randomisable_layers(rnd_info.module)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(seed))
             for _, layer in reversed(rnd_layers[len(rnd_layers) - n_layers:]):
@@ -320,6 +328,30 @@ def randomisation_check(model, inputs, *, method: str, seed: int = 0, cascading:
     return RandomisationCheck(tuple(names), np.asarray(means), np.asarray(rows), method,
                               {"seed": int(seed), "cascading": bool(cascading),
                                **{k: v for k, v in base_res.params.items()}})
+
+
+def _randomisation_in_worker(info, inputs, method: str, seed: int, cascading: bool, progress, attribute_kwargs: dict):
+    """The check of an uploaded network, run by the same :func:`randomisation_check` inside its sandboxed worker on
+    the preprocessed rows; attributions compared per raw feature, as here."""
+    from dlxai.explain.attribution import prepare_inputs, worker_options
+    from dlxai.explain.isolated import gradient_facts, randomisation_in_worker
+
+    est = info.audit.estimator
+    x, _, groups, _ = prepare_inputs(info.audit, inputs)
+    options, refs = worker_options(info, x, dict(attribute_kwargs))
+    n_layers = int(gradient_facts(info.remote, est._head_output)["layers"])
+    spec = METHODS[method]
+    per_pass = float(options.get("n_steps") or options.get("n_samples") or (50 if spec.baseline != "none" else 1))
+    work = per_pass * refs * ((n_layers if cascading else 1) + 1)
+    if progress is not None:
+        progress(0.0)
+    out = randomisation_in_worker(info.remote, est._head_output, x.numpy(), method,
+                                  {k: list(map(int, v)) for k, v in groups.items()} if groups else None,
+                                  {**options, "seed": int(seed), "cascading": bool(cascading)}, work=work)
+    if progress is not None:
+        progress(1.0)
+    return RandomisationCheck(tuple(str(s) for s in out["stages"]), np.asarray(out["spearman"], dtype=float),
+                              np.asarray(out["spearman_rows"], dtype=float), method, dict(out["params"]))
 
 
 # methods worth trying instead, best first (on the Adult MLP, integrated gradients from zeros and LRP-ε pass both the

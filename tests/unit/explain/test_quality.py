@@ -148,19 +148,43 @@ def test_what_to_try_names_another_baseline_composite_and_method():
     assert "Another baseline" not in " ".join(what_to_try("saliency", {}))
 
 
-def test_the_randomisation_check_says_why_not_on_a_torchscript_upload_and_runs_on_an_mlp(german, german_mlp):
+def test_the_randomisation_check_runs_in_an_uploads_worker_as_in_process_and_says_why_not_on_torchscript(german):
+    import warnings
+
+    import onnx
+    from onnx2torch import convert
+
     from dlxai.explain.quality import randomisation_unavailable
-    from tests.unit.models.exporters import Zoo
+    from dlxai.models.adapters import _logit_head
+    from tests.unit.models.exporters import NUMERIC, Zoo, torch_onnx_mlp
 
     zoo = Zoo(german)
+    rows = german.X("test").head(12)
     try:
-        m = zoo["TorchScript + spec"]
-        why = randomisation_unavailable(m)
-        assert why.startswith("The model-parameter randomisation check") and m.name in why
-        assert "LogitHead" not in why
-        assert "runs only inside its sandboxed worker" in why  # uploaded code never runs in the server
-        with pytest.raises(UnsupportedModelError, match="runs only inside its sandboxed worker"):
-            randomisation_check(m, german.X("test").head(2), method="saliency")
+        script = zoo["TorchScript + spec"]
+        why = randomisation_unavailable(script)
+        assert why.startswith("The model-parameter randomisation check") and script.name in why
+        assert "LogitHead" not in why and "TorchScript module's are compiled" in why
+        with pytest.raises(UnsupportedModelError, match="TorchScript module's are compiled"):
+            randomisation_check(script, rows.head(2), method="saliency")
+        # an ONNX upload runs only in its worker (as its onnx2torch conversion); the check there equals the same
+        # check on the same conversion made here
+        raw, name = torch_onnx_mlp(NUMERIC)[:2]
+        upload = zoo["ONNX from torch.onnx (converts to torch)"]
+        assert getattr(upload.estimator, "module_", None) is None and upload.estimator.gradient_worker is not None
+        assert randomisation_unavailable(upload) == ""
+        steps = []
+        there = randomisation_check(upload, rows, method="integrated_gradients", n_steps=8, seed=3,
+                                    progress=steps.append)
+        assert steps[0] == 0.0 and steps[-1] == 1.0
+        assert there.stages == ("top 1 (down to inner.2/Gemm)", "all layers") and there.params["n_steps"] == 8
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            net = convert(onnx.load_model_from_string(raw)).eval()
+        here = randomisation_check(_logit_head(net, upload.estimator._head_output),
+                                   upload.transform(rows).astype(np.float32), method="integrated_gradients",
+                                   n_steps=8, seed=3)
+        assert here.stages == there.stages
+        np.testing.assert_allclose(there.spearman_rows, here.spearman_rows, atol=1e-9)
     finally:
         zoo.close()
-    assert randomisation_unavailable(german_mlp) == ""
