@@ -422,9 +422,9 @@ def _run_method(spec: MethodSpec, work, x, t, out, refs, params: dict, batch_siz
     fn = spec.load()
     call = dict(params)
     extra: dict = {}
-    if spec.key == "integrated_gradients":
-        call["info"] = extra
     takes = inspect.signature(fn).parameters
+    if "info" in takes:  # what the method reports about its run (steps used, the output explained)
+        call["info"] = extra
     takes_progress = progress is not None and "progress" in takes
     if "copy_model" in takes:  # `work` is the private copy already: one deep copy per call, not two
         call["copy_model"] = False

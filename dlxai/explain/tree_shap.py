@@ -252,10 +252,11 @@ def _output(trees, base: float, X: np.ndarray) -> np.ndarray:
     return out
 
 
-def tree_shap(module, inputs, *, target, baselines=None, batch_size=4096, progress=None):
+def tree_shap(module, inputs, *, target, baselines=None, batch_size=4096, progress=None, info=None):
     """The registry's signature: ``module`` wraps the model (``module.est``, a raw-columns classifier), ``inputs``
     and ``baselines`` are rows of its contract's matrix.  Returns (values, delta) with delta the exact sum check
-    ``sum(values) - (f(x) - mean f(background))`` on the output explained (log-odds or probability)."""
+    ``sum(values) - (f(x) - mean f(background))`` on the output explained, which ``info["output"]`` records:
+    "log-odds" (gradient boosting) or "probability" (forests, single trees)."""
     est = module.est
     why = tree_reason(est)
     if why is not None:
@@ -276,6 +277,8 @@ def tree_shap(module, inputs, *, target, baselines=None, batch_size=4096, progre
     order = np.array([names.index(c) for c in both.columns])
     owner = np.where(owner >= 0, order[np.maximum(owner, 0)], -1)
     trees, base, output = _trees(final)
+    if info is not None:
+        info["output"] = output
     if type(final).__name__ != "HistGradientBoostingClassifier":  # scikit-learn's trees compare in float32
         T = T.astype(np.float32).astype(np.float64)
     TX, TB = T[:len(x)], T[len(x):]

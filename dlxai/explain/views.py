@@ -197,6 +197,10 @@ def compare_importance(results: dict) -> pd.DataFrame:
 
 
 PROBABILITY_SCALE = "on the probability scale (0 to 1), as the model outputs it"
+TREE_LOG_ODDS_SCALE = (
+    "on the log-odds scale: the sum of the boosted trees before the sigmoid (the model's decision function; a "
+    "probability p is log(p / (1 − p)) there)"
+)
 LOGIT_SCALE = (
     "on the logit scale: the network's output for that class before softmax (sums of attributions are in log-odds "
     "units)"
@@ -218,6 +222,8 @@ def explained_output(model, result) -> str:
 
     _check(result)
     cls = _explained_class(result.target)
+    if (result.info or {}).get("output") == "log-odds":  # tree SHAP of gradient boosting: its decision function
+        return f"the log-odds of {cls}, {TREE_LOG_ODDS_SCALE}"
     if not model_info(model).gradients:
         return f"the probability of {cls}, {PROBABILITY_SCALE}"
     explains = getattr(model, "explains", "")

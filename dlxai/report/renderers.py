@@ -92,7 +92,9 @@ def attribution(r, doc: Document, bundle) -> None:
         doc.para(label, 9, "B")
         doc.table(("Feature", "Attribution"), [(str(k), S.fmt(v, 4)) for k, v in top.items()], widths=(2, 1), size=8)
     if err is not None:
-        doc.para(f"Completeness: attributions sum to f(x) - f(baseline) within {np.median(err):.2%} (median "
+        f = "log-odds(x) - mean log-odds(background)" if (r.info or {}).get("output") == "log-odds" else \
+            "f(x) - f(baseline)"
+        doc.para(f"Completeness: attributions sum to {f} within {np.median(err):.2%} (median "
                  f"relative error over {len(err):,} rows; largest {np.max(err):.2%}).", 9)
 
 

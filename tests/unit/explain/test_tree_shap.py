@@ -68,6 +68,11 @@ def test_tree_shap_equals_the_enumerated_shapley_values_per_raw_column(german, k
     assert np.max(r.completeness_error) < 1e-9  # exact: the values add up to the change in the output
     unfavourable = attribute(m, rows, method="tree_shap", baselines=r.baselines, target=0)
     assert np.allclose(unfavourable.values, -r.values)
+    # the page and the PDF name the output explained: boosting's log-odds, a forest's probability
+    from dlxai.explain.views import explained_output
+
+    scale = "log-odds" if kind == "hgb" else "probability"
+    assert r.info["output"] == scale and explained_output(m, r).startswith(f"the {scale} of the favourable class")
 
 
 def test_offered_only_where_the_trees_can_be_read(german, german_mlp):
