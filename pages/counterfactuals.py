@@ -17,14 +17,13 @@ from ui.counterfactuals import (
     world_caption,
 )
 from ui.errors import error_boundary
-from ui.widgets import require_model, require_rows_scoring
+from ui.widgets import require_model
 
 st.title("Counterfactuals")
 st.caption("The smallest changes to a row that flip the model's decision, and the recourse burden per group: "
            "the mean cost of those changes for each group's rejected rows (Sharma et al., CERTIFAI, 2020). "
            "Cost = sum of numeric changes in MADs (median absolute deviations) + number of changed categories.")
 ds, m = require_model()
-require_rows_scoring(m)
 mk, dk = m.fingerprint, ds.fingerprint
 if state.threshold() != 0.5:
     st.caption(f"The counterfactual search decides at a score of 0.5; the decision threshold of the other pages "
