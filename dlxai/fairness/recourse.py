@@ -132,8 +132,11 @@ def recourse_costs(model, dataset, *, split: str = "test", max_rows: int = 300, 
 
 
 def rejected_sample(model, X: pd.DataFrame, max_rows: int, seed: int, split: str = "test") -> np.ndarray:
-    """Positions of the rows of ``X`` the model rejects: all of them, or a seeded sample of ``max_rows``."""
-    rejected = np.nonzero(model.predict(X) == 0)[0]
+    """Positions of the rows of ``X`` the model rejects: all of them, or a seeded sample of ``max_rows``.
+
+    Rejected means P(favourable) < 0.5, where the counterfactual search decides: a randomized model's (a
+    ThresholdOptimizer's) seeded draws would also reject rows it favours, which have no decision to flip."""
+    rejected = np.nonzero(np.asarray(model.predict_proba(X)) < 0.5)[0]
     if len(rejected) == 0:
         raise UserInputError(NO_REJECTED.format(split=split))
     rng = np.random.default_rng(seed)
