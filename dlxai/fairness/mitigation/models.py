@@ -11,7 +11,13 @@ import numpy as np
 import pandas as pd
 
 from dlxai.errors import UnsupportedModelError, UserInputError
-from dlxai.fairness.mitigation.messages import NOT_A_NETWORK_THRESHOLDED, NOT_ONE_NETWORK, SENSITIVE_AT_PREDICTION
+from dlxai.fairness.mitigation.messages import (
+    NOT_A_NETWORK_THRESHOLDED,
+    NOT_ONE_NETWORK,
+    SENSITIVE_AT_PREDICTION,
+    THRESHOLDED_NETWORK,
+    THRESHOLDED_NO_NETWORK,
+)
 from dlxai.models.base import AuditModel, digest_estimator
 from dlxai.validation import as_levels
 
@@ -124,7 +130,9 @@ class MitigatedModel(AuditModel):
         if len(members) == 1 and getattr(members[0][1], "module_", None) is not None and not self.sensitive_columns:
             return members[0][1].module_
         if self.sensitive_columns:
-            raise UnsupportedModelError(NOT_A_NETWORK_THRESHOLDED.format(name=self.name))
+            net = len(members) == 1 and getattr(members[0][1], "module_", None) is not None
+            raise UnsupportedModelError(NOT_A_NETWORK_THRESHOLDED.format(
+                name=self.name, original=THRESHOLDED_NETWORK if net else THRESHOLDED_NO_NETWORK))
         what = f"randomized mixture of {len(members)} models" if len(members) > 1 else "group-thresholded model"
         raise UnsupportedModelError(NOT_ONE_NETWORK.format(name=self.name, what=what))
 

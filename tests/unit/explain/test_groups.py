@@ -120,14 +120,19 @@ def test_recourse_burden_by_group(post, german):
     assert set(burden.by_group.index) == set(GROUPS)
 
 
-def test_the_offers_name_what_runs_and_why_gradients_do_not(post):
+def test_the_offers_name_what_runs_and_why_gradients_do_not(post, german, german_mlp):
+    from dlxai.fairness.mitigation import mitigate
+    from dlxai.fairness.mitigation.messages import THRESHOLDED_NETWORK, THRESHOLDED_NO_NETWORK
     from dlxai.fairness.offers import offers
 
     off = offers(post, ["sex"])
     for key in ("explain:kernel_shap", "counterfactuals", "recourse", "surrogate"):
         assert off[key] == "", (key, off[key])
     why = off["explain:integrated_gradients"]
-    assert "ThresholdOptimizer" in why and "Make the original model active" in why
+    assert "ThresholdOptimizer" in why and THRESHOLDED_NO_NETWORK.rstrip(".") in why  # a logistic regression
+    on_mlp = mitigate(german_mlp, german, "threshold_optimizer", sensitive=["sex"], n_bootstrap=0).model
+    why = offers(on_mlp, ["sex"])["explain:integrated_gradients"]
+    assert THRESHOLDED_NETWORK.rstrip(".") in why  # the original is a network: make it active for gradients
 
 
 def test_a_group_column_that_is_also_a_feature_stays_a_feature(german):
