@@ -8,6 +8,7 @@ from ui import state
 from ui.counterfactuals import (
     burden_costs,
     constraint_editor,
+    groups_caption,
     highlight_changes,
     rejected_rows,
     search_key,
@@ -71,7 +72,7 @@ with error_boundary("The counterfactual search"):
                                                  ("plausibility", "Distance to a real row", "{:.2f}")], strict=True):
             col.metric(label, "—" if met[name] != met[name] else fmt.format(met[name]))
         st.caption(f"{len(cfs)} of {k} counterfactuals flip the decision ({res.method} search, {res.seconds:.1f} s). "
-                   "Highlighted cells differ from the original row. " + world_caption(res))
+                   "Highlighted cells differ from the original row. " + world_caption(res) + groups_caption(res))
 
 st.subheader("Recourse burden by group")
 if not len(rejected):

@@ -135,6 +135,16 @@ def constraint_editor(ds, key: str = "cf") -> Constraints:
     return Constraints(immutable=tuple(immutable), vary=tuple(vary), ranges=ranges, directions=directions)
 
 
+def groups_caption(res) -> str:
+    """For a model whose thresholds read group columns (ThresholdOptimizer): that every candidate was scored with
+    the row's own groups ('' otherwise)."""
+    cols = res.params.get("groups_held")
+    if not cols:
+        return ""
+    return (f" Every candidate was scored with this row's own {', '.join(cols)}: the model's thresholds differ by "
+            f"group, and a counterfactual does not change a person's group.")
+
+
 def world_caption(res) -> str:
     """What the search kept consistent, in words (from ``res.params["world"]``)."""
     w = res.params.get("world", {})

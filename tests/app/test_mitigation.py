@@ -124,6 +124,7 @@ def test_a_threshold_optimizer_made_active_is_explained_and_searched_with_each_r
     assert not errors_of(at), errors_of(at)
     validity = [mt for mt in at.metric if mt.label == "Validity"]
     assert validity and validity[0].value != "—"
+    assert any("Every candidate was scored with this row's own sex" in c.value for c in at.caption)
     at.number_input(key="cf_burden_rows").set_value(20)
     at.button(key="cf_burden_go").click().run()
     assert not at.exception, at.exception

@@ -36,7 +36,7 @@ from dlxai.explain.counterfactuals.searches import _random_pool, _sparse_moves, 
 from dlxai.explain.counterfactuals.select import _select, counterfactual_metrics
 from dlxai.explain.counterfactuals.space import CFSpace, Constraints, _bounds, _Resolved, resolve_constraints
 from dlxai.explain.counterfactuals.world import ASSOCIATION_THRESHOLD, World
-from dlxai.explain.groups import group_parts, held_groups, repeat_groups
+from dlxai.explain.groups import group_columns, group_parts, held_groups, repeat_groups
 
 METHODS = ("auto", "gradient", "random")
 PLAUSIBILITY = ("prefer", "require", "off")
@@ -201,7 +201,8 @@ def _find(model, dataset, rows, *, k, constraints, options: SearchOptions, seed,
         proba=p.reshape(len(rows), k), cost=np.where(valid, cost, np.nan).reshape(len(rows), k),
         n_changed=nch.reshape(len(rows), k), desired_class=target, query_proba=p0, metrics=metrics,
         method=method, seconds=time.perf_counter() - start,
-        params={**_params(space, r, k, constraints, options, seed), "world": world.describe()},
+        params={**_params(space, r, k, constraints, options, seed), "world": world.describe(),
+                **({"groups_held": group_columns(model)} if len(parts) > 1 or parts[0][1] is not None else {})},
     )
 
 

@@ -108,6 +108,7 @@ def test_counterfactuals_are_valid_for_each_rows_own_group(post, german):
         assert (cf["sex"].astype(str) == g).all() if "sex" in cf.columns else True
         differs += int((np.abs(own - _pmf(post, cf[feats], GROUPS[1 - GROUPS.index(g)])) > 1e-6).any())
     assert res.valid.any(axis=1).sum() >= 4
+    assert res.params["groups_held"] == ["sex"]
     assert differs >= 1  # as the other group, some of them would score differently: the group was held
 
 
