@@ -8,6 +8,7 @@ from ui import state
 from ui.counterfactuals import (
     burden_costs,
     constraint_editor,
+    groups_caption,
     highlight_changes,
     rejected_rows,
     search_key,
@@ -17,14 +18,13 @@ from ui.counterfactuals import (
     world_caption,
 )
 from ui.errors import error_boundary
-from ui.widgets import require_model, require_rows_scoring
+from ui.widgets import require_model
 
 st.title("Counterfactuals")
 st.caption("The smallest changes to a row that flip the model's decision, and the recourse burden per group: "
            "the mean cost of those changes for each group's rejected rows (Sharma et al., CERTIFAI, 2020). "
            "Cost = sum of numeric changes in MADs (median absolute deviations) + number of changed categories.")
 ds, m = require_model()
-require_rows_scoring(m)
 mk, dk = m.fingerprint, ds.fingerprint
 if state.threshold() != 0.5:
     st.caption(f"The counterfactual search decides at a score of 0.5; the decision threshold of the other pages "
@@ -72,7 +72,7 @@ with error_boundary("The counterfactual search"):
                                                  ("plausibility", "Distance to a real row", "{:.2f}")], strict=True):
             col.metric(label, "—" if met[name] != met[name] else fmt.format(met[name]))
         st.caption(f"{len(cfs)} of {k} counterfactuals flip the decision ({res.method} search, {res.seconds:.1f} s). "
-                   "Highlighted cells differ from the original row. " + world_caption(res))
+                   "Highlighted cells differ from the original row. " + world_caption(res) + groups_caption(res))
 
 st.subheader("Recourse burden by group")
 if not len(rejected):

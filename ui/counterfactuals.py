@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from dlxai.explain.counterfactuals import Constraints, SearchOptions, find_counterfactuals
+from dlxai.explain.groups import scored_rows
 from dlxai.explain.surrogate import fit_surrogate, local_surrogate
 from dlxai.fairness.recourse import recourse_costs
 from ui import jobs, state
@@ -55,7 +56,7 @@ def search_row(model, dataset, key: tuple):
         left = f" · about {elapsed / frac * (1 - frac):.0f} s left" if 0.05 <= frac < 1 else ""
         bar.progress(frac, text=f"{text}{left}")
 
-    res = jobs.run(find_counterfactuals, model, dataset, dataset.X("test").iloc[[row]], k=k, seed=seed,
+    res = jobs.run(find_counterfactuals, model, dataset, scored_rows(model, dataset, "test").iloc[[row]], k=k, seed=seed,
                    constraints=constraints_from_key(ckey), options=SearchOptions(changed_penalty=penalty),
                    progress=progress, label="The counterfactual search", in_process=jobs.holds_worker(model))
     bar.empty()
@@ -132,6 +133,16 @@ def constraint_editor(ds, key: str = "cf") -> Constraints:
             if (r_lo, r_hi) != (lo, hi):
                 ranges[f] = (r_lo, r_hi)
     return Constraints(immutable=tuple(immutable), vary=tuple(vary), ranges=ranges, directions=directions)
+
+
+def groups_caption(res) -> str:
+    """For a model whose thresholds read group columns (ThresholdOptimizer): that every candidate was scored with
+    the row's own groups ('' otherwise)."""
+    cols = res.params.get("groups_held")
+    if not cols:
+        return ""
+    return (f" Every candidate was scored with this row's own {', '.join(cols)}: the model's thresholds differ by "
+            f"group, and a counterfactual does not change a person's group.")
 
 
 def world_caption(res) -> str:

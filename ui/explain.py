@@ -12,6 +12,7 @@ import streamlit as st
 from streamlit.runtime.scriptrunner_utils.script_run_context import in_cached_function
 
 from dlxai.explain.attribution import attribute
+from dlxai.explain.groups import scored_rows
 from dlxai.explain.registry import IG_RULES, METHODS, TABULAR, applicable_methods, choices_for, label, model_info
 
 TARGETS = {"predicted class": None, "favourable outcome (1)": 1, "unfavourable outcome (0)": 0}
@@ -112,8 +113,8 @@ def freeze(d: dict) -> tuple:
     return tuple(sorted((k, freeze(v) if isinstance(v, dict) else v) for k, v in d.items()))
 
 
-def _rows(dataset, n_rows: int):
-    X = dataset.X("test")
+def _rows(model, dataset, n_rows: int):
+    X = scored_rows(model, dataset, "test")  # with the group columns a post-processed model reads from each row
     return X if n_rows >= len(X) else X.sample(n=n_rows, random_state=0).sort_index()
 
 
@@ -132,7 +133,7 @@ def _method_kwargs(dataset, s: dict) -> dict:
 
 def _call(model, dataset, settings: tuple, progress=None, inputs=None):
     s = dict(settings)
-    rows = _rows(dataset, s["n_rows"]) if inputs is None else inputs
+    rows = _rows(model, dataset, s["n_rows"]) if inputs is None else inputs
     return attribute(model, rows, method=s["method"], progress=progress, **_method_kwargs(dataset, s))
 
 
@@ -154,7 +155,7 @@ def randomisation(_model, model_key: str, _dataset, dataset_key: str, settings: 
     from dlxai.explain.quality import randomisation_check
 
     s = dict(settings)
-    return randomisation_check(_model, _rows(_dataset, n_rows), method=s["method"], progress=_progress,
+    return randomisation_check(_model, _rows(_model, _dataset, n_rows), method=s["method"], progress=_progress,
                                **_method_kwargs(_dataset, s))
 
 

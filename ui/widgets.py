@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dlxai.explain.registry import rows_unavailable
 from dlxai.glossary import TERMS
 from ui import state
 
@@ -75,12 +74,3 @@ def require_model():
         st.page_link("pages/data_model.py", label="Go to Data & model", icon="🧠")
         st.stop()
     return ds, m
-
-
-def require_rows_scoring(m) -> None:
-    """Stop the page, saying why, for a model that cannot score rows built from its input features (a
-    post-processed model reads the group columns from each row): SHAP and counterfactual search."""
-    why = rows_unavailable(m)
-    if why:
-        st.info(f"Not available for **{m.name}**: {why}.")
-        st.stop()

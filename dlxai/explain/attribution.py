@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from dlxai.errors import UnsupportedModelError, UserInputError
+from dlxai.explain.groups import group_parts, held_groups, repeat_groups, sklearn_module
 from dlxai.explain.isolated import attribute_in_worker
 from dlxai.explain.registry import (
     BAD_PARAM,
@@ -59,7 +60,9 @@ class AttributionResult:
     column per one-hot level); ``feature_groups`` maps each raw feature to its columns and
     :meth:`by_feature` sums them back.  ``delta`` is the completeness error per row
     (``sum(values) − (f(x) − f(baseline))``) where the method defines one, ``output_gap`` the
-    ``f(x) − f(baseline)`` it is measured against.
+    ``f(x) − f(baseline)`` it is measured against.  ``groups``: for a model that reads group columns at prediction
+    (ThresholdOptimizer), the groups each row was scored with, positionally: every row the method built for row
+    ``i`` (coalitions, background rows) was scored with row ``i``'s groups, so ``f(baseline)`` is per group.
     """
 
     values: np.ndarray
@@ -75,6 +78,7 @@ class AttributionResult:
     kind: str = TABULAR
     row_index: np.ndarray | None = None
     info: dict = field(default_factory=dict)
+    groups: Any = None
 
     @property
     def n(self) -> int:
@@ -124,8 +128,6 @@ def attribute(
     ``"mean"`` (of ``reference``), ``"samples"`` (``n_baseline_samples`` rows of ``reference``,
     attributions averaged), or an array.  ``progress`` receives a fraction in [0, 1].
     """
-    torch = _torch()
-
     spec = method_spec(method)
     info = model_info(model)
     kind = kind or info.kind or (IMAGE if _as_tensor(inputs, "inputs").ndim >= 3 else TABULAR)
@@ -140,17 +142,21 @@ def attribute(
                        n_baseline_samples=n_baseline_samples, seed=seed, kind=kind, **params)
         return _attribute_in_worker(info, spec, x, options, merged, names, groups, row_index, progress)
 
+    held = held_groups(info.audit, inputs) if info.audit is not None else None
     work, dev = _working_copy(info, device)
     x = x.to(dev)
-    with torch.no_grad():
-        out = _forward_batched(work, x, batch_size)
+    # (positions, module): all rows at once, or per combination of groups a module scoring every row it is given
+    # (the method's coalitions and background rows too) with those rows' groups
+    parts = [(None, work)] if held is None else [(pos, work.held(repeat_groups(held, pos[:1])))
+                                                 for pos in group_parts(held)]
+    out = _outputs(parts, x, batch_size)
     if out.ndim != 2:
         raise UnsupportedModelError(BAD_OUTPUT.format(shape=tuple(out.shape)))
     t = _resolve_target(target, out, info, kind)
 
     prep = info.audit.preprocessor if info.audit is not None else None
     refs, base_label = _resolve_baselines(spec, baselines, x.cpu(), reference, n_baseline_samples, seed, prep)
-    vals, delta, gap, extra = _run_method(spec, work, x, t, out, refs, merged, int(batch_size), dev, progress)
+    vals, delta, gap, extra = _run_parts(spec, parts, x, t, out, refs, merged, int(batch_size), dev, progress)
     if tuple(vals.shape) != tuple(x.shape):
         raise UnsupportedModelError(
             f"{spec.label} returned attributions of shape {tuple(vals.shape)} for inputs of shape {tuple(x.shape)}.")
@@ -172,23 +178,8 @@ def attribute(
         kind=kind,
         row_index=row_index,
         info={**extra, "device": str(dev), "n_classes": int(out.shape[1])},
+        groups=held,
     )
-
-
-def sklearn_module(estimator):
-    """A torch module wrapping a scikit-learn classifier's ``predict_proba`` (no gradients), on a copy of it."""
-    torch = _torch()
-
-    class SklearnProba(torch.nn.Module):
-        def __init__(self, est):
-            super().__init__()
-            self.est = est
-
-        def forward(self, x):
-            p = self.est.predict_proba(x.detach().cpu().numpy().astype(np.float32))
-            return torch.as_tensor(np.asarray(p, dtype=np.float32), device=x.device)
-
-    return SklearnProba(copy.deepcopy(estimator))
 
 
 def worker_options(info: ModelInfo, x, options: dict) -> tuple[dict, int]:
@@ -462,6 +453,44 @@ def _run_method(spec: MethodSpec, work, x, t, out, refs, params: dict, batch_siz
         gap = f_x - fb
     if progress is not None:
         progress(1.0)
+    return vals, delta, gap, extra
+
+
+def _outputs(parts, x, batch_size: int):
+    """The model's outputs at the inputs, in row order, each part through its own module."""
+    torch = _torch()
+    with torch.no_grad():
+        if parts[0][0] is None:
+            return _forward_batched(parts[0][1], x, batch_size)
+        outs = [_forward_batched(module, x[torch.as_tensor(pos, device=x.device)], batch_size)
+                for pos, module in parts]
+    out = torch.empty((x.shape[0], *outs[0].shape[1:]), dtype=outs[0].dtype, device=outs[0].device)
+    for (pos, _), o in zip(parts, outs, strict=True):
+        out[torch.as_tensor(pos, device=out.device)] = o
+    return out
+
+
+def _run_parts(spec: MethodSpec, parts, x, t, out, refs, params: dict, batch_size: int, dev, progress):
+    """:func:`_run_method` on all rows at once, or part by part (rows sharing their groups) put back in row
+    order."""
+    torch = _torch()
+    if parts[0][0] is None:
+        return _run_method(spec, parts[0][1], x, t, out, refs, params, batch_size, dev, progress)
+    vals = torch.zeros_like(x)
+    delta = gap = None
+    extra: dict = {}
+    for j, (pos, module) in enumerate(parts):
+        idx = torch.as_tensor(pos, device=x.device)
+        step = None if progress is None else (lambda f, j=j: progress((j + float(f)) / len(parts)))
+        v, d, g, e = _run_method(spec, module, x[idx], t[idx], out[idx], refs, params, batch_size, dev, step)
+        vals[idx] = v.to(vals.dtype)
+        if d is not None:
+            delta = torch.zeros(x.shape[0], dtype=d.dtype, device=d.device) if delta is None else delta
+            delta[idx] = d
+        if g is not None:
+            gap = torch.zeros(x.shape[0], dtype=g.dtype, device=g.device) if gap is None else gap
+            gap[idx] = g
+        extra.update(e)
     return vals, delta, gap, extra
 
 

@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dlxai.errors import UnsupportedModelError, UserInputError
-from dlxai.explain.attribution import AttributionResult, attribute, sklearn_module
+from dlxai.explain.attribution import AttributionResult, attribute
+from dlxai.explain.groups import sklearn_module
 from dlxai.explain.registry import BASELINES, METHODS, TABULAR, choices_for, label, model_info
 
 # below this mean rank correlation after full randomisation, the attributions depend on the weights
@@ -114,23 +115,24 @@ class Faithfulness:
         return self.deletion_auc < self.random_deletion_auc and self.insertion_auc > self.random_insertion_auc
 
 
-def _probability_fn(model, device: str = "cpu"):
-    """A private copy of ``model`` as a function tensor -> class probabilities, and the input transform."""
+def _probability_fn(model, device: str = "cpu", groups=None):
+    """A private copy of ``model`` as a function (tensor, rows) -> class probabilities; ``groups`` (a model that
+    reads group columns at prediction): the groups of each explained row, ``rows`` the positions of the given ones."""
     import torch
 
     info = model_info(model)
     if info.module is not None:
         work = copy.deepcopy(info.module).eval().to(device)
 
-        def prob(x):
+        def prob(x, rows=None):
             with torch.no_grad():
                 return torch.softmax(work(x.to(device)), dim=1).cpu()
     else:
         work = sklearn_module(info.audit.estimator)
 
-        def prob(x):
+        def prob(x, rows=None):
             with torch.no_grad():
-                return work(x)
+                return work(x) if groups is None else work(x, groups.iloc[rows].reset_index(drop=True))
     return prob
 
 
@@ -167,7 +169,7 @@ def deletion_insertion(model, result: AttributionResult, *, n_steps: int = 20, b
         raise UserInputError(f"deletion_insertion needs an AttributionResult; received {type(result).__name__}.")
     if isinstance(n_steps, bool) or not isinstance(n_steps, (int, np.integer)) or n_steps < 2:
         raise UserInputError(f"n_steps must be an integer of at least 2; received {n_steps!r}. Use e.g. 20.")
-    prob = _probability_fn(model)
+    prob = _probability_fn(model, groups=result.groups)  # each perturbed row keeps its row's groups
     units = _units(result)
     n, u = result.n, len(units)
     x = result.inputs.reshape(n, -1).astype(np.float32)
@@ -194,7 +196,7 @@ def deletion_insertion(model, result: AttributionResult, *, n_steps: int = 20, b
 
     def p(arr):
         t = torch.as_tensor(arr.reshape(shape))
-        out = torch.cat([prob(t[i:i + batch_size]) for i in range(0, n, batch_size)])
+        out = torch.cat([prob(t[i:i + batch_size], slice(i, i + batch_size)) for i in range(0, n, batch_size)])
         return out.gather(1, tgt[:, None])[:, 0].double().numpy().mean()
 
     for s, c in enumerate(counts):

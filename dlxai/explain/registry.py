@@ -45,12 +45,6 @@ LRP_TABULAR_WHY = (
     "and a categorical feature ranks by its number of levels, whatever the model learned."
 )
 NO_GRADIENTS = "the model is not a differentiable PyTorch network, so gradients cannot flow through it"
-GROUPS_AT_PREDICTION = (
-    "{name} reads {columns} from each row it scores (its thresholds differ by group), but SHAP and counterfactual "
-    "search score rows they build from the model's input features, which do not carry those columns (the surrogate "
-    "tree works: it scores real rows). Make the original model active (Mitigation → Make a model active) to explain it: post-processing only "
-    "moves its decision threshold per group"
-)
 BAD_MODEL = (
     "model must be an AuditModel (from train_model or an upload) or a torch.nn.Module; received {received}. "
     "Train one on the Data & model page, or pass the network itself."
@@ -187,8 +181,6 @@ class ModelInfo:
 
     def why_not(self, spec: MethodSpec, kind: str | None) -> str | None:
         """Why ``spec`` does not apply to this model on ``kind`` data; None when it does."""
-        if self.audit is not None and rows_unavailable(self.audit):
-            return rows_unavailable(self.audit)
         if spec.needs_gradients and not self.gradients:
             return self.no_gradients
         if spec.needs_trees and self._trees() is not None:
@@ -228,13 +220,6 @@ class ModelInfo:
         if why is not None:
             raise UnsupportedModelError(METHOD_NOT_APPLICABLE.format(
                 method=spec.key, label=spec.label, why=why, applicable=self.applicable(kind)))
-
-
-def rows_unavailable(model) -> str:
-    """Why methods that score rows they build themselves (SHAP, counterfactual search) cannot run
-    on ``model`` ('' when they can): a post-processed model reads the group columns from each row it scores."""
-    cols = tuple(getattr(model, "sensitive_columns", ()) or ())
-    return GROUPS_AT_PREDICTION.format(name=model.name, columns=list(cols)) if cols else ""
 
 
 def model_info(model) -> ModelInfo:

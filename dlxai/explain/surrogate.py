@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from dlxai.errors import UserInputError
+from dlxai.explain.groups import group_columns, scored_rows
 from dlxai.validation import as_levels, check_threshold
 
 BAD_DEPTH = "max_depth must be a whole number from 1 to 12; received {value!r}. Use e.g. 4."
@@ -143,17 +144,6 @@ def _class_names(dataset) -> tuple[str, str]:
     return (f"not {pos}", pos)
 
 
-def _group_columns(model, dataset) -> list[str]:
-    """The group columns a post-processed model (ThresholdOptimizer) reads from each row it scores, beyond its
-    input features: they travel with the rows the surrogate scores."""
-    return [c for c in (getattr(model, "sensitive_columns", ()) or ()) if c not in dataset.schema.features]
-
-
-def _scored_rows(model, dataset, split: str) -> pd.DataFrame:
-    """The rows of ``split`` as the model scores them: its input features plus the group columns it reads."""
-    return dataset.frame(split)[list(dataset.schema.features) + _group_columns(model, dataset)]
-
-
 def fit_surrogate(
     model,
     dataset,
@@ -171,10 +161,10 @@ def fit_surrogate(
 
     depth = check_depth(max_depth)
     threshold = check_threshold(threshold)
-    train = _scored_rows(model, dataset, "train")
+    train = scored_rows(model, dataset, "train")
     if len(train) > max_train_rows:
         train = train.sample(n=int(max_train_rows), random_state=seed)
-    test = _scored_rows(model, dataset, "test")
+    test = scored_rows(model, dataset, "test")
     enc = _Encoder(model, dataset.X("train"), space)
     y_tr = model.predict(train, threshold=threshold)
     y_te = model.predict(test, threshold=threshold)
@@ -269,7 +259,7 @@ def local_surrogate(
             f"row must be one raw feature row (a one-row DataFrame); received {type(row).__name__} "
             f"with {len(row) if hasattr(row, '__len__') else '?'} rows."
         )
-    groups = _group_columns(model, dataset)
+    groups = group_columns(model, dataset)
     missing = [c for c in groups if c not in row.columns]
     if missing:
         raise UserInputError(f"{model.name} reads the group columns {groups} from each row it scores, but the row "

@@ -8,7 +8,7 @@ reason) and the capability-matrix test runs in full: every capability offered fo
 from __future__ import annotations
 
 from dlxai.explain.registry import METHODS as EXPLAIN_METHODS
-from dlxai.explain.registry import TABULAR, model_info, rows_unavailable
+from dlxai.explain.registry import TABULAR, model_info
 from dlxai.fairness.mitigation.registry import METHODS as MITIGATION_METHODS
 from dlxai.fairness.mitigation.registry import why_not as mitigation_why_not
 
@@ -69,8 +69,9 @@ def offers(model, sensitive=()) -> dict[str, str]:
                 for k in labels()}
     out = dict.fromkeys(BASE, "")
     out.update({f"explain:{k}": why for k, why in explain_offers(model).items()})
-    out.update(dict.fromkeys(SEARCHES, rows_unavailable(model)))
-    out["surrogate"] = ""  # the surrogate scores real rows (and a row's neighbours with its groups): any model
+    # the searches score the rows they build with the groups of the row each stands for (dlxai.explain.groups): any
+    # model, also one that reads group columns at prediction (ThresholdOptimizer)
+    out.update(dict.fromkeys(SEARCHES, ""))
     out.update({f"mitigate:{k}": why for k, why in mitigation_offers(model, sensitive).items()})
     out.update(dict.fromkeys(REPORT, ""))
     return out

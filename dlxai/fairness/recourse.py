@@ -117,10 +117,11 @@ def recourse_costs(model, dataset, *, split: str = "test", max_rows: int = 300, 
     always asks for the favourable class and keeps rows without a counterfactual.
     """
     from dlxai.explain.counterfactuals import BAD_OPTIONS, SearchOptions, find_counterfactuals
+    from dlxai.explain.groups import scored_rows
 
     if isinstance(max_rows, bool) or not isinstance(max_rows, (int, np.integer)) or max_rows < 2:
         raise UserInputError(f"max_rows must be a whole number of at least 2; received {max_rows!r}.")
-    X = dataset.X(split)
+    X = scored_rows(model, dataset, split)  # with the group columns a post-processed model reads from each row
     rejected = rejected_sample(model, X, max_rows, seed, split)
     if options is not None and not isinstance(options, SearchOptions):
         raise UserInputError(BAD_OPTIONS.format(kind=type(options).__name__))
@@ -131,8 +132,11 @@ def recourse_costs(model, dataset, *, split: str = "test", max_rows: int = 300, 
 
 
 def rejected_sample(model, X: pd.DataFrame, max_rows: int, seed: int, split: str = "test") -> np.ndarray:
-    """Positions of the rows of ``X`` the model rejects: all of them, or a seeded sample of ``max_rows``."""
-    rejected = np.nonzero(model.predict(X) == 0)[0]
+    """Positions of the rows of ``X`` the model rejects: all of them, or a seeded sample of ``max_rows``.
+
+    Rejected means P(favourable) < 0.5, where the counterfactual search decides: a randomized model's (a
+    ThresholdOptimizer's) seeded draws would also reject rows it favours, which have no decision to flip."""
+    rejected = np.nonzero(np.asarray(model.predict_proba(X)) < 0.5)[0]
     if len(rejected) == 0:
         raise UserInputError(NO_REJECTED.format(split=split))
     rng = np.random.default_rng(seed)

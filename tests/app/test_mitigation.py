@@ -93,3 +93,40 @@ def test_threshold_optimizer_warns_what_got_worse_and_every_run_reaches_the_repo
     at = at.switch_page("pages/report.py").run()
     at = at.switch_page("pages/mitigation.py").run()
     assert at.multiselect(key="mit_report_runs").value == [2]  # the choice outlives the page
+
+
+def test_a_threshold_optimizer_made_active_is_explained_and_searched_with_each_rows_groups(app, german_tiny):
+    """Its thresholds read sex from each row: the Explanations page runs kernel SHAP and says each row keeps its
+    group, and the Counterfactuals page searches a row and the recourse burden, with no refusal."""
+    from dlxai.fairness.mitigation import mitigate
+    from tests.app.conftest import with_model
+    from ui import state
+
+    ds, m = german_tiny
+    post = mitigate(m, ds, "threshold_optimizer", "demographic_parity", sensitive=["sex"], n_bootstrap=0).model
+    at = with_model(app, german_tiny)
+    at.session_state[state.MODEL] = post
+    at.session_state[state.MODELS] = {m.name: m, post.name: post}
+    at.session_state["ex_rows_kernel_shap"] = 20  # enough of each group for the page's group comparison
+    at = at.switch_page("pages/explanations.py").run()
+    assert not at.exception, at.exception
+    assert not errors_of(at), errors_of(at)
+    assert at.selectbox(key="ex_method").options == ["SHAP: kernel (model-agnostic)"]
+    assert any("each row is scored with its own group (sex)" in i.value for i in at.info)
+    metrics = {mt.label: mt.value for mt in at.metric}
+    assert float(metrics["Completeness error"].rstrip("%")) < 1.0 and "Deletion AUC" in metrics
+
+    at = at.switch_page("pages/counterfactuals.py").run()
+    assert not at.exception, at.exception
+    assert not any("Not available" in i.value for i in at.info)
+    at.button(key="cf_go").click().run()
+    assert not at.exception, at.exception
+    assert not errors_of(at), errors_of(at)
+    validity = [mt for mt in at.metric if mt.label == "Validity"]
+    assert validity and validity[0].value != "—"
+    assert any("Every candidate was scored with this row's own sex" in c.value for c in at.caption)
+    at.number_input(key="cf_burden_rows").set_value(20)
+    at.button(key="cf_burden_go").click().run()
+    assert not at.exception, at.exception
+    assert not errors_of(at), errors_of(at)
+    assert any("Highest burden" in c.value for c in at.caption)

@@ -45,10 +45,11 @@ def predictions_table(ds) -> pd.DataFrame:
 
 def run_explanation(m, ds, method: str) -> None:
     from dlxai.explain.attribution import attribute
+    from dlxai.explain.groups import scored_rows
     from dlxai.explain.quality import completeness, deletion_insertion, randomisation_check, randomisation_unavailable
     from dlxai.explain.registry import METHODS
 
-    rows = ds.X("test").iloc[:ROWS]
+    rows = scored_rows(m, ds, "test").iloc[:ROWS]  # with the group columns a post-processed model reads
     kw = dict(SMALL.get(method, {}))
     if METHODS[method].baseline == "background":
         kw.update(baselines="samples", reference=ds.X("train"), n_baseline_samples=5)
@@ -64,6 +65,7 @@ def run_explanation(m, ds, method: str) -> None:
 def run_capability(key: str, m, ds, table: pd.DataFrame) -> None:
     """Run the capability ``key`` as its page does, at small settings."""
     from dlxai.explain.counterfactuals import SearchOptions, find_counterfactuals
+    from dlxai.explain.groups import scored_rows
     from dlxai.explain.surrogate import fit_surrogate, local_surrogate
     from dlxai.fairness import audit_fairness
     from dlxai.fairness.mitigation import mitigate
@@ -87,7 +89,7 @@ def run_capability(key: str, m, ds, table: pd.DataFrame) -> None:
     elif key == "counterfactuals":
         p = m.predict_proba(frame)
         row = int(np.argmin(p))
-        res = find_counterfactuals(m, ds, ds.X("test").iloc[[row]], k=1, seed=0,
+        res = find_counterfactuals(m, ds, scored_rows(m, ds, "test").iloc[[row]], k=1, seed=0,
                                    options=SearchOptions(steps=20, n_candidates=100, on_failure="keep"))
         assert len(res.metrics) == 1
     elif key == "recourse":

@@ -36,6 +36,7 @@ from dlxai.explain.counterfactuals.searches import _random_pool, _sparse_moves, 
 from dlxai.explain.counterfactuals.select import _select, counterfactual_metrics
 from dlxai.explain.counterfactuals.space import CFSpace, Constraints, _bounds, _Resolved, resolve_constraints
 from dlxai.explain.counterfactuals.world import ASSOCIATION_THRESHOLD, World
+from dlxai.explain.groups import group_columns, group_parts, held_groups, repeat_groups
 
 METHODS = ("auto", "gradient", "random")
 PLAUSIBILITY = ("prefer", "require", "off")
@@ -159,15 +160,21 @@ def _find(model, dataset, rows, *, k, constraints, options: SearchOptions, seed,
     if method == "gradient":
         model.torch_module()  # raises UnsupportedModelError for models without gradients
     num0, codes0 = space.encode_raw(rows)
-    p0 = space.proba(num0, codes0)
+    parts = _group_parts(model, rows)
+    p0 = _proba(space, parts, num0, codes0, 1)
     target = _target(rows, p0, options.desired_class)
     if progress is not None:
         progress(0.0, f"Searching {len(rows)} row(s) × {k} counterfactuals ({method})")
     search = _gradient_candidates if method == "gradient" else _random_candidates
-    num, codes, found = search(space, r, num0, codes0, target, k, options, seed, progress)
+    if len(parts) == 1:
+        with space.holding(parts[0][1]):
+            num, codes, found = search(space, r, num0, codes0, target, k, options, seed, progress)
+    else:
+        num, codes, found = _search_by_group(search, space, r, parts, num0, codes0, target, k, options, seed,
+                                             progress)
     if progress is not None:
         progress(0.9, "Checking validity and measuring quality")
-    p, valid = _recheck(space, r, num0, codes0, num, codes, found, target, k)
+    p, valid = _recheck(space, r, parts, num0, codes0, num, codes, found, target, k)
     no_cf = np.nonzero(~valid.reshape(len(rows), k).any(axis=1))[0]
     if len(no_cf) and options.on_failure == "raise":
         shown = ", ".join(str(rows.index[i]) for i in no_cf[:5]) + (" …" if len(no_cf) > 5 else "")
@@ -194,7 +201,8 @@ def _find(model, dataset, rows, *, k, constraints, options: SearchOptions, seed,
         proba=p.reshape(len(rows), k), cost=np.where(valid, cost, np.nan).reshape(len(rows), k),
         n_changed=nch.reshape(len(rows), k), desired_class=target, query_proba=p0, metrics=metrics,
         method=method, seconds=time.perf_counter() - start,
-        params={**_params(space, r, k, constraints, options, seed), "world": world.describe()},
+        params={**_params(space, r, k, constraints, options, seed), "world": world.describe(),
+                **({"groups_held": group_columns(model)} if len(parts) > 1 or parts[0][1] is not None else {})},
     )
 
 
@@ -270,11 +278,54 @@ def _random_candidates(space: CFSpace, r: _Resolved, num0, codes0, target, k: in
                    np.concatenate([pq, sq]), k, o.changed_penalty, o.plausibility)
 
 
-def _recheck(space: CFSpace, r: _Resolved, num0, codes0, num, codes, found, target, k: int):
-    """P(favourable) of every pick through the model's own ``predict_proba``, and whether it is valid: it flips
-    the decision and breaks no constraint."""
+def _group_parts(model, rows: pd.DataFrame) -> list[tuple]:
+    """(positions of queries, the groups their candidates are scored with): every query at once (None) for a model
+    that reads no group columns; else one part per combination of groups, held for every candidate of those
+    queries (a counterfactual does not change a person's group)."""
+    held = held_groups(model, rows)
+    if held is None:
+        return [(slice(None), None)]
+    return [(pos, repeat_groups(held, pos[:1])) for pos in group_parts(held)]
+
+
+def _picks(pos, k: int):
+    """The positions of the ``k`` picks of each query at ``pos`` among all queries' picks."""
+    return pos if isinstance(pos, slice) else (np.asarray(pos)[:, None] * k + np.arange(k)[None, :]).ravel()
+
+
+def _proba(space: CFSpace, parts, num, codes, k: int) -> np.ndarray:
+    """P(favourable) of rows held ``k`` per query (the queries themselves: ``k`` = 1), each part with its groups."""
+    p = np.empty(len(num), dtype=np.float64)
+    for pos, groups in parts:
+        at = _picks(pos, k)
+        with space.holding(groups):
+            p[at] = space.proba(num[at], codes[at])
+    return p
+
+
+def _search_by_group(search, space: CFSpace, r: _Resolved, parts, num0, codes0, target, k: int, o: SearchOptions,
+                     seed, progress):
+    """``search`` run part by part (queries sharing their groups, held while it scores their candidates), its
+    picks put back in query order."""
+    n = len(num0)
+    num = np.empty((n * k, num0.shape[1]), dtype=num0.dtype)
+    codes = np.empty((n * k, codes0.shape[1]), dtype=codes0.dtype)
+    found = np.zeros(n * k, dtype=bool)
+    for j, (pos, groups) in enumerate(parts):
+        step = None if progress is None else (
+            lambda f, text, j=j: progress(0.9 * (j + min(float(f), 0.9) / 0.9) / len(parts), text))
+        with space.holding(groups):
+            pn, pc, pf = search(space, r, num0[pos], codes0[pos], target[pos], k, o, seed, step)
+        at = _picks(pos, k)
+        num[at], codes[at], found[at] = pn, pc, pf
+    return num, codes, found
+
+
+def _recheck(space: CFSpace, r: _Resolved, parts, num0, codes0, num, codes, found, target, k: int):
+    """P(favourable) of every pick through the model's own ``predict_proba`` (with its query's groups), and whether
+    it is valid: it flips the decision and breaks no constraint."""
     rep = np.repeat(np.arange(len(num0)), k)
-    p = space.proba(num, codes)
+    p = _proba(space, parts, num, codes, k)
     valid = found & ((p > 0.5) == (target[rep] == 1))
     L, U = _bounds(r, num0[rep])
     inside = np.all((num >= L - 1e-9) & (num <= U + 1e-9), axis=1)

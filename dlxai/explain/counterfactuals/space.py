@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,6 +27,7 @@ from dlxai.explain.counterfactuals.messages import (
     NOT_NUMERIC_CONSTRAINT,
 )
 from dlxai.explain.counterfactuals.world import World
+from dlxai.explain.groups import repeat_groups
 from dlxai.validation import as_levels
 
 DIRECTIONS = ("increase", "decrease", "any")
@@ -110,6 +112,18 @@ class CFSpace:
                                        minlength=len(self.levels[g])) / max(len(train), 1)
                            for g in range(len(self.categorical))]
         self.restated = np.zeros(len(self.features), dtype=bool)  # see count_once
+        self.groups = None  # see holding
+
+    @contextmanager
+    def holding(self, groups: pd.DataFrame | None):
+        """Within the block every row :meth:`proba` scores is scored with ``groups`` (one row: the groups of the
+        query the candidates stand for), for a model that reads group columns at prediction (ThresholdOptimizer):
+        a counterfactual does not change a person's group."""
+        before, self.groups = self.groups, groups
+        try:
+            yield self
+        finally:
+            self.groups = before
 
     def count_once(self, dependents) -> None:
         """Leave the features at positions ``dependents`` (which follow a driver) out of costs and counts."""
@@ -173,7 +187,12 @@ class CFSpace:
         est = self.model.estimator
         out = []
         for i in range(0, len(num), 50_000):
-            p = np.asarray(est.predict_proba(self.to_matrix(num[i:i + 50_000], codes[i:i + 50_000])), dtype=np.float64)
+            Z = self.to_matrix(num[i:i + 50_000], codes[i:i + 50_000])
+            if self.groups is None:
+                p = np.asarray(est.predict_proba(Z), dtype=np.float64)
+            else:
+                sf = repeat_groups(self.groups, np.zeros(len(Z), dtype=np.int64))
+                p = np.asarray(est.predict_proba(Z, sensitive_features=sf), dtype=np.float64)
             out.append(p[:, 1])
         return np.concatenate(out) if out else np.zeros(0)
 

@@ -30,6 +30,16 @@ NOT_ONE_NETWORK = (
     "{name} is a {what}, not one PyTorch network, so gradient methods do not apply. Make the best deterministic "
     "member (or the original model) active, or use a model-agnostic method (SHAP kernel, surrogate tree)."
 )
+NOT_A_NETWORK_THRESHOLDED = (
+    "{name} is the original model with a decision threshold per group (Fairlearn's ThresholdOptimizer), not one "
+    "PyTorch network, so gradient methods do not apply. {original} Kernel SHAP, counterfactuals and the surrogate "
+    "tree explain this model itself, each row scored with its own groups"
+)
+THRESHOLDED_NETWORK = (
+    "Make the original model active for them (Mitigation → Make a model active): post-processing only moves its "
+    "threshold per group."
+)
+THRESHOLDED_NO_NETWORK = "The original model is not a PyTorch network either, so it has no gradients to explain with."
 NEEDS_TORCH = (
     "Penalised training retrains dlxai's PyTorch MLP, but the active model, {name}, is {kind}. Train an MLP on "
     "Data & model, or use a reduction (exponentiated gradient, grid search), which work with any classifier."

@@ -11,7 +11,13 @@ import numpy as np
 import pandas as pd
 
 from dlxai.errors import UnsupportedModelError, UserInputError
-from dlxai.fairness.mitigation.messages import NOT_ONE_NETWORK, SENSITIVE_AT_PREDICTION
+from dlxai.fairness.mitigation.messages import (
+    NOT_A_NETWORK_THRESHOLDED,
+    NOT_ONE_NETWORK,
+    SENSITIVE_AT_PREDICTION,
+    THRESHOLDED_NETWORK,
+    THRESHOLDED_NO_NETWORK,
+)
 from dlxai.models.base import AuditModel, digest_estimator
 from dlxai.validation import as_levels
 
@@ -96,7 +102,9 @@ class MitigatedModel(AuditModel):
     randomized: bool = False
     prediction_seed: int = 0
 
-    def _sensitive(self, X: pd.DataFrame):
+    def sensitive_features(self, X: pd.DataFrame):
+        """What ``predict_proba``/``predict`` pass to the estimator as ``sensitive_features`` for the rows ``X``
+        (None for a model that reads no group columns)."""
         if not self.sensitive_columns:
             return None
         cols = list(self.sensitive_columns)
@@ -106,14 +114,14 @@ class MitigatedModel(AuditModel):
         return groups_frame(X[cols])
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        sf = self._sensitive(X)
+        sf = self.sensitive_features(X)
         return self.estimator.predict_proba(self.transform(X), sensitive_features=sf)[:, 1]
 
     def predict(self, X: pd.DataFrame, threshold: float = 0.5, random_state: int | None = None) -> np.ndarray:
         """Decisions: the seeded randomized draw for randomized models (``threshold`` does not apply)."""
         if not self.randomized:
             return super().predict(X, threshold)
-        sf = self._sensitive(X)
+        sf = self.sensitive_features(X)
         seed = self.prediction_seed if random_state is None else random_state
         return self.estimator.predict(self.transform(X), sensitive_features=sf, random_state=seed)
 
@@ -121,6 +129,10 @@ class MitigatedModel(AuditModel):
         members = self.estimator.members
         if len(members) == 1 and getattr(members[0][1], "module_", None) is not None and not self.sensitive_columns:
             return members[0][1].module_
+        if self.sensitive_columns:
+            net = len(members) == 1 and getattr(members[0][1], "module_", None) is not None
+            raise UnsupportedModelError(NOT_A_NETWORK_THRESHOLDED.format(
+                name=self.name, original=THRESHOLDED_NETWORK if net else THRESHOLDED_NO_NETWORK))
         what = f"randomized mixture of {len(members)} models" if len(members) > 1 else "group-thresholded model"
         raise UnsupportedModelError(NOT_ONE_NETWORK.format(name=self.name, what=what))
 

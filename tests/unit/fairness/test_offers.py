@@ -61,16 +61,24 @@ def test_a_skops_pipeline_is_refitted_by_reweighing_with_its_weights_on_the_last
     assert not np.allclose(by_hand[-1].coef_, coef)  # the weights changed the fit
 
 
-def test_a_post_processed_model_is_refused_row_scoring_methods_in_the_engine_words(zoo, german):
+def test_a_post_processed_model_is_offered_row_scoring_methods_and_refused_gradients_in_the_engine_words(zoo,
+                                                                                                       german):
+    """Its thresholds read sex and age_band from each row: the methods that score rows they build hold each row's
+    groups (tests/unit/explain/test_groups.py), so they are offered; gradients are refused as attribute refuses."""
+    from dlxai.explain.groups import scored_rows
+
     m = zoo["ThresholdOptimizer of a skops pipeline"]
     got = offers(m, ["sex"])
-    why = got["explain:kernel_shap"]
-    assert "reads ['sex', 'age_band'] from each row it scores" in why
-    assert got["counterfactuals"] == got["recourse"] == why
-    assert got["surrogate"] == ""  # it scores real rows, which carry their groups
-    assert got["performance"] == got["fairness"] == got["report"] == ""
-    with pytest.raises(UnsupportedModelError, match="reads \\['sex', 'age_band'\\] from each row"):
-        attribute(m, german.X("test").head(2), method="kernel_shap")
+    for key in ("explain:kernel_shap", "counterfactuals", "recourse", "surrogate", "performance", "fairness",
+                "report"):
+        assert got[key] == "", (key, got[key])
+    why = got["explain:integrated_gradients"]
+    assert "Fairlearn's ThresholdOptimizer" in why and "not a PyTorch network either" in why  # a skops pipeline
+    with pytest.raises(UnsupportedModelError) as exc:
+        attribute(m, scored_rows(m, german, "test").head(2), method="integrated_gradients")
+    assert why in str(exc.value)
+    res = attribute(m, scored_rows(m, german, "test").head(2), method="kernel_shap", n_samples=16)
+    assert list(res.groups.columns) == ["sex", "age_band"]
 
 
 def test_the_correlation_remover_needs_the_attribute_among_the_features(zoo):
