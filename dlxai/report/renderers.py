@@ -61,6 +61,7 @@ def _figure_failed(doc: Document, what: str, exc: Exception) -> None:
 # --- explanations --------------------------------------------------------------------------------
 def attribution(r, doc: Document, bundle) -> None:
     """Global importance, importance per group (from ``bundle.extras``), three local explanations, completeness."""
+    from dlxai.explain.views import held_groups_note
     from dlxai.plots.explain import global_bars, group_importance_bars
     from dlxai.report.model_results import quality_of, status
 
@@ -70,6 +71,9 @@ def attribution(r, doc: Document, bundle) -> None:
     failed = [n for n, p in quality_of(bundle.explanations, r.method).items() if p is False]
     if failed:  # stated before the numbers: they are not a plain result
         doc.para(f"This explanation {status(bundle.explanations, r)}", 9, "B", FAIL_RGB)
+    held = held_groups_note(r)
+    if held:  # a post-processed model: say how its group thresholds were fed
+        doc.para(held.lstrip("; ").capitalize().replace("; ", ". ") + ".", 9)
     doc.table(("Feature", "Mean |attribution|"), [(str(k), S.fmt(v, 4)) for k, v in imp.head(15).items()],
               widths=(2, 1))
     title = "Global importance: mean |attribution|" + (" (FAILED its quality checks)" if failed else "")

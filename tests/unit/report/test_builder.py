@@ -354,3 +354,19 @@ def test_every_explanation_method_run_has_its_section(german, german_mlp):
         assert f"Global importance ({label(r.method)}, 16 rows)" in t
         assert f"Example local explanations ({label(r.method)})" in t
     assert t.count("Importance by sex") == 1  # the group table comes from the first attribution only
+
+
+def test_a_threshold_optimizers_shap_in_the_pdf_says_each_row_kept_its_group(german, german_mlp):
+    from dlxai.explain.attribution import attribute
+    from dlxai.fairness.mitigation import mitigate
+
+    post = mitigate(german_mlp, german, "threshold_optimizer", "demographic_parity", sensitive=["sex"],
+                    n_bootstrap=0).model
+    rows = german.test.head(6)  # rows that carry the group column the thresholds read
+    shap = attribute(post, rows, method="kernel_shap", baselines="samples", reference=german.train,
+                     n_baseline_samples=20, n_samples=64)
+    assert shap.groups is not None
+    bundle = audit_model(post, german, sensitive=["sex"], n_bootstrap=20, explanations=[shap])
+    t = _squash(_pdf_text(build_report(bundle, sections=["explanations"], chart_engine="matplotlib")))
+    assert _squash("Each row is scored with its own group (sex)") in t
+    assert _squash("the base value is that group's") in t
