@@ -237,6 +237,10 @@ MODEL_CPU_LIMIT = (
     "The model used more than {seconds:g} s of CPU time ({what}), so its worker process was stopped. Try fewer "
     "rows, or a smaller model."
 )
+MODEL_CALL_STOPPED = (
+    "The model's call ({what}) was stopped because the job it belonged to was stopped; its worker process was "
+    "ended, and the next call starts a fresh one."
+)
 MODEL_WORKER_DIED = (
     "The model's worker process ended unexpectedly ({how}) while running {what}. The model may have tried "
     "something the sandbox forbids, or crashed; a fresh worker is used for the next call."
