@@ -180,6 +180,11 @@ MODEL_UNTRUSTED_TYPES = (
 MODEL_CONTRACT = (
     "The model does not fit the data's input contract: {problems}. Nothing else was run. {fix}"
 )
+MODEL_CHECK_TIMEOUT = (
+    "The model was not loaded: on the input-contract check it took longer than the time budget of {seconds:g} s on "
+    "{rows} rows{measured}, so it was stopped there and nothing else was run. A model that is slow but sound needs "
+    "more time: {fix}. A model that should answer at once may loop without end: check its forward pass."
+)
 MODEL_SPEC_INVALID = "The model spec is invalid: {detail}. Use the JSON that dlxai's export writes (see its 'format' field)."
 MODEL_NO_INPUT_CONTRACT = (
     "The model needs an input contract: {found}, which does not say which data columns it reads. Upload the "
