@@ -21,7 +21,10 @@ server's output.
 - ``progress`` calls the job makes arrive in the page's script thread (to draw a progress bar).
 - Stop or a rerun of the page (Streamlit's own signals, checked every :data:`POLL_S`), or ``cancel.set()``,
   kills the job's process group within :data:`POLL_S` plus the kill; the page's signal propagates, ``cancel``
-  raises :class:`Cancelled`.
+  raises :class:`Cancelled`.  Stop leaves a note on the page where the job ran.
+- A job on an uploaded model (:func:`holds_worker`: its sandboxed worker stays with the server) runs in a thread
+  of the server instead (``in_process=True``), bounded and followed the same way; Stop ends its model call in
+  flight by killing the worker's child (a fresh one serves the session's next call), so it too ends within 2 s.
 
     model = jobs.run(train_model, dataset, "mlp", seed=0, progress=on_epoch, label="Training")
 
