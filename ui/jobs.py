@@ -367,7 +367,7 @@ def _say_after_stop(note, text: str) -> None:
 
     def write():
         try:
-            note.info(text, icon="⏹️")
+            note.info(text, icon=":material/stop_circle:")
         except Exception:  # noqa: BLE001, S110 - the note is a courtesy; the stop itself has happened
             pass
 
