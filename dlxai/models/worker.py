@@ -285,6 +285,7 @@ class ModelWorker:
         self.generation = 0  # how many children this worker has started (a replacement increments it)
         self._stopped: set[int] = set()  # threads whose calls end at once (their job was stopped): see interrupt
         self._caller: int | None = None  # the thread whose call is in flight
+        self._shut: socket.socket | None = None  # a channel interrupt shut (its call may have ended just before)
         self.start_seconds = 0.0  # fork + sandbox set-up of the latest child (the zygote already running)
 
     # lifecycle
@@ -351,7 +352,7 @@ class ModelWorker:
     def _discard(self) -> int | None:
         """Kill and reap the child (if any); returns its wait status."""
         pid, sock, arena = self._pid, self._sock, self._arena
-        self._pid = self._sock = self._arena = None
+        self._pid = self._sock = self._arena = self._shut = None
         if sock is not None:
             sock.close()
         if arena is not None:
@@ -392,7 +393,8 @@ class ModelWorker:
         with self._lock:
             self._caller = threading.get_ident()  # first, then the check: interrupt sets the flag, then reads this
             try:
-                if self._sock is not None and self._cpu_used + (cpu_s or self.limits.cpu_s) >= self.limits.lifetime_cpu_s:
+                spent = self._cpu_used + (cpu_s or self.limits.cpu_s) >= self.limits.lifetime_cpu_s
+                if self._sock is not None and (spent or self._sock is self._shut):
                     self._discard()
                 if self._sock is None:
                     self._spawn()
@@ -407,6 +409,7 @@ class ModelWorker:
         self._stopped.add(thread)
         sock = self._sock
         if sock is not None and self._caller == thread:
+            self._shut = sock
             try:
                 sock.shutdown(socket.SHUT_RDWR)  # wakes the blocked read in ``thread``, which then reaps the child
             except OSError:

@@ -162,6 +162,17 @@ def test_interrupt_ends_a_threads_call_at_once_kills_the_child_and_refuses_its_c
     assert worker.generation == generation + 1
 
 
+def test_an_interrupt_that_lands_just_after_its_call_ended_does_not_break_the_next_call(worker):
+    """The race: the stopped thread's call returned between interrupt reading it and shutting its channel.  The
+    child then exits on the shut channel; the next call (the page's) gets a fresh child, not a dead-worker error."""
+    worker.call(tasks.pid)
+    worker._caller = -1  # the state interrupt saw: thread -1's call still in flight
+    worker.interrupt(-1)
+    worker._caller = None
+    worker.resume(-1)
+    assert worker.call(tasks.allocate, 1) == 2**20 // 8
+
+
 def test_cpu_time_limit_stops_busy_threads(worker):
     start = time.monotonic()
     with pytest.raises(ModelResourceError, match=r"more than 1 s of CPU time"):
