@@ -180,6 +180,11 @@ MODEL_UNTRUSTED_TYPES = (
 MODEL_CONTRACT = (
     "The model does not fit the data's input contract: {problems}. Nothing else was run. {fix}"
 )
+MODEL_CHECK_TIMEOUT = (
+    "The model was not loaded: on the input-contract check it took longer than the time budget of {seconds:g} s on "
+    "{rows} rows{measured}, so it was stopped there and nothing else was run. A model that is slow but sound needs "
+    "more time: {fix}. A model that should answer at once may loop without end: check its forward pass."
+)
 MODEL_SPEC_INVALID = "The model spec is invalid: {detail}. Use the JSON that dlxai's export writes (see its 'format' field)."
 MODEL_NO_INPUT_CONTRACT = (
     "The model needs an input contract: {found}, which does not say which data columns it reads. Upload the "
@@ -236,6 +241,10 @@ MODEL_OUT_OF_MEMORY = (
 MODEL_CPU_LIMIT = (
     "The model used more than {seconds:g} s of CPU time ({what}), so its worker process was stopped. Try fewer "
     "rows, or a smaller model."
+)
+MODEL_CALL_STOPPED = (
+    "The model's call ({what}) was stopped because the job it belonged to was stopped; its worker process was "
+    "ended, and the next call starts a fresh one."
 )
 MODEL_WORKER_DIED = (
     "The model's worker process ended unexpectedly ({how}) while running {what}. The model may have tried "

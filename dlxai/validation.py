@@ -84,6 +84,12 @@ def check_positive_label(values, label, column: str, *, exact: bool = False):
     raise UserInputError(BAD_LABEL.format(label=label, column=column, values=sorted(map(str, uniq))[:20]))
 
 
+def check_target_not_sensitive(target, sensitive) -> None:
+    """The target (or label) column is not among the sensitive attributes."""
+    if target in list(sensitive):
+        raise UserInputError(errors.TARGET_IS_SENSITIVE.format(target=target))
+
+
 def check_sensitive(columns, available, *, at_least: int = 1) -> list[str]:
     """Sensitive column names, each present in ``available``; at least ``at_least`` of them."""
     if columns is None or isinstance(columns, str):

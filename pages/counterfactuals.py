@@ -47,7 +47,7 @@ penalty = c4.number_input("Cost per changed feature", 0.0, 50.0, 6.0, 1.0, key="
                                "counterfactuals: higher gives fewer changed features, lower gives smaller changes.")
 
 st.subheader("Constraints")
-constraints = constraint_editor(ds)
+constraints = constraint_editor(ds, model=m)
 
 st.subheader(f"Counterfactuals for row {row}")
 key = search_key(m, ds, int(row), int(k), constraints, int(seed), float(penalty))

@@ -110,9 +110,10 @@ def rejected_rows(model, model_key: str, dataset, dataset_key: str, limit: int =
     return pd.Series(p[idx], index=idx)
 
 
-def constraint_editor(ds, key: str = "cf") -> Constraints:
-    """Widgets for the features allowed to vary, the immutable ones, and numeric ranges and directions."""
-    feats = list(ds.schema.features)
+def constraint_editor(ds, key: str = "cf", model=None) -> Constraints:
+    """Widgets for the features allowed to vary, the immutable ones, and numeric ranges and directions; only the
+    ``model``'s features are offered (an upload may read a few of the data's columns)."""
+    feats = [f for f in ds.schema.features if model is None or f in model.feature_columns]
     default_imm = [s for s in ds.schema.sensitive if s in feats]
     c1, c2 = st.columns(2)
     immutable = c1.multiselect("Immutable features (never change)", feats, default=default_imm, key=f"{key}_imm")
@@ -121,7 +122,7 @@ def constraint_editor(ds, key: str = "cf") -> Constraints:
     ranges, directions = {}, {}
     train = ds.X("train")
     with st.expander("Ranges and directions of numeric features"):
-        for f in ds.schema.numeric:
+        for f in [f for f in ds.schema.numeric if f in feats]:
             col = pd.to_numeric(train[f], errors="coerce")
             lo, hi = float(col.min()), float(col.max())
             a, b, d = st.columns([2, 2, 1])

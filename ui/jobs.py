@@ -21,7 +21,10 @@ server's output.
 - ``progress`` calls the job makes arrive in the page's script thread (to draw a progress bar).
 - Stop or a rerun of the page (Streamlit's own signals, checked every :data:`POLL_S`), or ``cancel.set()``,
   kills the job's process group within :data:`POLL_S` plus the kill; the page's signal propagates, ``cancel``
-  raises :class:`Cancelled`.
+  raises :class:`Cancelled`.  Stop leaves a note on the page where the job ran.
+- A job on an uploaded model (:func:`holds_worker`: its sandboxed worker stays with the server) runs in a thread
+  of the server instead (``in_process=True``), bounded and followed the same way; Stop ends its model call in
+  flight by killing the worker's child (a fresh one serves the session's next call), so it too ends within 2 s.
 
     model = jobs.run(train_model, dataset, "mlp", seed=0, progress=on_epoch, label="Training")
 
@@ -36,6 +39,7 @@ import atexit
 import importlib
 import os
 import pickle
+import queue
 import signal
 import socket
 import subprocess
@@ -274,11 +278,28 @@ def _run_inline(fn, args, kwargs, progress, threads):
         return fn(*args, **kwargs)
 
 
+def _remotes(model) -> list:
+    """The RemoteModel handles ``model`` (an AuditModel) predicts through: an uploaded file's sandboxed worker."""
+    est = getattr(model, "estimator", None)
+    remotes = (getattr(e, "remote", None) for e in (est, getattr(est, "inner", None)))
+    return [r for r in remotes if r is not None]
+
+
 def holds_worker(model) -> bool:
     """Whether ``model`` (an AuditModel) predicts through an uploaded file's sandboxed worker, which stays with this
     process (a copy sent to a job process would have none): run its jobs with ``in_process=True``."""
-    est = getattr(model, "estimator", None)
-    return any(getattr(e, "remote", None) is not None for e in (est, getattr(est, "inner", None)))
+    return bool(_remotes(model))
+
+
+def _workers_in(fn, args, kwargs) -> list:
+    """The model workers the job's models (its arguments, or the object of a bound method) call."""
+    found = []
+    for obj in (getattr(fn, "__self__", None), *args, *kwargs.values()):
+        for remote in _remotes(obj):
+            worker = vars(remote).get("worker")
+            if worker is not None and worker not in found:
+                found.append(worker)
+    return found
 
 
 def run(fn, *args, progress: Callable | None = None, label: str = "The job", threads: int | None = None,
@@ -288,14 +309,27 @@ def run(fn, *args, progress: Callable | None = None, label: str = "The job", thr
     ``progress``: called in this thread with whatever the job passes to its ``progress=`` argument (given to
     ``fn`` only when set).  ``threads``: an upper bound on the job's torch threads (default: the free cores).
     ``cancel``: an event that, once set, kills the job and raises :class:`Cancelled`.  In a Streamlit script,
-    Stop or a rerun kills the job and lets Streamlit's signal through.  ``in_process``: run it in this thread (an
-    uploaded model's worker cannot travel); Stop then ends it at its next progress call.
+    Stop or a rerun kills the job and lets Streamlit's signal through.  ``in_process``: run it in a thread of
+    this process (an uploaded model's worker cannot travel); Stop then kills the worker's child under the job's
+    model call, so the job ends within the same 2 s (see :func:`_run_beside`).
     """
-    if in_process or not process_mode():
+    if not process_mode():
         return _run_inline(fn, args, kwargs, progress, threads)
     check = page_check()
+    note = _placeholder(check)
+    try:
+        return _run_bounded(fn, args, kwargs, progress, label, threads, cancel, in_process, check)
+    except BaseException as exc:
+        if note is not None and type(exc).__name__ == "StopException":
+            _say_after_stop(note, STOPPED.format(label=label))
+        raise
+
+
+def _run_bounded(fn, args, kwargs, progress, label: str, threads, cancel, in_process: bool, check):
     budget = _take_slot(label, check, cancel)
     try:
+        if in_process:
+            return _run_beside(fn, args, kwargs, progress, label, check, cancel, threads or 1)
         n = budget if threads is None else max(1, min(int(threads), budget))
         payload = pickle.dumps((fn, args, kwargs, n, progress is not None), protocol=5)
         proc, conn = _take_spare()
@@ -311,6 +345,36 @@ def run(fn, *args, progress: Callable | None = None, label: str = "The job", thr
             conn.close()
     finally:
         SLOTS.give()
+
+
+STOPPED = "{label} was stopped, as asked; nothing was kept. The rest of the page and your session are as they were."
+
+
+def _placeholder(check):
+    """An empty slot on the page for the job's stop note (None outside a script run)."""
+    if check is None:
+        return None
+    import streamlit as st
+
+    return st.empty()
+
+
+def _say_after_stop(note, text: str) -> None:
+    """Write ``text`` into ``note`` after the user pressed Stop.  Streamlit refuses every write from the script's
+    own thread once Stop is pressed (it raises its stop signal again), so a short helper thread carrying the
+    run's context writes it, before the signal ends the run."""
+    from streamlit.runtime.scriptrunner_utils.script_run_context import add_script_run_ctx, get_script_run_ctx
+
+    def write():
+        try:
+            note.info(text, icon=":material/stop_circle:")
+        except Exception:  # noqa: BLE001, S110 - the note is a courtesy; the stop itself has happened
+            pass
+
+    helper = threading.Thread(target=write, name="dlxai-job-stop-note", daemon=True)
+    add_script_run_ctx(helper, get_script_run_ctx())
+    helper.start()
+    helper.join(2.0)
 
 
 def _follow(proc, conn, progress, label: str, check, cancel):
@@ -341,3 +405,74 @@ def _rebuild(data: bytes | None, tb: str, label: str) -> BaseException:
     exc = pickle.loads(data) if data is not None else RuntimeError(tb.splitlines()[0] if tb else label)
     exc.add_note(f"In the job process ({label}):\n{tb}")
     return exc
+
+
+# --- a job in a thread of this process (its model predicts in a worker that cannot travel) ----------------------
+STOP_WAIT_S = 1.5  # the most a stopped in-process job is waited for before the page's signal goes on
+_DONE = object()
+
+
+def _run_beside(fn, args, kwargs, progress, label: str, check, cancel, threads: int):
+    """``fn`` in a thread of this process while this (the page's) thread draws its progress and checks for Stop
+    every :data:`POLL_S`.  On Stop, a rerun or ``cancel``: the job's model workers end its call in flight (their
+    child is killed, a fresh one serves the next call) and refuse its later calls, its progress callback raises,
+    so the thread ends within :data:`STOP_WAIT_S`; whatever it raised then is dropped, as the process runner
+    drops a killed process's."""
+    updates: queue.SimpleQueue = queue.SimpleQueue()
+    outcome: dict = {}
+    stopped = threading.Event()
+
+    def report(*values):
+        if stopped.is_set():
+            raise Cancelled(f"{label} was stopped.")
+        updates.put(values)
+
+    def job():
+        try:
+            outcome["ok"] = _run_inline(fn, args, kwargs, report if progress is not None else None, threads)
+        except BaseException as exc:  # noqa: BLE001 - every failure goes back to the page
+            outcome["error"] = exc
+        finally:
+            for worker in workers:  # here too: a job that outlived STOP_WAIT_S may call again once it ended
+                worker.resume(threading.get_ident())
+            updates.put(_DONE)
+
+    workers = _workers_in(fn, args, kwargs)
+    thread = threading.Thread(target=job, name=f"dlxai-job {label}", daemon=True)
+    thread.start()
+    try:
+        _follow_beside(updates, progress, label, check, cancel)
+    except BaseException:
+        stopped.set()
+        for worker in workers:
+            worker.interrupt(thread.ident)
+        thread.join(STOP_WAIT_S)
+        raise
+    finally:
+        if not thread.is_alive():
+            for worker in workers:
+                worker.resume(thread.ident)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["ok"]
+
+
+def _follow_beside(updates, progress, label: str, check, cancel) -> None:
+    while True:
+        try:
+            item = updates.get(timeout=POLL_S)
+        except queue.Empty:
+            item = None
+        while item is not None:
+            if item is _DONE:
+                return
+            if progress is not None:
+                progress(*item)
+            try:
+                item = updates.get_nowait()
+            except queue.Empty:
+                item = None
+        if check is not None:
+            check()
+        if cancel is not None and cancel.is_set():
+            raise Cancelled(f"{label} was cancelled.")

@@ -57,8 +57,8 @@ def run(m, ds, method: str, constraint: str, sensitive: list[str], *, strength=N
         n_bootstrap: int = 200):
     """One mitigation (or a sweep) with a progress bar; the run and its models are remembered for the session.
 
-    It runs in the job runner, so Streamlit's Stop (or any rerun) kills it at once; an uploaded model's run stays
-    in this process and ends at its next progress update instead.
+    It runs in the job runner, so Streamlit's Stop (or any rerun) ends it at once; an uploaded model's run stays
+    in this process, and Stop ends its model call in flight.
     """
     bar = st.progress(0.0, text="Starting…")
 

@@ -21,7 +21,7 @@ from dlxai.data.dataset import TabularDataset, make_dataset, validate_frame
 from dlxai.data.schema import CATEGORICAL, NUMERIC, Schema
 from dlxai.data.tables import ParsedTable
 from dlxai.errors import UserInputError
-from dlxai.validation import check_positive_label
+from dlxai.validation import check_positive_label, check_target_not_sensitive
 
 IGNORE = "ignore"
 DEFAULT_MAX_CATEGORIES = 1000  # more levels than this: an ID, free text, or a number stored as text
@@ -179,8 +179,7 @@ def build_schema(
     for c in [*sensitive, *ignore]:
         if c not in df.columns:
             raise UserInputError(errors.UNKNOWN_COLUMN.format(column=c, available=list(df.columns)))
-    if target in sensitive:
-        raise UserInputError(errors.TARGET_IS_SENSITIVE.format(target=target))
+    check_target_not_sensitive(target, sensitive)
     ignored = set(ignore) | {c for c, k in types.items() if k == IGNORE}
     positive = match_label(df, target, positive_label)
     numeric, categorical = [], []

@@ -15,7 +15,7 @@ import pandas as pd
 
 from dlxai import errors
 from dlxai.errors import UserInputError
-from dlxai.validation import as_levels, check_positive_label, is_label
+from dlxai.validation import as_levels, check_positive_label, check_target_not_sensitive, is_label
 
 # the CLI's --score-direction and the Upload page's radio: is a score at or above the threshold favourable?
 SCORE_DIRECTIONS = {"higher": True, "lower": False}
@@ -153,8 +153,7 @@ def load_predictions(
     for c in [label, *sensitive]:
         if c not in frame.columns:
             raise UserInputError(errors.UNKNOWN_COLUMN.format(column=c, available=list(frame.columns)))
-    if label in sensitive:
-        raise UserInputError(errors.TARGET_IS_SENSITIVE.format(target=label))
+    check_target_not_sensitive(label, sensitive)
     y = frame[label]
     if y.isna().any():
         raise UserInputError(f"The label {label!r} is missing in {int(y.isna().sum())} rows. Drop or fill those rows.")

@@ -33,7 +33,7 @@ import time
 from dataclasses import asdict, dataclass
 
 from dlxai import errors
-from dlxai.errors import DlxaiError, ModelResourceError, ModelTimeoutError
+from dlxai.errors import Cancelled, DlxaiError, ModelResourceError, ModelTimeoutError
 from dlxai.models.sandbox import ENV_ALLOWLIST
 
 # What the zygote imports before it forks.  Not onnxruntime: importing it starts a thread, and forking a
@@ -283,6 +283,9 @@ class ModelWorker:
         self._installed: list[tuple] = []
         self.info: dict = {}
         self.generation = 0  # how many children this worker has started (a replacement increments it)
+        self._stopped: set[int] = set()  # threads whose calls end at once (their job was stopped): see interrupt
+        self._caller: int | None = None  # the thread whose call is in flight
+        self._shut: socket.socket | None = None  # a channel interrupt shut (its call may have ended just before)
         self.start_seconds = 0.0  # fork + sandbox set-up of the latest child (the zygote already running)
 
     # lifecycle
@@ -349,7 +352,7 @@ class ModelWorker:
     def _discard(self) -> int | None:
         """Kill and reap the child (if any); returns its wait status."""
         pid, sock, arena = self._pid, self._sock, self._arena
-        self._pid = self._sock = self._arena = None
+        self._pid = self._sock = self._arena = self._shut = None
         if sock is not None:
             sock.close()
         if arena is not None:
@@ -386,14 +389,42 @@ class ModelWorker:
         killed; the next call starts a new one), :class:`ModelResourceError` if the child runs out of memory,
         CPU time, or dies; otherwise re-raises the function's own error (dlxai errors and builtin
         exceptions keep their class; others become RuntimeError), with the worker's traceback as a note."""
+        what = what or getattr(fn, "__name__", "a model call")
         with self._lock:
-            if self._sock is not None and self._cpu_used + (cpu_s or self.limits.cpu_s) >= self.limits.lifetime_cpu_s:
-                self._discard()
-            if self._sock is None:
-                self._spawn()
-            return self._call(fn, args, timeout_s, cpu_s, threads, what or getattr(fn, "__name__", "a model call"))
+            self._caller = threading.get_ident()  # first, then the check: interrupt sets the flag, then reads this
+            try:
+                spent = self._cpu_used + (cpu_s or self.limits.cpu_s) >= self.limits.lifetime_cpu_s
+                if self._sock is not None and (spent or self._sock is self._shut):
+                    self._discard()
+                if self._sock is None:
+                    self._spawn()
+                return self._call(fn, args, timeout_s, cpu_s, threads, what)
+            finally:
+                self._caller = None
+
+    def interrupt(self, thread: int) -> None:
+        """From any thread: ``thread``'s call in flight ends at once with :class:`~dlxai.errors.Cancelled` (its child
+        is killed; the next call starts a fresh one), and so do its later calls until :meth:`resume`.  For Stop on a
+        job that runs an uploaded model in the server process (ui/jobs.py)."""
+        self._stopped.add(thread)
+        sock = self._sock
+        if sock is not None and self._caller == thread:
+            self._shut = sock
+            try:
+                sock.shutdown(socket.SHUT_RDWR)  # wakes the blocked read in ``thread``, which then reaps the child
+            except OSError:
+                pass
+
+    def resume(self, thread: int) -> None:
+        """Let ``thread`` call again (its stopped job has ended)."""
+        self._stopped.discard(thread)
+
+    def _refuse_stopped(self, what: str) -> None:
+        if threading.get_ident() in self._stopped:
+            raise Cancelled(errors.MODEL_CALL_STOPPED.format(what=what))
 
     def _call(self, fn, args, timeout_s, cpu_s, threads, what):
+        self._refuse_stopped(what)
         timeout = float(timeout_s if timeout_s is not None else self.limits.timeout_s)
         cpu = float(cpu_s if cpu_s is not None else self.limits.cpu_s)
         request = _serialize(("call", fn, args, int(threads or self.limits.threads), cpu), self._arena)
@@ -405,7 +436,9 @@ class ModelWorker:
             self._discard()
             raise ModelTimeoutError(errors.MODEL_TIMEOUT.format(seconds=timeout, what=what)) from None
         except _Dead:
-            raise self._death(self._discard(), what, cpu) from None
+            status = self._discard()
+            self._refuse_stopped(what)  # the channel was shut by interrupt, not by the model
+            raise self._death(status, what, cpu) from None
         self._cpu_used = reply[-1]
         if reply[0] == "ok":
             return reply[1]

@@ -28,7 +28,7 @@ from dlxai.errors import UserInputError
 from dlxai.fairness.metrics import SUMMARY_METRICS, FairnessAudit, audit_fairness
 from dlxai.performance import PerformanceReport, evaluate
 from dlxai.report import messages
-from dlxai.validation import as_levels, check_positive_label, check_threshold
+from dlxai.validation import as_levels, check_positive_label, check_target_not_sensitive, check_threshold
 
 PERFORMANCE_RULE_METRICS = ("accuracy", "balanced_accuracy", "roc_auc")
 RULE_METRICS = SUMMARY_METRICS + PERFORMANCE_RULE_METRICS
@@ -402,8 +402,7 @@ def audit_predictions(
     for c in [target, *attrs, prediction_column or score_column]:
         if c not in frame.columns:
             raise UserInputError(errors.UNKNOWN_COLUMN.format(column=c, available=list(frame.columns)))
-    if target in attrs:
-        raise UserInputError(f"The target {target!r} cannot also be a sensitive attribute. Pick another column.")
+    check_target_not_sensitive(target, attrs)
     parsed, user_rules = _rules(rules)
     t = frame[target]
     if t.isna().any():

@@ -61,6 +61,7 @@ from dlxai.report.partitions import (
     read_head,
     summarize,
 )
+from dlxai.validation import check_target_not_sensitive
 
 RETRIES = 2  # a task that raises (not a data error) runs up to 1 + RETRIES times before the audit stops
 CONTRACT_ROWS = 256
@@ -443,8 +444,7 @@ def audit_partitions(
     progress = progress or _noop
     attrs = [sensitive] if isinstance(sensitive, str) else list(sensitive or [])
     _check_common(attrs, n_bootstrap, min_group_size, threshold)
-    if target in attrs:
-        raise UserInputError(f"The target {target!r} cannot also be a sensitive attribute. Pick another column.")
+    check_target_not_sensitive(target, attrs)
     pairs = [tuple(p) for p in intersections]
     for p in pairs:
         if len(p) != 2 or any(a not in attrs for a in p):

@@ -79,3 +79,42 @@ def test_a_higher_cost_per_changed_feature_changes_fewer_features(app, german, g
     assert not at.exception, at.exception
     assert close > 1.0  # the smallest changes touch several features...
     assert changed() == 1.0  # ...while one feature alone is enough to flip it
+
+
+
+def _upload(at, raw: bytes, name: str, columns=None) -> None:
+    at.switch_page("pages/upload.py").run()
+    at.file_uploader(key="up_model").set_value((name, raw, "application/octet-stream")).run()
+    if columns is not None:
+        at.multiselect(key="up_cols_german").set_value(columns).run()
+    at.button(key="up_load_model").click().run()
+    assert not at.exception and not errors_of(at), errors_of(at)
+
+
+def test_a_search_on_an_uploaded_model_runs_beside_the_page_and_shows_its_result(app, german_tiny):
+    """An uploaded ONNX pipeline predicts in its worker, which stays with the server: the search runs in a thread
+    beside the page (its progress drawn by the page) and shows its result."""
+    from tests.unit.models import exporters
+    from ui import jobs
+
+    at = with_model(app, german_tiny)
+    _upload(at, *exporters.skl2onnx_pipeline(german_tiny[0])[:2])
+    assert jobs.holds_worker(at.session_state["dlxai.model"])
+    at.switch_page("pages/counterfactuals.py").run()
+    at.button(key="cf_go").click().run()
+    assert not at.exception, at.exception
+    assert not errors_of(at), errors_of(at)
+    assert _metric(at, "Validity") is not None and len(at.dataframe) == 1
+
+
+def test_the_constraints_offer_only_the_columns_an_uploaded_model_reads(app, german_tiny):
+    """A model declared on three of the data's columns: the constraint editor offers those three (it offered every
+    column, and the search then refused 'status', which the model does not read)."""
+    from tests.unit.models import exporters
+
+    at = with_model(app, german_tiny)
+    cols = ["duration", "credit_amount", "age"]
+    _upload(at, *exporters.torch_onnx_mlp(cols)[:2], columns=cols)
+    at.switch_page("pages/counterfactuals.py").run()
+    assert not at.exception, at.exception
+    assert at.multiselect(key="cf_vary").options == cols and at.multiselect(key="cf_vary").value == cols

@@ -7,6 +7,7 @@ import os
 import threading
 import time
 
+import numpy as np
 import pytest
 
 from dlxai.errors import UserInputError
@@ -137,5 +138,66 @@ def test_a_model_with_an_upload_worker_runs_in_process(german):
         assert jobs.holds_worker(m)
         p = jobs.run(m.predict_proba, german.X("test").head(3), in_process=True)
         assert p.shape == (3,)
+    finally:
+        m.close()
+
+
+def predict_many(model, X, times: int, progress=None):
+    """A long job on an uploaded model: ``times`` predictions, with progress after each."""
+    for i in range(times):
+        model.predict_proba(X)
+        if progress is not None:
+            progress(i)
+    return times
+
+
+def _job_threads() -> list:
+    return [t for t in threading.enumerate() if t.name.startswith("dlxai-job ")]
+
+
+def _stop_after(cancel: threading.Event, seconds: float, stopped: dict) -> None:
+    threading.Timer(seconds, lambda: (stopped.setdefault("at", time.monotonic()), cancel.set())).start()
+
+
+@pytest.mark.parametrize("slow", [True, False], ids=["stopped-mid-call", "stopped-between-calls"])
+def test_stopping_a_job_on_an_uploaded_model_ends_it_within_two_seconds_and_the_model_still_works(german, slow):
+    """An uploaded model runs its jobs in a thread of this process.  Stopped mid-call (a TorchScript model that
+    loops on more than 256 rows: each call would run to its 15 s time-out) or between calls (an ONNX MLP
+    predicting in a loop), the job raises Cancelled within 2 s of the cancel, with no error of the killed
+    worker; its thread is gone, the worker's child under the call is killed, and the model predicts as before
+    on the next call, in a fresh child."""
+    from dlxai.models.formats import load_model
+    from tests.hostile import builders
+    from tests.unit.models import exporters
+
+    cols = ["duration", "age"]
+    raw, name = ((builders.script_bytes(builders.FastOnTheCheckOnly()), "slow.pt") if slow
+                 else exporters.torch_onnx_mlp(cols)[:2])
+    m = load_model(raw, name, input_columns=cols, sample=german.X("test"))
+    try:
+        worker = m.estimator.remote.worker
+        small = german.X("test").head(5)
+        before, generation = m.predict_proba(small), worker.generation
+        big = german.X("test").sample(n=2000, replace=True, random_state=0) if slow else small
+        child, calls, cancel, stopped = worker.info["pid"], [], threading.Event(), {}
+        _stop_after(cancel, 1.0, stopped)
+        with pytest.raises(jobs.Cancelled):
+            jobs.run(predict_many, m, big, 10**6, progress=calls.append, cancel=cancel, in_process=True,
+                     label="Predicting")
+        latency = time.monotonic() - stopped["at"]
+        deadline = stopped["at"] + 2.0
+        while _job_threads() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        print(f"stop latency {latency:.3f} s; job thread gone after {time.monotonic() - stopped['at']:.3f} s")
+        assert latency < 2.0
+        assert not _job_threads()
+        assert (not calls) if slow else len(calls) > 3
+        if slow:
+            with pytest.raises(ProcessLookupError):
+                os.kill(child, 0)
+        assert jobs.SLOTS.running == 0
+        np.testing.assert_allclose(m.predict_proba(small), before)
+        # between calls, the stop finds a call in flight (a fresh child) or not (the same one)
+        assert worker.generation == generation + 1 if slow else worker.generation in (generation, generation + 1)
     finally:
         m.close()

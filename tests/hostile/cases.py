@@ -307,7 +307,7 @@ case("pickle-detected-not-loaded", "pickle", "detect_format",
 
 # --- TorchScript: vetted before anything loads it; hangs and allocations stopped by the worker --------------------------
 VET = msg(errors.MODEL_FORBIDDEN_OPERATOR)
-OVER_BUDGET = (msg(errors.MODEL_CONTRACT), "longer than the time budget of 2 s on 256 rows")
+OVER_BUDGET = (msg(errors.MODEL_CHECK_TIMEOUT), "longer than the time budget of 2 s on 256 rows")
 for cid, raw_of, match, issue in [
     ("ts-from-file-shared-writes-canary", lambda box: b.script_bytes(b.WritesThroughSharedMapping(box.canary)),
      (VET, r"from_file"), "a TorchScript model read and wrote host files (torch.from_file(..., shared=True))"),

@@ -62,3 +62,20 @@ def test_an_uploaded_safetensors_model_gets_counterfactuals(german, tiny_mlp):
     for i in range(3):
         found = cf.for_query(i)
         assert (m.predict(found[list(m.feature_columns)]) == cf.desired_class[i]).all()
+
+
+def test_a_model_hanging_on_the_check_is_told_it_ran_out_of_time_not_that_it_misfits(german):
+    """A TorchScript forward that never ends, stopped in its worker at the budget: the message names the time
+    budget, how to raise it, and the loop, and does not blame the input contract."""
+    from dlxai import errors
+    from dlxai.errors import UnsupportedModelError
+    from tests.hostile import builders
+    from tests.hostile.cases import msg
+
+    raw = builders.script_bytes(builders.LoopsForever())
+    with pytest.raises(UnsupportedModelError, match=msg(errors.MODEL_CHECK_TIMEOUT)) as info:
+        load_model(raw, "loops.pt", input_columns=DECLARED, sample=german.X("test"), time_budget_s=1.0)
+    text = str(info.value)
+    assert "longer than the time budget of 1 s on 256 rows, so it was stopped" in text
+    assert "--model-time-budget" in text and "Time budget (s per 256 rows)" in text and "loop" in text
+    assert "input contract:" not in text and "does not fit" not in text

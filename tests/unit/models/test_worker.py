@@ -11,6 +11,7 @@ import io
 import os
 import socket
 import sys
+import threading
 import time
 import warnings
 
@@ -20,7 +21,7 @@ import pytest
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the worker's sandbox is Linux-only")
 
 import dlxai.models.worker as worker_mod  # noqa: E402
-from dlxai.errors import ModelResourceError, ModelTimeoutError, UserInputError  # noqa: E402
+from dlxai.errors import Cancelled, ModelResourceError, ModelTimeoutError, UserInputError  # noqa: E402
 from dlxai.models.worker import ModelWorker, WorkerLimits, sandbox_status  # noqa: E402
 from tests.unit.models import worker_tasks as tasks  # noqa: E402
 
@@ -127,6 +128,49 @@ def test_an_infinite_loop_is_killed_in_time_and_the_worker_replaced(worker):
         os.kill(before, 0)  # killed and reaped, not abandoned
     assert worker.call(tasks.pid) != before
     assert worker.generation == generation + 1
+
+
+def test_interrupt_ends_a_threads_call_at_once_kills_the_child_and_refuses_its_calls_until_resumed(worker):
+    """What Stop on a job with an uploaded model does: the job thread's call in flight ends within a fraction of
+    a second as Cancelled (not as a dead worker), its child is killed, later calls from that thread are refused,
+    and every other thread (the page's) gets a fresh child."""
+    before, generation, outcome = worker.call(tasks.pid), worker.generation, {}
+
+    def job():
+        try:
+            worker.call(tasks.spin, timeout_s=30)
+        except BaseException as exc:  # noqa: BLE001 - judged below
+            outcome["first"] = exc
+        try:
+            worker.call(tasks.pid)
+        except BaseException as exc:  # noqa: BLE001
+            outcome["second"] = exc
+
+    thread = threading.Thread(target=job)
+    thread.start()
+    time.sleep(0.5)
+    start = time.monotonic()
+    worker.interrupt(thread.ident)
+    thread.join(5)
+    assert time.monotonic() - start < 1.0
+    worker.resume(thread.ident)
+    assert isinstance(outcome["first"], Cancelled) and "was stopped because the job" in str(outcome["first"])
+    assert isinstance(outcome["second"], Cancelled)
+    with pytest.raises(ProcessLookupError):
+        os.kill(before, 0)
+    assert worker.call(tasks.pid) != before
+    assert worker.generation == generation + 1
+
+
+def test_an_interrupt_that_lands_just_after_its_call_ended_does_not_break_the_next_call(worker):
+    """The race: the stopped thread's call returned between interrupt reading it and shutting its channel.  The
+    child then exits on the shut channel; the next call (the page's) gets a fresh child, not a dead-worker error."""
+    worker.call(tasks.pid)
+    worker._caller = -1  # the state interrupt saw: thread -1's call still in flight
+    worker.interrupt(-1)
+    worker._caller = None
+    worker.resume(-1)
+    assert worker.call(tasks.allocate, 1) == 2**20 // 8
 
 
 def test_cpu_time_limit_stops_busy_threads(worker):

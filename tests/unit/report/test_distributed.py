@@ -253,3 +253,15 @@ def test_cli_engine_dask_on_its_own_local_cluster_equals_the_pandas_engine(datas
     assert "Partitions 2/2 done" in err and "rows/s" in err
     single, dask = (json.loads((tmp_path / f).read_text()) for f in ("p.json", "d.json"))
     assert numbers_diff(single, dask) <= TOL
+
+
+def test_the_target_as_a_sensitive_attribute_is_one_rule_with_one_message(client, dataset):
+    """The single-process and the distributed audit refuse it through the same validator, word for word."""
+    from dlxai import errors
+
+    root, frame = dataset
+    with pytest.raises(UserInputError) as distributed:
+        audit_partitions(str(root), target="y", sensitive=["sex", "y"], prediction_column="pred", scheduler=client)
+    with pytest.raises(UserInputError) as single:
+        audit_predictions(frame, target="y", sensitive=["sex", "y"], prediction_column="pred")
+    assert str(distributed.value) == str(single.value) == errors.TARGET_IS_SENSITIVE.format(target="y")
