@@ -177,7 +177,7 @@ def _arguments(request, arena: int) -> tuple:
     the arena (one memory copy instead of streaming them through the socket; a copy, so the engine can reuse the
     arena while the function keeps what it was given).  Runs inside the worker on requests the engine wrote to this
     worker's private pipe; an upload's bytes are a plain bytes argument in them, never unpickled (the engine reads
-    the worker's replies with a restricted unpickler, ``worker._ResultUnpickler``)."""
+    the worker's replies with a restricted unpickler, ``wire.ResultUnpickler``)."""
     data, spans = request
     if not spans:
         return pickle.loads(data)

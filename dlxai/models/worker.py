@@ -35,6 +35,7 @@ from dataclasses import asdict, dataclass
 from dlxai import errors
 from dlxai.errors import Cancelled, DlxaiError, ModelResourceError, ModelTimeoutError
 from dlxai.models.sandbox import ENV_ALLOWLIST
+from dlxai.models.wire import Arena, ResultUnpickler, serialize
 
 # What the zygote imports before it forks.  Not onnxruntime: importing it starts a thread, and forking a
 # process with threads can leave a lock held forever in the child; a worker imports it in ~0.1-0.4 s.
@@ -58,23 +59,6 @@ class WorkerLimits:
     lifetime_cpu_s: int = 3600  # RLIMIT_CPU hard limit; the worker is replaced before a call could reach it
     seccomp: bool = True
     landlock: bool = True
-
-
-_RESULT_GLOBALS = frozenset({
-    ("builtins", "complex"), ("builtins", "set"), ("builtins", "frozenset"), ("builtins", "slice"),
-    ("builtins", "bytearray"), ("builtins", "range"), ("collections", "OrderedDict"),
-    ("numpy", "ndarray"), ("numpy", "dtype"),
-    ("numpy._core.numeric", "_frombuffer"), ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "scalar"), ("numpy.core.numeric", "_frombuffer"),
-    ("numpy.core.multiarray", "_reconstruct"), ("numpy.core.multiarray", "scalar"),
-})
-
-
-class _ResultUnpickler(pickle.Unpickler):
-    def find_class(self, module, name):
-        if (module, name) in _RESULT_GLOBALS:
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"the worker sent a {module}.{name}; results must be plain data or numpy arrays")
 
 
 class _Dead(Exception):
@@ -201,69 +185,6 @@ def sandbox_status() -> str:
     return "; ".join(parts)
 
 
-# --- the arena: large arguments travel through shared memory --------------------------------------------
-OUT_OF_BAND_BYTES = 1 << 16  # arrays at least this big go through the arena, smaller ones inside the pickle
-_ALIGN = 64
-
-
-class _Arena:
-    """A memfd both processes map: the engine copies a call's large arrays into it and sends only their places
-    (streaming megabytes through the socket took as long as the model's own work on a busy machine).  Sealed
-    against shrinking, so a worker cannot truncate it under the engine's mapping; the worker maps it read-only,
-    and nothing the engine reads comes from it (replies travel in the socket)."""
-
-    def __init__(self, size: int = 1 << 20):
-        import fcntl
-
-        self.fd = os.memfd_create("dlxai-arena", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
-        fcntl.fcntl(self.fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_SHRINK)
-        self.size, self.mm = 0, None
-        self._grow(size)
-
-    def _grow(self, size: int) -> None:
-        import mmap
-
-        if self.mm is not None:
-            self.mm.close()
-        os.ftruncate(self.fd, size)
-        self.size, self.mm = size, mmap.mmap(self.fd, size)
-
-    def put(self, buffers: list) -> list[tuple[int, int]]:
-        spans, end = [], 0
-        for b in buffers:
-            spans.append((end, b.nbytes))
-            end += -(-b.nbytes // _ALIGN) * _ALIGN
-        if end > self.size:
-            self._grow(max(end, 2 * self.size))
-        for (off, n), b in zip(spans, buffers):
-            self.mm[off:off + n] = b
-        return spans
-
-    def close(self) -> None:
-        if self.mm is not None:
-            self.mm.close()
-            self.mm = None
-        os.close(self.fd)
-
-
-def _serialize(request: tuple, arena: _Arena) -> bytes:
-    """The request as ``pickle((pickle-without-large-arrays, their places in the arena))``."""
-    large: list = []
-
-    def out_of_band(buf: pickle.PickleBuffer) -> bool:
-        try:
-            raw = buf.raw()
-        except BufferError:  # not contiguous: inside the pickle
-            return True
-        if raw.nbytes < OUT_OF_BAND_BYTES:
-            return True
-        large.append(raw)
-        return False
-
-    data = pickle.dumps(request, protocol=5, buffer_callback=out_of_band)
-    return pickle.dumps((data, arena.put(large) if large else []), protocol=5)
-
-
 # --- the worker ---------------------------------------------------------------------------------------
 class ModelWorker:
     """One sandboxed child process; ``call`` runs a function in it and returns the result.
@@ -278,7 +199,7 @@ class ModelWorker:
         self._lock = threading.RLock()
         self._pid: int | None = None
         self._sock: socket.socket | None = None
-        self._arena: _Arena | None = None
+        self._arena: Arena | None = None
         self._cpu_used = 0.0
         self._installed: list[tuple] = []
         self.info: dict = {}
@@ -300,7 +221,7 @@ class ModelWorker:
         try:
             zygote = _zygote()
             t0 = time.perf_counter()
-            arena = _Arena()
+            arena = Arena()
             try:
                 pid, sock = zygote.spawn(self.limits, arena.fd)
             except BaseException:
@@ -427,7 +348,7 @@ class ModelWorker:
         self._refuse_stopped(what)
         timeout = float(timeout_s if timeout_s is not None else self.limits.timeout_s)
         cpu = float(cpu_s if cpu_s is not None else self.limits.cpu_s)
-        request = _serialize(("call", fn, args, int(threads or self.limits.threads), cpu), self._arena)
+        request = serialize(("call", fn, args, int(threads or self.limits.threads), cpu), self._arena)
         deadline = time.monotonic() + timeout
         try:
             self._send(request, deadline)
@@ -497,7 +418,7 @@ class ModelWorker:
             raise ModelResourceError(errors.MODEL_WORKER_DIED.format(
                 how=f"it sent {size:,} bytes, over the {self.limits.max_result_mb:,} MB limit", what="a reply"))
         try:
-            return _ResultUnpickler(io.BytesIO(self._read(size, deadline))).load()
+            return ResultUnpickler(io.BytesIO(self._read(size, deadline))).load()
         except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as exc:
             self._discard()
             raise ModelResourceError(errors.MODEL_WORKER_DIED.format(
