@@ -6,7 +6,7 @@ one untimed warm-up run of each side, then ``--repeats`` timed runs alternating 
 each side is reported (the median beside it):
 
 * LRP: ``dlxai.attribute(method="lrp", composite="epsilon_plus_flat")`` (the public call: private copy, target
-  check, conservation delta) vs Zennit's ``EpsilonPlusFlat`` with its ``ResNetCanonizer`` / ``VGGCanonizer`` on
+  check on LRP's own forward pass, conservation delta) vs Zennit's ``EpsilonPlusFlat`` with its ``ResNetCanonizer`` / ``VGGCanonizer`` on
   the caller's model, relevance seeded with the target logit on both sides.  vit_b_16: LRP does not apply (no
   rule for LayerNorm/attention); its line says so with dlxai's reason.
 * IG: ``dlxai.attribute(method="integrated_gradients", rule="gausslegendre")`` vs Captum's

@@ -456,7 +456,7 @@ def _run_method(spec: MethodSpec, fn, work, x, t, out, refs, params: dict, batch
 
     if refs is None:
         vals, delta = run(None, 0.0, 1.0)
-        gap = f_x if delta is not None else None  # conservation (LRP): relevance should sum to the target output
+        gap = f_x if delta is not None else None  # a conservation delta: relevance should sum to the target output
     elif isinstance(refs, list):
         acc_v, acc_d, gaps = None, None, []
         for i, b in enumerate(refs):
