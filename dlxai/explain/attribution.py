@@ -266,7 +266,8 @@ def _value_names(d: int) -> tuple[str, ...]:
 
 
 def _working_copy(info: ModelInfo, device):
-    """-> (a private eval-mode copy of the model without parameter gradients, on the device; the device)."""
+    """-> (a private eval-mode copy of the model on the device (:func:`~dlxai.explain.private.private_copy`); the
+    device)."""
     from dlxai.explain.private import private_copy
     from dlxai.models.torch_mlp import pick_device
 

@@ -35,7 +35,9 @@ def test_the_copy_views_the_weights_but_owns_its_modules_tensors_and_flags():
     work = private_copy(net)
     assert net.training and all(m.training for m in net.modules())
     assert not any(m.training for m in work.modules())
-    assert not any(p.requires_grad for p in work.parameters())
+    assert [p.requires_grad for p in work.parameters()] == [p.requires_grad for p in net.parameters()]
+    work[0].weight.requires_grad_(False)
+    assert net[0].weight.requires_grad
     for mine, theirs in zip(_tensors(work), _tensors(net), strict=True):
         assert mine is not theirs and mine.data_ptr() == theirs.data_ptr()  # no copy of the weights
     x = torch.randn(5, 3, 8, 8)
