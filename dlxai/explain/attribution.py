@@ -417,17 +417,11 @@ def _baseline_array(refs) -> np.ndarray | None:
 # --- running the method ---------------------------------------------------------------------------
 def _run_own_forward(fn, work, x, target, info: ModelInfo, kind: str, params: dict, batch_size: int):
     """A method that runs the forward pass itself (LRP) resolves the target on it: no pass of our own.
-
     -> (attributions, conservation delta, the target logits it is measured against, {}, targets, classes)."""
     torch = _torch()
-    n = int(x.shape[0])
     outputs: dict = {}
-
-    def resolve(out, first: int):
-        return _resolve_target(target, out, info, kind, n, first)
-
-    vals, delta = fn(work, x, target=resolve, batch_size=batch_size, copy_model=False, outputs=outputs,
-                     **params)
+    vals, delta = fn(work, x, target=lambda out, first: _resolve_target(target, out, info, kind, len(x), first),
+                     batch_size=batch_size, copy_model=False, outputs=outputs, **params)
     t, logit = torch.cat(outputs["target"]), torch.cat(outputs["logit"])
     return vals, delta, logit, {}, t, int(outputs["n_classes"])
 
