@@ -1,14 +1,15 @@
 """One call for every attribution method: :func:`attribute` and its result object.
 
 The methods themselves, and which of them apply to a model, live in :mod:`dlxai.explain.registry`.
-:func:`attribute` validates, makes a private ``copy.deepcopy`` of the module in eval mode on the
-chosen device, and calls the method on the copy: the caller's weights, hooks and attributes are
-never touched, also when a method fails.
+:func:`attribute` validates, makes a private copy of the module in eval mode on the chosen device
+(:func:`dlxai.explain.private.private_copy`: its own modules, hooks and tensor objects viewing the caller's weights),
+and calls the method on the copy: the caller's weights, hooks and attributes are never touched, also when a method
+fails.  The predicted class (the default target) comes from one forward pass over the inputs, which integrated
+gradients reuses for f(x); LRP takes it from its own forward pass, so no method pays for a pass it does not need.
 """
 
 from __future__ import annotations
 
-import copy
 import functools
 import inspect
 from collections.abc import Callable
@@ -145,18 +146,24 @@ def attribute(
     held = held_groups(info.audit, inputs) if info.audit is not None else None
     work, dev = _working_copy(info, device)
     x = x.to(dev)
-    # (positions, module): all rows at once, or per combination of groups a module scoring every row it is given
-    # (the method's coalitions and background rows too) with those rows' groups
-    parts = [(None, work)] if held is None else [(pos, work.held(repeat_groups(held, pos[:1])))
-                                                 for pos in group_parts(held)]
-    out = _outputs(parts, x, batch_size)
-    if out.ndim != 2:
-        raise UnsupportedModelError(BAD_OUTPUT.format(shape=tuple(out.shape)))
-    t = _resolve_target(target, out, info, kind)
-
-    prep = info.audit.preprocessor if info.audit is not None else None
-    refs, base_label = _resolve_baselines(spec, baselines, x.cpu(), reference, n_baseline_samples, seed, prep)
-    vals, delta, gap, extra = _run_parts(spec, parts, x, t, out, refs, merged, int(batch_size), dev, progress)
+    fn = spec.load()
+    if held is None and "outputs" in inspect.signature(fn).parameters:  # LRP: its own forward pass gives the targets
+        vals, delta, gap, extra, t, n_classes = _run_own_forward(fn, work, x, target, info, kind, merged,
+                                                                 int(batch_size))
+        refs, base_label = None, "none"
+    else:
+        # (positions, module): all rows at once, or per combination of groups a module scoring every row it is
+        # given (the method's coalitions and background rows too) with those rows' groups
+        parts = [(None, work)] if held is None else [(pos, work.held(repeat_groups(held, pos[:1])))
+                                                     for pos in group_parts(held)]
+        out = _outputs(parts, x, batch_size)
+        if out.ndim != 2:
+            raise UnsupportedModelError(BAD_OUTPUT.format(shape=tuple(out.shape)))
+        t, n_classes = _resolve_target(target, out, info, kind), int(out.shape[1])
+        prep = info.audit.preprocessor if info.audit is not None else None
+        refs, base_label = _resolve_baselines(spec, baselines, x.cpu(), reference, n_baseline_samples, seed, prep)
+        vals, delta, gap, extra = _run_parts(spec, fn, parts, x, t, out, refs, merged, int(batch_size), dev,
+                                             progress)
     if tuple(vals.shape) != tuple(x.shape):
         raise UnsupportedModelError(
             f"{spec.label} returned attributions of shape {tuple(vals.shape)} for inputs of shape {tuple(x.shape)}.")
@@ -177,7 +184,7 @@ def attribute(
         feature_groups=groups,
         kind=kind,
         row_index=row_index,
-        info={**extra, "device": str(dev), "n_classes": int(out.shape[1])},
+        info={**extra, "device": str(dev), "n_classes": n_classes},
         groups=held,
     )
 
@@ -257,24 +264,26 @@ def _value_names(d: int) -> tuple[str, ...]:
 
 
 def _working_copy(info: ModelInfo, device):
-    """-> (a private eval-mode copy of the model without parameter gradients, on the device; the device)."""
+    """-> (a private eval-mode copy of the model on the device (:func:`~dlxai.explain.private.private_copy`); the
+    device)."""
+    from dlxai.explain.private import private_copy
     from dlxai.models.torch_mlp import pick_device
 
     dev = pick_device(device)
-    work = copy.deepcopy(info.module) if info.module is not None else sklearn_module(info.audit.estimator)
-    work.eval()
-    work.to(dev)
-    for p in work.parameters():
-        p.requires_grad_(False)
-    return work, dev
+    if info.module is not None:
+        return private_copy(info.module, dev), dev
+    return sklearn_module(info.audit.estimator).eval().to(dev), dev
 
 
-def _resolve_target(target, out, info: ModelInfo, kind: str):
-    """One class index per row: the predicted class by default, else ``target`` checked against the outputs."""
+def _resolve_target(target, out, info: ModelInfo, kind: str, n: int | None = None, first: int = 0):
+    """One class index per row: the predicted class by default, else ``target`` checked against the outputs.
+
+    ``out`` may be the outputs of a chunk of rows ``first, first + 1, ...`` out of ``n``: the chunk's classes."""
     torch = _torch()
     if target is None:
         return out.argmax(1)
-    n, n_classes = out.shape
+    n_classes = out.shape[1]
+    n = out.shape[0] if n is None else n
     t = torch.as_tensor(np.asarray(target)).long().reshape(-1).to(out.device)
     if t.numel() == 1:
         t = t.expand(n).clone()
@@ -286,7 +295,7 @@ def _resolve_target(target, out, info: ModelInfo, kind: str):
     if bad.numel():
         raise UserInputError(TARGET_OUT_OF_RANGE.format(target=int(bad[0]), n_classes=n_classes,
                                                         last=n_classes - 1, applicable=info.applicable(kind)))
-    return t
+    return t[first:first + out.shape[0]]
 
 
 def _as_tensor(x, what: str):
@@ -404,13 +413,23 @@ def _baseline_array(refs) -> np.ndarray | None:
 
 
 # --- running the method ---------------------------------------------------------------------------
-def _run_method(spec: MethodSpec, work, x, t, out, refs, params: dict, batch_size: int, dev, progress):
+def _run_own_forward(fn, work, x, target, info: ModelInfo, kind: str, params: dict, batch_size: int):
+    """A method that runs the forward pass itself (LRP) resolves the target on it: no pass of our own.
+    -> (attributions, conservation delta, the target logits it is measured against, {}, targets, classes)."""
+    torch = _torch()
+    outputs: dict = {}
+    vals, delta = fn(work, x, target=lambda out, first: _resolve_target(target, out, info, kind, len(x), first),
+                     batch_size=batch_size, copy_model=False, outputs=outputs, **params)
+    t, logit = torch.cat(outputs["target"]), torch.cat(outputs["logit"])
+    return vals, delta, logit, {}, t, int(outputs["n_classes"])
+
+
+def _run_method(spec: MethodSpec, fn, work, x, t, out, refs, params: dict, batch_size: int, dev, progress):
     """Call the method once per baseline (averaging) or once with the background set.
 
     -> (attributions, completeness delta or None, f(x) − f(baseline) per row or None, what the method reported).
     """
     torch = _torch()
-    fn = spec.load()
     call = dict(params)
     extra: dict = {}
     takes = inspect.signature(fn).parameters
@@ -430,17 +449,17 @@ def _run_method(spec: MethodSpec, work, x, t, out, refs, params: dict, batch_siz
 
     if refs is None:
         vals, delta = run(None, 0.0, 1.0)
-        gap = f_x if delta is not None else None  # conservation (LRP): relevance should sum to the target output
+        gap = f_x if delta is not None else None  # a conservation delta: relevance should sum to the target output
     elif isinstance(refs, list):
         acc_v, acc_d, gaps = None, None, []
         for i, b in enumerate(refs):
-            b = b.to(dev)
-            v, d = run(b, i / len(refs), (i + 1) / len(refs))
+            fb = _baseline_outputs(work, b, t, batch_size, dev)
+            if "f_b" in takes:  # the method's completeness delta needs f(baseline): computed once, here
+                call["f_b"] = fb
+            v, d = run(b.to(dev), i / len(refs), (i + 1) / len(refs))
             acc_v = v if acc_v is None else acc_v + v
             if d is not None:
                 acc_d = d if acc_d is None else acc_d + d
-            with torch.no_grad():
-                fb = _forward_batched(work, b, batch_size).gather(1, t[:, None])[:, 0]
             gaps.append(f_x - fb)
         vals = acc_v / len(refs)
         delta = None if acc_d is None else acc_d / len(refs)
@@ -470,19 +489,19 @@ def _outputs(parts, x, batch_size: int):
     return out
 
 
-def _run_parts(spec: MethodSpec, parts, x, t, out, refs, params: dict, batch_size: int, dev, progress):
+def _run_parts(spec: MethodSpec, fn, parts, x, t, out, refs, params: dict, batch_size: int, dev, progress):
     """:func:`_run_method` on all rows at once, or part by part (rows sharing their groups) put back in row
     order."""
     torch = _torch()
     if parts[0][0] is None:
-        return _run_method(spec, parts[0][1], x, t, out, refs, params, batch_size, dev, progress)
+        return _run_method(spec, fn, parts[0][1], x, t, out, refs, params, batch_size, dev, progress)
     vals = torch.zeros_like(x)
     delta = gap = None
     extra: dict = {}
     for j, (pos, module) in enumerate(parts):
         idx = torch.as_tensor(pos, device=x.device)
         step = None if progress is None else (lambda f, j=j: progress((j + float(f)) / len(parts)))
-        v, d, g, e = _run_method(spec, module, x[idx], t[idx], out[idx], refs, params, batch_size, dev, step)
+        v, d, g, e = _run_method(spec, fn, module, x[idx], t[idx], out[idx], refs, params, batch_size, dev, step)
         vals[idx] = v.to(vals.dtype)
         if d is not None:
             delta = torch.zeros(x.shape[0], dtype=d.dtype, device=d.device) if delta is None else delta
@@ -492,6 +511,16 @@ def _run_parts(spec: MethodSpec, parts, x, t, out, refs, params: dict, batch_siz
             gap[idx] = g
         extra.update(e)
     return vals, delta, gap, extra
+
+
+def _baseline_outputs(work, b, t, batch_size: int, dev):
+    """The target outputs at the baseline rows ``b``: one forward pass over a single row where every row is the same
+    (a named baseline, expanded over the inputs), else over all rows."""
+    torch = _torch()
+    with torch.no_grad():
+        if b.shape[0] > 1 and b.stride(0) == 0:
+            return _forward_batched(work, b[:1].to(dev), 1)[0, t]
+        return _forward_batched(work, b.to(dev), batch_size).gather(1, t[:, None])[:, 0]
 
 
 def _forward_batched(module, x, batch_size: int):

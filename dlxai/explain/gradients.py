@@ -138,7 +138,7 @@ def _ig_rows(module, x, b, target, alphas, steps, batch_size: int, progress=None
 
 def integrated_gradients(module, inputs, *, target, baselines=None, batch_size=4096, n_steps=50,
                          rule="gausslegendre", adaptive=False, tolerance=0.01, max_steps=1024, progress=None,
-                         info=None, low_precision=False, f_x=None):
+                         info=None, low_precision=False, f_x=None, f_b=None):
     """Integrated gradients, batched over rows × steps.
 
     ``rule``: ``"gausslegendre"`` or ``"riemann_{left,right,middle,trapezoid}"`` (Captum's rules).
@@ -148,8 +148,8 @@ def integrated_gradients(module, inputs, *, target, baselines=None, batch_size=4
     ``low_precision``: run the path's forward/backward passes under bfloat16 autocast (for a GPU; the gradients
     are accumulated in float32 and the completeness delta is measured in full precision, so it reports the error).
     Not offered in the registry: :mod:`benchmarks.vision` states its error against float32.
-    ``f_x``: the target outputs at ``inputs`` where the caller has them already
-    (:func:`~dlxai.explain.attribution.attribute` does), which saves a forward pass over the inputs.
+    ``f_x``, ``f_b``: the target outputs at ``inputs`` and at the baselines where the caller has them already
+    (:func:`~dlxai.explain.attribution.attribute` does), which saves the forward passes over them.
     """
     x = inputs
     b = torch.zeros_like(x) if baselines is None else baselines.expand_as(x).to(x.dtype)
@@ -158,8 +158,10 @@ def integrated_gradients(module, inputs, *, target, baselines=None, batch_size=4
         if f_x is None:
             f_x = torch.cat([_target_output(module, x[i:i + chunk], target[i:i + chunk])
                              for i in range(0, x.shape[0], chunk)])
-        gap = f_x - torch.cat([_target_output(module, b[i:i + chunk], target[i:i + chunk])
-                               for i in range(0, x.shape[0], chunk)])
+        if f_b is None:
+            f_b = torch.cat([_target_output(module, b[i:i + chunk], target[i:i + chunk])
+                             for i in range(0, x.shape[0], chunk)])
+        gap = f_x - f_b
     alphas, steps = rule_parameters(rule, n_steps)
     attr = _ig_rows(module, x, b, target, alphas, steps, batch_size, progress, 0.0, 0.5 if adaptive else 1.0,
                     bool(low_precision))

@@ -13,8 +13,9 @@ layers are handled; residual blocks are handled when their addition is a module 
 or ``zennit.layer.Sum``), which gets the ``Norm`` rule and conserves relevance across the skip, and in
 torchvision ResNets (Zennit's ``ResNetCanonizer`` rewrites their blocks' ``+`` into such a module, on the copy).
 
-Rules are Zennit hooks registered inside a ``with`` block on a deep copy, so the caller's weights, hooks,
-attributes and BatchNorm statistics are unchanged afterwards, also when an exception is raised.
+Rules are Zennit hooks registered inside a ``with`` block on a private copy (:mod:`dlxai.explain.private`: the
+canonizers rebind the copy's weights, never write into the caller's), so the caller's weights, hooks, attributes and
+BatchNorm statistics are unchanged afterwards, also when an exception is raised.
 
 Speed: z⁺ (in ``"zplus"`` and ``"epsilon_plus_flat"``) runs as Zennit's rule but skips the pass over the
 input's negative part when the input has none (every layer after a ReLU): that pass adds exact zeros, so the
@@ -24,13 +25,12 @@ Chunks are capped by :func:`dlxai.explain.gradients.points_per_chunk` (32 images
 
 from __future__ import annotations
 
-import copy
-
 import torch
 import torch.nn as nn
 
 from dlxai.errors import UnsupportedModelError, UserInputError
 from dlxai.explain.gradients import points_per_chunk
+from dlxai.explain.private import private_copy
 from dlxai.explain.registry import LRP_COMPOSITES as COMPOSITES
 from dlxai.explain.registry import LRP_INPUT_RULES as INPUT_RULES
 
@@ -216,7 +216,8 @@ def _fast_path_applies(model: nn.Module, composite: str, input_rule, canonize: b
     return True
 
 
-def _fast_epsilon(model: nn.Module, inputs: torch.Tensor, target, batch_size: int, epsilon: float):
+def _fast_epsilon(model: nn.Module, inputs: torch.Tensor, target, batch_size: int, epsilon: float,
+                  outputs: dict | None = None):
     """LRP-ε in one forward/backward pass per batch, on an already copied model.
 
     Stabilisers as Zennit's: ``z + ε·sign(z)`` (0 counted positive) for Linear/Conv, 1e-6 for additions and
@@ -248,15 +249,18 @@ def _fast_epsilon(model: nn.Module, inputs: torch.Tensor, target, batch_size: in
                 handles.append(m.register_forward_hook(make_hook(epsilon)))
             elif isinstance(m, norm_types):
                 handles.append(m.register_forward_hook(make_hook(1e-6)))
-        return _propagate(model, inputs, target, batch_size)
+        return _propagate(model, inputs, target, batch_size, outputs=outputs)
     finally:
         for h in reversed(handles):
             h.remove()
 
 
-def _propagate(model: nn.Module, inputs: torch.Tensor, target, batch_size: int, *, times_input: bool = True):
+def _propagate(model: nn.Module, inputs: torch.Tensor, target, batch_size: int, *, times_input: bool = True,
+               outputs: dict | None = None):
     """The backward pass seeded at the target logit.  Fast path: relevance = input × rescaled gradient (seed 1);
-    Zennit: its rules return relevance directly (seed = the logit itself)."""
+    Zennit: its rules return relevance directly (seed = the logit itself).  ``target``: class indices, or a function
+    (the outputs of a chunk of rows, its first row's index) -> the chunk's classes; ``outputs`` collects each chunk's
+    classes (``"target"``), target logits (``"logit"``) and the number of classes."""
     n = inputs.shape[0]
     rel_parts, delta_parts = [], []
     t_all = None
@@ -271,11 +275,17 @@ def _propagate(model: nn.Module, inputs: torch.Tensor, target, batch_size: int, 
                 f"LRP needs a model returning logits [n, classes]; received "
                 f"{tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__}."
             )
-        if t_all is None:
-            t_all = _check_target(target, n, out.shape[1])
-        t = t_all[i:i + batch_size].to(out.device)
+        if callable(target):
+            t = torch.as_tensor(target(out.detach(), i)).long().to(out.device)
+        else:
+            t_all = _check_target(target, n, out.shape[1]) if t_all is None else t_all
+            t = t_all[i:i + batch_size].to(out.device)
         rows = torch.arange(out.shape[0], device=out.device)
         picked = out[rows, t].detach()
+        if outputs is not None:
+            outputs.setdefault("target", []).append(t)
+            outputs.setdefault("logit", []).append(picked)
+            outputs["n_classes"] = out.shape[1]
         grad_out = torch.zeros_like(out)
         grad_out[rows, t] = 1.0 if times_input else picked
         (g,) = torch.autograd.grad(out, x, grad_out)
@@ -310,7 +320,7 @@ def _check_target(target, n: int, k: int) -> torch.Tensor:
 def lrp(module: nn.Module, inputs: torch.Tensor, *, target=None, baselines=None, batch_size: int = 64,
         composite: str = "epsilon_plus_flat", epsilon: float = 1e-6, gamma: float = 0.25,
         input_rule: str | None = None, low=None, high=None, canonize: bool = True, engine: str = "auto",
-        copy_model: bool = True):
+        copy_model: bool = True, outputs: dict | None = None):
     """Relevance of every input value for the ``target`` logit: ``(relevance shaped like inputs, delta[n])``.
 
     The output relevance is the target logit itself, so ``delta = sum(relevance) - logit`` is the conservation
@@ -321,6 +331,9 @@ def lrp(module: nn.Module, inputs: torch.Tensor, *, target=None, baselines=None,
     through Zennit's composites; ``"zennit"`` forces Zennit.  ``copy_model=False`` explains ``module`` itself, for
     a caller that hands over a private eval-mode copy already (:func:`~dlxai.explain.attribution.attribute` does):
     Zennit's hooks and canonizers are still removed afterwards, but that copy's parameters stop requiring gradients.
+    ``target`` may also be a function choosing each chunk's classes from its outputs, and ``outputs`` a dict that
+    receives the classes and target logits of LRP's own forward pass (see ``_propagate``):
+    :func:`~dlxai.explain.attribution.attribute` takes the predicted class from there instead of a pass of its own.
     """
     check_lrp_supported(module)
     if not isinstance(inputs, torch.Tensor) or not inputs.is_floating_point():
@@ -339,7 +352,7 @@ def lrp(module: nn.Module, inputs: torch.Tensor, *, target=None, baselines=None,
                           canonize=canonize, resnet_blocks=_has_torchvision_resnet_blocks(module))
     if engine not in ("auto", "zennit", "fast"):
         raise UserInputError(f"engine must be 'auto', 'zennit' or 'fast'; received {engine!r}.")
-    model = copy.deepcopy(module) if copy_model else module
+    model = private_copy(module) if copy_model else module
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)
@@ -351,6 +364,6 @@ def lrp(module: nn.Module, inputs: torch.Tensor, *, target=None, baselines=None,
             "Flatten/residual layers; use engine='auto' for everything else."
         )
     if fast:
-        return _fast_epsilon(model, inputs, target, batch_size, float(epsilon))
+        return _fast_epsilon(model, inputs, target, batch_size, float(epsilon), outputs)
     with comp.context(model) as modified:
-        return _propagate(modified, inputs, target, batch_size, times_input=False)
+        return _propagate(modified, inputs, target, batch_size, times_input=False, outputs=outputs)

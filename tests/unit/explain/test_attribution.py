@@ -22,16 +22,23 @@ def _mlp(seed=0):
     return torch.nn.Sequential(torch.nn.Linear(6, 12), torch.nn.ReLU(), torch.nn.Linear(12, 2))
 
 
+def _tensor_ids(m):
+    """Each parameter's and buffer's object, storage and version counter: an in-place write (also through a view
+    sharing the storage) moves the counter."""
+    return [(id(t), t.data_ptr(), t._version) for t in list(m.parameters()) + list(m.buffers())]
+
+
 def _snapshot(m):
     return ({k: v.clone() for k, v in m.state_dict().items()}, m.training,
             [(n, dict(x._forward_hooks), dict(x._forward_pre_hooks), dict(x._backward_hooks), sorted(vars(x)))
              for n, x in m.named_modules()],
-            [p.requires_grad for p in m.parameters()])
+            [p.requires_grad for p in m.parameters()], _tensor_ids(m))
 
 
 def _assert_same(m, snap):
-    state, training, hooks, req = snap
+    state, training, hooks, req, tensors = snap
     assert m.training == training
+    assert _tensor_ids(m) == tensors
     for k, v in m.state_dict().items():
         assert torch.equal(v, state[k]), k
     now = [(n, dict(x._forward_hooks), dict(x._forward_pre_hooks), dict(x._backward_hooks), sorted(vars(x)))
@@ -106,6 +113,72 @@ class _Fails(torch.nn.Module):
         if self.calls > 1:
             raise RuntimeError("boom")
         return self.lin(x)
+
+
+def _bn_cnn(seed=0):
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.ReLU(),
+                               torch.nn.Flatten(), torch.nn.Linear(4 * 6 * 6, 5))
+
+
+@pytest.mark.parametrize("method", ["lrp", "integrated_gradients", "saliency"])
+def test_an_image_model_in_training_mode_with_batchnorm_is_unchanged(method):
+    """The private copy views the caller's weights: LRP's canonizer merges BatchNorm on the copy only, and nothing
+    writes into the shared storage (the version counters would move)."""
+    m = _bn_cnn().train()
+    with torch.no_grad():  # BatchNorm statistics that differ from the defaults, so that merging them changes weights
+        m[1].running_mean.uniform_(-1, 1)
+        m[1].running_var.uniform_(0.5, 2)
+    handle = m[0].register_forward_hook(lambda *a: None)
+    snap = _snapshot(m)
+    r = attribute(m, torch.randn(3, 3, 8, 8), method=method)
+    assert r.values.shape == (3, 3, 8, 8) and np.isfinite(r.values).all()
+    _assert_same(m, snap)
+    handle.remove()
+
+
+def test_lrp_takes_the_predicted_class_from_its_own_forward_pass():
+    """No forward pass of the dispatcher's own before LRP: the network runs once per chunk, and the target, the
+    logits its conservation is measured against and the class count come from that pass."""
+    m = _bn_cnn(1).eval()
+    calls = []
+    m.register_forward_hook(lambda *a: calls.append(1))  # a deep copy keeps the hook: it counts the copy's passes
+    x = torch.randn(6, 3, 8, 8)
+    with torch.no_grad():
+        logits = m(x)
+    calls.clear()
+    r = attribute(m, x, method="lrp", composite="epsilon_plus_flat", batch_size=4)
+    assert len(calls) == 2  # two chunks of at most 4 images, one forward pass each
+    np.testing.assert_array_equal(r.target, logits.argmax(1).numpy())
+    np.testing.assert_allclose(r.output_gap, logits.gather(1, logits.argmax(1, keepdim=True))[:, 0].numpy(),
+                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(r.delta, r.values.reshape(6, -1).sum(1) - r.output_gap, atol=1e-5)
+    assert r.info["n_classes"] == 5
+    calls.clear()
+    r = attribute(m, x, method="lrp", target=[4, 3, 2, 1, 0, 4], batch_size=4)
+    assert list(r.target) == [4, 3, 2, 1, 0, 4] and len(calls) == 2
+    with pytest.raises(UserInputError, match=r"target class 5 is out of range: the model has 5 output classes"):
+        attribute(m, x, method="lrp", target=5)
+    with pytest.raises(UserInputError, match="one target for all rows or one per row"):
+        attribute(m, x, method="lrp", target=[1, 2])
+
+
+def test_integrated_gradients_runs_each_forward_pass_once():
+    """f(x) for the target and the delta, f(baseline) on one row for a baseline shared by every row, then the path:
+    no pass over the inputs or the baselines twice (Captum runs f(baseline) on every row)."""
+    m = _mlp(2)
+    rows = []
+    m.register_forward_hook(lambda mod, args, out: rows.append(args[0].shape[0]))
+    x = torch.randn(4, 6)
+    r = attribute(m, x, method="integrated_gradients", n_steps=10)
+    assert rows == [4, 1, 40]
+    with torch.no_grad():
+        gap = (m(x) - m(torch.zeros(1, 6))).gather(1, torch.as_tensor(r.target)[:, None])[:, 0]
+    np.testing.assert_allclose(r.output_gap, gap.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(r.delta, r.values.sum(1) - r.output_gap, atol=1e-6)
+    rows.clear()
+    attribute(m, x, method="integrated_gradients", n_steps=10, baselines=torch.randn(4, 6))
+    assert rows == [4, 4, 40]  # one baseline per row: every row's own
 
 
 def test_model_is_unchanged_after_an_exception_inside_a_method():
