@@ -28,7 +28,7 @@ test: $(VENV)/.stamp-dev
 test-fast: $(VENV)/.stamp-dev
 	$(BIN)/python -m pytest -m "not slow and not e2e"
 
-BENCHMARKS := fairness_metrics startup_training attribution lrp digits_quality counterfactuals mitigation uploads report worker
+BENCHMARKS := fairness_metrics startup_training attribution lrp digits_quality counterfactuals mitigation uploads report worker isolation concurrency byom lessons vision
 
 # dice-ml (the counterfactual comparator) installs without its dependencies: they pull xgboost and a CUDA package
 $(VENV)/.stamp-bench: requirements-bench.txt $(VENV)/.stamp-dev

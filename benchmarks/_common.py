@@ -15,6 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+import dlxai  # noqa: E402,F401  (first, as in the dashboard and the CLI: it sets OpenMP's wait policy before torch loads)
 
 # A busy loop that dies with its parent (PR_SET_PDEATHSIG = 1), so a killed benchmark leaves no spinner behind.
 _SPIN = "import ctypes, signal; ctypes.CDLL(None).prctl(1, signal.SIGKILL)\nwhile True: pass"

@@ -26,11 +26,13 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-import torch
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import dlxai  # noqa: E402,F401  (before torch, as the app imports it: OpenMP's wait policy)
+
+# isort: split
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 from _common import add_load_option, start_load  # noqa: E402
 
 from dlxai.explain.attribution import attribute  # noqa: E402

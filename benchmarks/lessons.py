@@ -4,7 +4,7 @@ Prints one JSON line per lesson: {"lesson", "steps", "slowest_step", "slowest_s"
 where a step's time is the app's answer to its one click or dial (the rerun after it), from cold caches: every
 lesson starts with empty ``st.cache_data`` / ``st.cache_resource``, as in a class where nobody ran it yet.  The
 goal is every step ≤ 30 s on two idle cores; ``slowest_cpu_s`` (the process's CPU seconds in the slowest step,
-all threads) tells what the step needs when the machine is shared and wall-clock times are inflated.  Usage: ``python benchmarks/lessons.py [--lesson KEY ...] [--warm]``.
+all threads) tells what the step needs when the machine is shared and wall-clock times are inflated.  Usage: ``python benchmarks/lessons.py [--lesson KEY ...] [--warm] [--load N]``.
 
 :func:`walk` is also what ``tests/app/test_lessons.py`` runs, so the test and the benchmark take the same path.
 """
@@ -58,13 +58,15 @@ def main() -> None:
     import logging
 
     import streamlit as st
+    from _common import add_load_option, start_load
 
     from dlxai.lessons.catalogue import LESSONS
 
-    ap = argparse.ArgumentParser()
+    ap = add_load_option(argparse.ArgumentParser())
     ap.add_argument("--lesson", action="append", choices=list(LESSONS), help="only these lessons (repeatable)")
     ap.add_argument("--warm", action="store_true", help="keep the caches between lessons")
     args = ap.parse_args()
+    start_load(args.load)
     logging.getLogger("streamlit").setLevel(logging.ERROR)  # "no runtime" notes of the bare AppTest process
     for key in args.lesson or list(LESSONS):
         if not args.warm:
@@ -79,7 +81,7 @@ def main() -> None:
         _, timings = walk(key, on_step=check)
         slowest = max(timings, key=lambda t: t[1])
         record = {"lesson": key, "steps": len(timings), "slowest_step": slowest[0], "slowest_s": round(slowest[1], 2),
-                  "total_s": round(sum(t[1] for t in timings), 2), "slowest_cpu_s": round(slowest[2], 2)}
+                  "total_s": round(sum(t[1] for t in timings), 2), "slowest_cpu_s": round(slowest[2], 2), "load": args.load}
         if errors:
             record["errors"] = errors
         print(json.dumps(record), flush=True)

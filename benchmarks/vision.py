@@ -36,6 +36,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import dlxai  # noqa: E402,F401  (before torch, as the app imports it: OpenMP's wait policy)
+
+# isort: split
 import torch  # noqa: E402
 from _common import add_load_option, emit, start_load  # noqa: E402
 

@@ -31,6 +31,9 @@ from dlxai.models.torch_mlp import (
     check_sample_weight,
     holdout,
     pick_device,
+    step_work,
+    threads_for,
+    torch_threads,
     train_epochs,
 )
 
@@ -256,9 +259,10 @@ class _NetClassifier(TorchOutputs, ClassifierMixin, BaseEstimator):
             steps = max_epochs * max(1, math.ceil(len(tr_idx) / bs))
             sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=float(self.learning_rate), total_steps=steps,
                                                         pct_start=0.2)
-            train_epochs(module, self._module_input(torch.tensor(X, device=dev)), torch.tensor(y_idx, device=dev), w,
-                         tr_idx, val_idx, opt=opt, batch_size=bs, max_epochs=max_epochs, rng=rng, stopper=stopper,
-                         after_step=sched.step, min_batch=2)
+            with torch_threads(threads_for(step_work(self, n, X.shape[1]))):  # small networks: one thread
+                train_epochs(module, self._module_input(torch.tensor(X, device=dev)), torch.tensor(y_idx, device=dev),
+                             w, tr_idx, val_idx, opt=opt, batch_size=bs, max_epochs=max_epochs, rng=rng,
+                             stopper=stopper, after_step=sched.step, min_batch=2)
         self.module_ = module
         self.device_ = str(dev)
         self.history_ = stopper.history

@@ -52,6 +52,19 @@ def threads_for(work: float, budget: int | None = None) -> int:
     return 1 if work < SMALL_WORK else max(1, budget)
 
 
+def step_work(estimator, n_rows: int, n_features: int) -> float:
+    """Multiply-adds of one training step of a torch estimator, to choose its thread count
+    (:func:`threads_for`); a parameter :meth:`fit` will reject counts as small."""
+    p = estimator.get_params()
+    try:
+        if "hidden_layer_sizes" in p:
+            return mlp_step_work(n_features, p["hidden_layer_sizes"], 2, min(int(p["batch_size"]), n_rows))
+        batch = int(p["batch_size"]) if p.get("batch_size") is not None else min(1024, max(32, n_rows // 20))
+        return 3.0 * batch * n_features * int(p["depth"]) * 12 * int(p["dim"]) ** 2
+    except (TypeError, ValueError, KeyError):
+        return 0.0
+
+
 @contextmanager
 def torch_threads(n: int):
     """Run the block with ``n`` torch intra-op threads, then restore the previous count.  The setting is
@@ -348,9 +361,10 @@ class TorchMLPClassifier(TorchOutputs, ClassifierMixin, BaseEstimator):
             opt = torch.optim.Adam(module.parameters(), lr=float(self.learning_rate), weight_decay=float(self.weight_decay))
             stopper = EarlyStopping(self.patience, bool(len(val_idx)), int(self.max_epochs), self.callback)
             start = time.perf_counter()
-            train_epochs(module, torch.tensor(X, device=dev), torch.tensor(y_idx, device=dev), w, tr_idx, val_idx,
-                         opt=opt, batch_size=int(self.batch_size), max_epochs=int(self.max_epochs), rng=rng,
-                         stopper=stopper)
+            with torch_threads(threads_for(step_work(self, n, X.shape[1]))):  # small networks: one thread
+                train_epochs(module, torch.tensor(X, device=dev), torch.tensor(y_idx, device=dev), w, tr_idx, val_idx,
+                             opt=opt, batch_size=int(self.batch_size), max_epochs=int(self.max_epochs), rng=rng,
+                             stopper=stopper)
         self.module_ = module
         self.device_ = str(dev)
         self.history_ = stopper.history

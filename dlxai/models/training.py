@@ -47,21 +47,6 @@ def fit_preprocessor(dataset: TabularDataset):
     return Preprocessor(dataset.schema.numeric, dataset.schema.categorical).fit(dataset.X("train"))
 
 
-def step_work(estimator, n_rows: int, n_features: int) -> float:
-    """Multiply-adds of one training step of a torch estimator, to choose its thread count
-    (:func:`dlxai.models.torch_mlp.threads_for`); a parameter :meth:`fit` will reject counts as small."""
-    from dlxai.models.torch_mlp import mlp_step_work
-
-    p = estimator.get_params()
-    try:
-        if "hidden_layer_sizes" in p:
-            return mlp_step_work(n_features, p["hidden_layer_sizes"], 2, min(int(p["batch_size"]), n_rows))
-        batch = int(p["batch_size"]) if p.get("batch_size") is not None else min(1024, max(32, n_rows // 20))
-        return 3.0 * batch * n_features * int(p["depth"]) * 12 * int(p["dim"]) ** 2
-    except (TypeError, ValueError, KeyError):
-        return 0.0
-
-
 def train_model(
     dataset: TabularDataset,
     kind: str = "mlp",
@@ -85,11 +70,8 @@ def train_model(
     try:
         if kind == "logreg":
             estimator.fit(X, y)
-        else:
-            from dlxai.models.torch_mlp import threads_for, torch_threads
-
-            with torch_threads(threads_for(step_work(estimator, *X.shape))):
-                estimator.fit(X, y)
+        else:  # (the estimator picks its torch threads from its step's size: torch_mlp.step_work)
+            estimator.fit(X, y)
     except TypeError as exc:  # unknown parameter names surface here
         raise UserInputError(f"Invalid parameters for {label}: {exc}") from exc
     shown = {k: (list(v) if isinstance(v, tuple) else v) for k, v in estimator.get_params().items() if k != "callback"}

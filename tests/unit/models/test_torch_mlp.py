@@ -160,7 +160,7 @@ def test_small_networks_train_on_one_thread_and_the_setting_is_restored():
     import torch
 
     from dlxai.models import torch_mlp
-    from dlxai.models.training import step_work
+    from dlxai.models.torch_mlp import step_work
 
     assert torch_mlp.threads_for(torch_mlp.mlp_step_work(107, (128, 64), 2, 512), budget=8) == 1  # the Adult MLP
     assert torch_mlp.threads_for(torch_mlp.mlp_step_work(107, (2048, 2048), 2, 512), budget=8) == 8
@@ -171,3 +171,21 @@ def test_small_networks_train_on_one_thread_and_the_setting_is_restored():
     with torch_mlp.torch_threads(1):
         seen.append(torch.get_num_threads())
     assert seen == [1] and torch.get_num_threads() == before
+
+
+def test_fit_itself_picks_one_thread_for_a_small_network_as_mitigation_refits_call_it():
+    """Reductions (ExpGrad, grid search) and reweighing call ``fit`` on clones, not ``train_model``: the thread rule
+    must hold there too (beside two busy processes, two threads made ExpGrad 70x slower)."""
+    import torch
+
+    from dlxai.models import torch_mlp
+
+    seen = []
+    X = np.random.default_rng(0).normal(size=(200, 5)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(int)
+    before = torch.get_num_threads()
+    with torch_mlp.torch_threads(2):
+        torch_mlp.TorchMLPClassifier(hidden_layer_sizes=(8,), max_epochs=2,
+                                     callback=lambda info: seen.append(torch.get_num_threads())).fit(X, y)
+        assert torch.get_num_threads() == 2  # restored after fit
+    assert seen and set(seen) == {1} and torch.get_num_threads() == before
