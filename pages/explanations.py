@@ -68,10 +68,10 @@ if comp is not None and not comp.passed and method != "lrp":  # LRP's biases abs
 if failed:
     st.warning("**This explanation failed its quality checks, so its chart below is not a trustworthy ranking.** "
                "Failed: " + "; ".join(failed) + ".\n\n**What to try:**\n"
-               + "\n".join(f"- {t}" for t in what_to_try(method, result.params)), icon="⚠️")
+               + "\n".join(f"- {t}" for t in what_to_try(method, result.params)), icon=":material/warning:")
 elif check is not None and faith is not None:
     st.success(f"This explanation passed its quality checks: it depends on the learned weights (ρ = {check.final:.2f}) "
-               f"and removing its top features lowers the score faster than a random order.", icon="✅")
+               f"and removing its top features lowers the score faster than a random order.", icon=":material/check_circle:")
 
 views, quality = st.columns([3, 2], gap="large")
 

@@ -73,7 +73,7 @@ n_boot = c3.number_input("Bootstrap resamples", 0, 20_000, 1000, step=100, key="
 seed = c4.number_input("Bootstrap seed", 0, 100_000, 0, key="fair_seed")
 
 if not attrs:
-    st.error(errors.NO_SENSITIVE, icon="⚠️")
+    st.error(errors.NO_SENSITIVE, icon=":material/warning:")
     st.stop()
 
 groups = sorted(map(str, ds.test[attrs[0]].dropna().unique())) if len(attrs) == 1 else []

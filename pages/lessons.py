@@ -25,4 +25,4 @@ for i, lesson in enumerate(LESSONS.values(), start=1):
         a.markdown(f"**{i}. {lesson.title}** — {lesson.summary}")
         a.caption(f"About {lesson.minutes} minutes · {len(lesson.steps)} steps: "
                   + " → ".join(s.title for s in lesson.steps))
-        b.page_link(PAGES[lesson.key], label="Start", icon="▶️")
+        b.page_link(PAGES[lesson.key], label="Start", icon=":material/play_arrow:")

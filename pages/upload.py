@@ -18,7 +18,7 @@ MODEL_TYPES = ["onnx", "pt", "pth", "ts", "safetensors", "skops", "pkl", "pickle
 
 st.title("Upload your data and model")
 if pickle_allowed():
-    st.warning(uu.PICKLE_BANNER, icon="☣️")
+    st.warning(uu.PICKLE_BANNER, icon=":material/dangerous:")
 ds_now, m_now = state.dataset(), state.model()
 st.caption(f"Active now: data **{ds_now.name if ds_now else '—'}**, model **{m_now.name if m_now else '—'}**. "
            "They stay active until an upload below passes every check.")

@@ -153,7 +153,7 @@ def show_samples(which: C.ShortcutSettings) -> None:
 def stale_note(run: C.ShortcutRun, which: C.ShortcutSettings) -> None:
     if run.settings != which:
         st.warning(f"These results are for **{run.settings.label}**. The dials now say **{which.label}**: press "
-                   "the button above to see those.", icon="🎛️")
+                   "the button above to see those.", icon=":material/tune:")
 
 
 def show_run(lesson, step, run: C.ShortcutRun, which: C.ShortcutSettings) -> None:

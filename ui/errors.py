@@ -38,10 +38,10 @@ def error_boundary(what: str = "This step"):
         yield outcome
     except DlxaiError as exc:
         outcome.ok = False
-        st.error(plain(str(exc)), icon="⚠️")
+        st.error(plain(str(exc)), icon=":material/warning:")
     except Exception as exc:  # noqa: BLE001 - the boundary is the last line
         outcome.ok = False
         log.exception("%s failed", what)
-        st.error(f"{what} failed unexpectedly: {type(exc).__name__}: {plain(str(exc))}", icon="🛑")
+        st.error(f"{what} failed unexpectedly: {type(exc).__name__}: {plain(str(exc))}", icon=":material/block:")
         with st.expander("Technical details"):
             st.exception(exc)

@@ -108,7 +108,7 @@ def lesson_page(key: str, answers: dict[str, Answer]) -> None:
     else:
         with error_boundary(f"Showing step {index + 1}"):
             show()
-    st.info(f"**Question:** {step.question}", icon="❓")
+    st.info(f"**Question:** {step.question}", icon=":material/help:")
     with st.expander("What you should have seen, and why"):
         st.markdown(step.reveal)
     _step_buttons(lesson, index)
@@ -282,7 +282,7 @@ def lab_answer(lesson: Lesson, step: Step):
 def stale_note(run: L.LabRun, settings: L.LabSettings) -> None:
     if run.settings != settings:
         st.warning(f"These results are for **{run.settings.label}**. The dials now say **{settings.label}**: press "
-                   "**Run** to see those.", icon="🎛️")
+                   "**Run** to see those.", icon=":material/tune:")
 
 
 def show_lab(lesson: Lesson, step: Step, run: L.LabRun, settings: L.LabSettings | None = None) -> None:

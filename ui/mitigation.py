@@ -48,7 +48,7 @@ def refusal(m, method: str, sensitive) -> str:
     which it disables."""
     why = why_not(m, method, tuple(sensitive)) or ""
     if why:
-        st.warning(f"Not available: {why}.", icon="⚠️")
+        st.warning(f"Not available: {why}.", icon=":material/warning:")
     return why
 
 
@@ -126,7 +126,7 @@ def report_picker(ds, runs: list, key: str = "mit_report_runs") -> list:
 def show_result(r: MitigationResult, key: str) -> None:
     """Warnings first, then every metric before and after with intervals, per-group rates, and the notes."""
     for w in r.warnings:
-        st.warning(w, icon="⚠️")
+        st.warning(w, icon=":material/warning:")
     if r.tradeoff is None:
         st.dataframe(r.table().style.format(precision=3), width="stretch", key=f"{key}_table")
         return

@@ -55,7 +55,7 @@ def require_dataset():
     ds = state.dataset()
     if ds is None:
         st.info("No dataset is loaded yet. Pick a demo on **Home** first.")
-        st.page_link("pages/home.py", label="Go to Home", icon="🏠")
+        st.page_link("pages/home.py", label="Go to Home", icon=":material/home:")
         st.stop()
     return ds
 
@@ -71,6 +71,6 @@ def require_model():
                     "for this page.")
         else:
             st.info("No model is trained yet. Train one on **Data & model** first.")
-        st.page_link("pages/data_model.py", label="Go to Data & model", icon="🧠")
+        st.page_link("pages/data_model.py", label="Go to Data & model", icon=":material/model_training:")
         st.stop()
     return ds, m
