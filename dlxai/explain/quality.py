@@ -16,6 +16,7 @@ a failed explanation is shown with a way forward rather than as a plain result.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -121,8 +122,10 @@ def _probability_fn(model, device: str = "cpu", groups=None):
     import torch
 
     info = model_info(model)
-    if info.module is not None:
-        work = copy.deepcopy(info.module).eval().to(device)
+    if info.module is not None:  # (forward passes only: the weight-sharing private copy attribute() uses)
+        from dlxai.explain.private import private_copy
+
+        work = private_copy(info.module, device)
 
         def prob(x, rows=None):
             with torch.no_grad():
@@ -259,11 +262,9 @@ def randomisable_layers(module) -> list[tuple[str, object]]:
 def per_feature_abs(res: AttributionResult, groups: dict | None = None) -> np.ndarray:
     """|attribution| per raw feature (``groups``: feature -> its columns; one-hot columns summed first), or per
     value when there are no groups: what the randomisation check ranks."""
-    v = res.values.reshape(res.n, -1)
-    groups = groups if groups is not None else res.feature_groups
-    if groups:
-        v = np.stack([v[:, list(idx)].sum(axis=1) for idx in groups.values()], axis=1)
-    return np.abs(v)
+    if groups is not None:  # (a result made in an upload's worker, on its preprocessed matrix, carries none)
+        res = dataclasses.replace(res, feature_groups=groups)
+    return np.abs(res.by_feature().to_numpy() if res.feature_groups else res.values.reshape(res.n, -1))
 
 
 def randomisation_unavailable(model) -> str:
@@ -343,7 +344,8 @@ def _randomisation_in_worker(info, inputs, method: str, seed: int, cascading: bo
     options, refs = worker_options(info, x, dict(attribute_kwargs))
     n_layers = int(gradient_facts(info.remote, est._head_output)["layers"])
     spec = METHODS[method]
-    per_pass = float(options.get("n_steps") or options.get("n_samples") or (50 if spec.baseline != "none" else 1))
+    steps = {**spec.defaults, **options}
+    per_pass = float(steps.get("n_steps") or steps.get("n_samples") or 1)
     work = per_pass * refs * ((n_layers if cascading else 1) + 1)
     if progress is not None:
         progress(0.0)

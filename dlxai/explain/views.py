@@ -214,19 +214,19 @@ def _explained_class(targets: np.ndarray) -> str:
     return "the favourable class (1)" if levels[0] == 1 else "the unfavourable class (0)"
 
 
-def held_groups_note(result) -> str:
-    """What holding each row's groups means for ``result`` ('' for a model that reads no group columns): a
-    post-processed model's thresholds read the groups of each row it scores."""
+def held_groups_note(result) -> list[str]:
+    """What holding each row's groups means for ``result``, as clauses ([] for a model that reads no group
+    columns): a post-processed model's thresholds read the groups of each row it scores."""
     if getattr(result, "groups", None) is None:
-        return ""
+        return []
     cols = list(result.groups.columns)
-    note = (f"; each row is scored with its own group ({', '.join(cols)}): the model's thresholds differ by group, "
+    note = [f"each row is scored with its own group ({', '.join(cols)}): the model's thresholds differ by group, "
             f"so every row built to explain a row (coalitions, background rows) keeps that row's group, and the "
-            f"base value is that group's")
+            f"base value is that group's"]
     inputs = [c for c in cols if c in (result.feature_groups or {})]
     if inputs:
-        note += (f"; {', '.join(inputs)} is also an input feature of the original model: its attribution is its "
-                 f"effect as that input, while the thresholds still use each row's actual group")
+        note.append(f"{', '.join(inputs)} is also an input feature of the original model: its attribution is its "
+                    f"effect as that input, while the thresholds still use each row's actual group")
     return note
 
 
@@ -241,7 +241,7 @@ def explained_output(model, result) -> str:
     if (result.info or {}).get("output") == "log-odds":  # tree SHAP of gradient boosting: its decision function
         return f"the log-odds of {cls}, {TREE_LOG_ODDS_SCALE}"
     if not model_info(model).gradients:
-        return f"the probability of {cls}, {PROBABILITY_SCALE}{held_groups_note(result)}"
+        return f"the probability of {cls}, {PROBABILITY_SCALE}" + "".join(f"; {c}" for c in held_groups_note(result))
     explains = getattr(model, "explains", "")
     if explains:
         return f"the score of {cls} from the network's two-logit head, {explains}; on the log-odds scale"

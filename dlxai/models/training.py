@@ -68,10 +68,7 @@ def train_model(
     X = prep.transform(dataset.X("train"))
     y = dataset.y("train")
     try:
-        if kind == "logreg":
-            estimator.fit(X, y)
-        else:  # (the estimator picks its torch threads from its step's size: torch_mlp.step_work)
-            estimator.fit(X, y)
+        estimator.fit(X, y)  # (a torch estimator picks its threads from its step's size: torch_mlp.step_work)
     except TypeError as exc:  # unknown parameter names surface here
         raise UserInputError(f"Invalid parameters for {label}: {exc}") from exc
     shown = {k: (list(v) if isinstance(v, tuple) else v) for k, v in estimator.get_params().items() if k != "callback"}

@@ -73,7 +73,7 @@ def attribution(r, doc: Document, bundle) -> None:
         doc.para(f"This explanation {status(bundle.explanations, r)}", 9, "B", FAIL_RGB)
     held = held_groups_note(r)
     if held:  # a post-processed model: say how its group thresholds were fed
-        doc.para(held.lstrip("; ").capitalize().replace("; ", ". ") + ".", 9)
+        doc.para(" ".join(f"{c[:1].upper()}{c[1:]}." for c in held), 9)
     doc.table(("Feature", "Mean |attribution|"), [(str(k), S.fmt(v, 4)) for k, v in imp.head(15).items()],
               widths=(2, 1))
     title = "Global importance: mean |attribution|" + (" (FAILED its quality checks)" if failed else "")
